@@ -1,0 +1,45 @@
+//! Criterion bench of the reference path: the worked example and a 512×512 3×3 filter.
+//! Throughput is in FLOPs (2 per multiply-add), so criterion reports FLOP/s.
+
+use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
+use xcorr::{Padding, Path, Plan, Problem};
+
+fn bench_reference(c: &mut Criterion) {
+    let mut group = c.benchmark_group("reference");
+    let cases = [
+        (
+            "worked_example_3x3_k2x2",
+            Problem::builder()
+                .input([3, 3])
+                .kernel([2, 2])
+                .build()
+                .unwrap(),
+        ),
+        (
+            "img512_k3x3",
+            Problem::builder()
+                .input([512, 512])
+                .kernel([3, 3])
+                .padding(Padding::Same)
+                .build()
+                .unwrap(),
+        ),
+    ];
+    for (name, p) in cases {
+        let plan = Plan::with_path(&p, Path::Reference).unwrap();
+        let x: Vec<f32> = (0..p.input_len()).map(|i| (i % 17) as f32 * 0.1).collect();
+        let w: Vec<f32> = (0..p.weight_len()).map(|i| i as f32 * 0.25 - 1.0).collect();
+        let mut y = vec![0.0f32; p.output_len()];
+        group.throughput(Throughput::Elements(p.flops() as u64));
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                plan.forward(black_box(&x), black_box(&w), None, &mut y)
+                    .unwrap()
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench_reference);
+criterion_main!(benches);

@@ -1,0 +1,129 @@
+//! `Element`: the sealed trait for the element types xcorr computes in (f32, f64).
+//!
+//! It carries the arithmetic and constants that the reference, the fast paths and
+//! the tests share, including the tolerance rule of the conformance vectors.
+
+use std::fmt::{Debug, Display};
+use std::iter::Sum;
+use std::ops::{Add, AddAssign, Div, Mul, MulAssign, Neg, Sub, SubAssign};
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for f32 {}
+    impl Sealed for f64 {}
+}
+
+/// A floating-point element type: `f32` or `f64`. Sealed: no other type can implement it.
+pub trait Element:
+    sealed::Sealed
+    + Copy
+    + Default
+    + Debug
+    + Display
+    + PartialEq
+    + PartialOrd
+    + Send
+    + Sync
+    + 'static
+    + Add<Output = Self>
+    + Sub<Output = Self>
+    + Mul<Output = Self>
+    + Div<Output = Self>
+    + Neg<Output = Self>
+    + AddAssign
+    + SubAssign
+    + MulAssign
+    + Sum
+{
+    const ZERO: Self;
+    const ONE: Self;
+    /// Machine epsilon (distance from 1.0 to the next larger value).
+    const EPSILON: Self;
+    /// `"f32"` or `"f64"`.
+    const NAME: &'static str;
+    /// Relative term of the conformance tolerance rule: `|got - want| <= REL·scale + ABS`.
+    const TOL_REL: f64;
+    /// Absolute term of the conformance tolerance rule.
+    const TOL_ABS: f64;
+
+    fn to_f64(self) -> f64;
+    /// Rounds an f64 to this type (round to nearest).
+    fn from_f64(v: f64) -> Self;
+    fn abs(self) -> Self;
+    /// `self * a + b`, fused where the hardware has it.
+    fn mul_add(self, a: Self, b: Self) -> Self;
+    fn is_finite(self) -> bool;
+}
+
+impl Element for f32 {
+    const ZERO: Self = 0.0;
+    const ONE: Self = 1.0;
+    const EPSILON: Self = f32::EPSILON;
+    const NAME: &'static str = "f32";
+    const TOL_REL: f64 = 1e-5;
+    const TOL_ABS: f64 = 1e-6;
+
+    #[inline(always)]
+    fn to_f64(self) -> f64 {
+        self as f64
+    }
+    #[inline(always)]
+    fn from_f64(v: f64) -> Self {
+        v as f32
+    }
+    #[inline(always)]
+    fn abs(self) -> Self {
+        f32::abs(self)
+    }
+    #[inline(always)]
+    fn mul_add(self, a: Self, b: Self) -> Self {
+        f32::mul_add(self, a, b)
+    }
+    #[inline(always)]
+    fn is_finite(self) -> bool {
+        f32::is_finite(self)
+    }
+}
+
+impl Element for f64 {
+    const ZERO: Self = 0.0;
+    const ONE: Self = 1.0;
+    const EPSILON: Self = f64::EPSILON;
+    const NAME: &'static str = "f64";
+    const TOL_REL: f64 = 1e-12;
+    const TOL_ABS: f64 = 0.0;
+
+    #[inline(always)]
+    fn to_f64(self) -> f64 {
+        self
+    }
+    #[inline(always)]
+    fn from_f64(v: f64) -> Self {
+        v
+    }
+    #[inline(always)]
+    fn abs(self) -> Self {
+        f64::abs(self)
+    }
+    #[inline(always)]
+    fn mul_add(self, a: Self, b: Self) -> Self {
+        f64::mul_add(self, a, b)
+    }
+    #[inline(always)]
+    fn is_finite(self) -> bool {
+        f64::is_finite(self)
+    }
+}
+
+/// The conformance tolerance rule for element type `T`:
+/// `|got - want| <= T::TOL_REL · scale + T::TOL_ABS`, where `scale` is the sum of
+/// `|x·w|` over the terms of that element (see `shared/conformance/README.md`).
+///
+/// Non-finite values must match exactly in kind: NaN against NaN, and an infinity
+/// against the same infinity.
+pub fn within_tolerance<T: Element>(got: f64, want: f64, scale: f64) -> bool {
+    if !want.is_finite() || !got.is_finite() {
+        return (want.is_nan() && got.is_nan()) || want == got;
+    }
+    (got - want).abs() <= T::TOL_REL * scale + T::TOL_ABS
+}

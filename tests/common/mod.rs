@@ -1,0 +1,201 @@
+//! Test support shared by the integration tests: the conformance-file reader, the
+//! random-problem strategy, and `check_plan_against_reference`, which runs any plan
+//! factory (a path, an ISA level, a thread count) against the scalar reference.
+#![allow(dead_code)]
+
+use proptest::prelude::*;
+use xcorr::{reference, Element, Op, Padding, PaddingMode, Plan, Problem};
+
+/// Makes the plan under test for a problem (e.g. `|p| Plan::with_path(p, Path::Im2col)`).
+pub type PlanFactory<'a> = &'a dyn Fn(&Problem) -> xcorr::Result<Plan>;
+
+// ---------------------------------------------------------------- deterministic data
+
+/// SplitMix64, so a test case is reproduced from its seed alone.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    /// Uniform in [-1, 1), exactly representable in f32.
+    pub fn unit(&mut self) -> f64 {
+        ((self.next_u64() >> 40) as f64 / (1u64 << 23) as f64) * 2.0 - 1.0
+    }
+    pub fn vec<T: Element>(&mut self, n: usize) -> Vec<T> {
+        (0..n).map(|_| T::from_f64(self.unit())).collect()
+    }
+}
+
+// ---------------------------------------------------------------- random problems
+
+/// A random valid problem: 1-3 axes, groups, stride, dilation, asymmetric padding,
+/// every padding mode, both ops. Kernels are shrunk to fit the padded input and
+/// padding is clamped to each mode's limit, so nothing is rejected.
+pub fn problem_strategy() -> impl Strategy<Value = Problem> {
+    let axis = (
+        1usize..=7,
+        1usize..=4,
+        1usize..=3,
+        1usize..=2,
+        0usize..=3,
+        0usize..=3,
+    );
+    (
+        1usize..=3,
+        1usize..=2,
+        1usize..=3,
+        1usize..=3,
+        1usize..=3,
+        prop::collection::vec(axis, 3),
+        prop_oneof![
+            Just(PaddingMode::Zeros),
+            Just(PaddingMode::Reflect),
+            Just(PaddingMode::Replicate),
+            Just(PaddingMode::Circular)
+        ],
+        prop_oneof![Just(Op::Correlation), Just(Op::Convolution)],
+    )
+        .prop_map(|(dims, batch, groups, cin_g, cout_g, axes, mode, op)| {
+            let mut input = vec![];
+            let mut kernel = vec![];
+            let mut stride = vec![];
+            let mut dilation = vec![];
+            let mut pads = vec![];
+            for &(l, k, s, d, b, a) in &axes[..dims] {
+                let limit = match mode {
+                    PaddingMode::Reflect => l - 1,
+                    PaddingMode::Circular => l,
+                    _ => usize::MAX,
+                };
+                let (b, a) = (b.min(limit), a.min(limit));
+                let padded = l + b + a;
+                let k = k.min((padded - 1) / d + 1);
+                input.push(l);
+                kernel.push(k);
+                stride.push(s);
+                dilation.push(d);
+                pads.push((b, a));
+            }
+            Problem::builder()
+                .batch(batch)
+                .channels(cin_g * groups, cout_g * groups)
+                .groups(groups)
+                .input(input)
+                .kernel(kernel)
+                .stride(stride)
+                .dilation(dilation)
+                .padding(Padding::explicit(&pads))
+                .padding_mode(mode)
+                .op(op)
+                .build()
+                .expect("strategy builds only valid problems")
+        })
+}
+
+// ---------------------------------------------------------------- comparison
+
+/// The brief's rule for a fast path: `|got - want| <= c·K·eps·scale` with `K` the
+/// number of terms of the element (at least 1), on top of the conformance rule's
+/// absolute floor for f32 denormal-range results.
+pub fn close<T: Element>(got: T, want: T, scale: f64, terms: usize) -> bool {
+    const C: f64 = 2.0;
+    let (g, w) = (got.to_f64(), want.to_f64());
+    if !g.is_finite() || !w.is_finite() {
+        return (g.is_nan() && w.is_nan()) || g == w;
+    }
+    let eps = T::EPSILON.to_f64();
+    (g - w).abs() <= C * terms.max(1) as f64 * eps * scale + T::TOL_ABS * 1e-3
+}
+
+/// Compares element by element; on failure names the element and both values.
+pub fn assert_close<T: Element>(what: &str, got: &[T], want: &[T], scale: &[f64], terms: usize) {
+    assert_eq!(got.len(), want.len(), "{what}: length");
+    for (i, ((&g, &w), &s)) in got.iter().zip(want).zip(scale).enumerate() {
+        assert!(
+            close(g, w, s, terms),
+            "{what}[{i}]: got {g:?}, want {w:?} (scale {s:e}, K {terms})"
+        );
+    }
+}
+
+/// Runs forward and all three gradients of the plan that `make` builds for `p`
+/// against the reference, in element type `T`, with data from `seed`.
+pub fn check_plan_against_reference<T: Element>(p: &Problem, seed: u64, make: PlanFactory) {
+    let plan = make(p).unwrap_or_else(|e| panic!("{p}: plan: {e}"));
+    let mut rng = Rng(seed);
+    let x: Vec<T> = rng.vec(p.input_len());
+    let w: Vec<T> = rng.vec(p.weight_len());
+    let b: Vec<T> = rng.vec(p.bias_len());
+    let gy: Vec<T> = rng.vec(p.output_len());
+    let k = p.reduction_len();
+
+    let nan = T::from_f64(f64::NAN);
+    let mut got = vec![nan; p.output_len()];
+    let mut want = vec![T::ZERO; p.output_len()];
+    plan.forward(&x, &w, Some(&b), &mut got).unwrap();
+    reference::forward(p, &x, &w, Some(&b), &mut want).unwrap();
+    let s = reference::scale::forward(p, &x, &w, Some(&b));
+    assert_close(&format!("{p} {} forward", T::NAME), &got, &want, &s, k + 1);
+
+    let mut got = vec![nan; p.input_len()];
+    let mut want = vec![T::ZERO; p.input_len()];
+    plan.backward_input(&w, &gy, &mut got).unwrap();
+    reference::backward_input(p, &w, &gy, &mut want).unwrap();
+    let s = reference::scale::backward_input(p, &w, &gy);
+    let terms = p.out_channels_per_group() * p.kernel_spatial() * max_overlap(p);
+    assert_close(
+        &format!("{p} {} grad_input", T::NAME),
+        &got,
+        &want,
+        &s,
+        terms,
+    );
+
+    let mut got = vec![nan; p.weight_len()];
+    let mut want = vec![T::ZERO; p.weight_len()];
+    plan.backward_weight(&x, &gy, &mut got).unwrap();
+    reference::backward_weight(p, &x, &gy, &mut want).unwrap();
+    let s = reference::scale::backward_weight(p, &x, &gy);
+    let terms = p.batch() * p.output_spatial();
+    assert_close(
+        &format!("{p} {} grad_weight", T::NAME),
+        &got,
+        &want,
+        &s,
+        terms,
+    );
+
+    let mut got = vec![nan; p.bias_len()];
+    let mut want = vec![T::ZERO; p.bias_len()];
+    plan.backward_bias(&gy, &mut got).unwrap();
+    reference::backward_bias(p, &gy, &mut want).unwrap();
+    let s = reference::scale::backward_bias(p, &gy);
+    assert_close(
+        &format!("{p} {} grad_bias", T::NAME),
+        &got,
+        &want,
+        &s,
+        terms,
+    );
+}
+
+/// How many times one input element can be read per kernel tap at most (padding
+/// modes other than zeros map several padded positions onto one element).
+fn max_overlap(p: &Problem) -> usize {
+    p.padding()
+        .iter()
+        .map(|&(b, a)| 1 + b + a)
+        .product::<usize>()
+        .max(1)
+}
+
+/// Both element types.
+pub fn check_plan_against_reference_all(p: &Problem, seed: u64, make: PlanFactory) {
+    check_plan_against_reference::<f32>(p, seed, make);
+    check_plan_against_reference::<f64>(p, seed, make);
+}
