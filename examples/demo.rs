@@ -124,12 +124,12 @@ fn test_card() -> Image {
         if (190.0..240.0).contains(&x) && (50.0..100.0).contains(&y) {
             v = 200.0;
         }
-        if y >= 150.0 && x < 150.0 && ((x as usize / 6) % 2 == 0) {
+        if y >= 150.0 && x < 150.0 && (x as usize / 6).is_multiple_of(2) {
             v = 250.0 - 0.5 * y;
         }
         if y >= 150.0
             && x >= 170.0
-            && (((x as usize - 170) / 15 + (y as usize - 150) / 15) % 2 == 0)
+            && ((x as usize - 170) / 15 + (y as usize - 150) / 15).is_multiple_of(2)
         {
             v = 255.0;
         }

@@ -45,7 +45,7 @@ pub fn sobel_y<T: Element>() -> Array<T> {
 /// # Errors
 /// `InvalidArgument` for an even or zero size, or a sigma that is not finite and > 0.
 pub fn gaussian_1d<T: Element>(size: usize, sigma: f64) -> Result<Array<T>> {
-    if size == 0 || size % 2 == 0 {
+    if size == 0 || size.is_multiple_of(2) {
         return Err(XcorrError::InvalidArgument {
             what: "Gaussian size (must be odd)",
             value: size.to_string(),

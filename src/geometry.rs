@@ -13,6 +13,11 @@ use crate::error::{Buffer, Result, XcorrError};
 /// The most spatial axes a problem can have.
 pub const MAX_DIMS: usize = 3;
 
+/// The largest extent or element count a problem may have: no buffer of f64 can hold
+/// more (allocations are limited to `isize::MAX` bytes). Keeping every padded extent
+/// below it lets all index arithmetic run in `isize` without overflow.
+pub const MAX_EXTENT: usize = isize::MAX as usize / 8;
+
 /// Cross-correlation (what convolution layers compute) or true convolution.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum Op {
@@ -42,9 +47,9 @@ impl PaddingMode {
     /// so it may be negative or `>= len`) to the input index it copies, or `None` where
     /// the padded value is zero.
     ///
-    /// `len` must be at least 1. Positions far outside are handled too (reflect folds
-    /// periodically, circular wraps), so this never panics; validated problems only ask
-    /// within PyTorch's limits.
+    /// `len` must be at least 1 and at most [`MAX_EXTENT`]. Positions far outside are
+    /// handled too (reflect folds periodically, circular wraps); validated problems
+    /// only ask within PyTorch's limits.
     #[inline]
     pub fn source(self, pos: isize, len: usize) -> Option<usize> {
         let n = len as isize;
@@ -338,7 +343,7 @@ impl ProblemBuilder {
             ("in_channels", self.in_channels),
             ("out_channels", self.out_channels),
         ] {
-            if c % self.groups != 0 {
+            if !c.is_multiple_of(self.groups) {
                 return Err(XcorrError::ChannelsNotDivisible {
                     what,
                     channels: c,
@@ -353,6 +358,7 @@ impl ProblemBuilder {
             dilated[i] = (kernel[i] - 1)
                 .checked_mul(dilation[i])
                 .and_then(|v| v.checked_add(1))
+                .filter(|&v| v <= MAX_EXTENT)
                 .ok_or(overflow("dilated kernel extent"))?;
         }
 
@@ -415,6 +421,7 @@ impl ProblemBuilder {
             let padded = input[i]
                 .checked_add(pad[i].0)
                 .and_then(|v| v.checked_add(pad[i].1))
+                .filter(|&v| v <= MAX_EXTENT)
                 .ok_or(overflow("padded input extent"))?;
             if dilated[i] > padded {
                 return Err(XcorrError::KernelTooLarge {
@@ -673,6 +680,7 @@ impl Problem {
         let prod = |v: &[usize], what: &'static str| {
             v.iter()
                 .try_fold(1usize, |a, &b| a.checked_mul(b))
+                .filter(|&n| n <= MAX_EXTENT)
                 .ok_or(XcorrError::Overflow { what })
         };
         let cin_g = self.in_channels / self.groups;

@@ -103,7 +103,7 @@ impl<T: Element> Conv<T> {
         if input_len == p.input_len() {
             return Ok(self.plan.clone());
         }
-        if input_len == 0 || input_len % per_sample != 0 {
+        if input_len == 0 || !input_len.is_multiple_of(per_sample) {
             return Err(crate::XcorrError::BufferLength {
                 buffer: Buffer::Input,
                 expected: per_sample * input_len.div_ceil(per_sample).max(1),

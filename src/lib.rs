@@ -22,6 +22,7 @@
 //! Every invalid problem or call returns an [`XcorrError`] naming the offending value;
 //! nothing panics and nothing is partially written.
 
+#![doc = include_str!("../README.md")]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_debug_implementations)]
 
@@ -37,6 +38,8 @@ pub mod reference;
 pub use api::{convolve, correlate, filter, Array, Mode};
 pub use element::{within_tolerance, Element};
 pub use error::{Buffer, Result, XcorrError};
-pub use geometry::{IntoAxes, Op, Padding, PaddingMode, Problem, ProblemBuilder, MAX_DIMS};
+pub use geometry::{
+    IntoAxes, Op, Padding, PaddingMode, Problem, ProblemBuilder, MAX_DIMS, MAX_EXTENT,
+};
 pub use layer::Conv;
 pub use plan::{Path, Plan};

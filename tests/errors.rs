@@ -251,7 +251,7 @@ fn reflect_and_circular_limits() {
 
 #[test]
 fn size_products_overflow() {
-    let big = usize::MAX / 2;
+    let big = xcorr::MAX_EXTENT;
     let e = Problem::builder()
         .input([big, 4])
         .kernel(1)
@@ -261,6 +261,33 @@ fn size_products_overflow() {
         e,
         XcorrError::Overflow {
             what: "input spatial size"
+        }
+    );
+    // Valid shapes whose extents no buffer could hold are refused too, so index
+    // arithmetic in isize cannot overflow (found by fuzzing: a huge padding).
+    let e = Problem::builder()
+        .input([2])
+        .kernel(1)
+        .stride(usize::MAX)
+        .padding(Padding::Uniform(usize::MAX / 4))
+        .build()
+        .unwrap_err();
+    assert_eq!(
+        e,
+        XcorrError::Overflow {
+            what: "padded input extent"
+        }
+    );
+    let e = Problem::builder()
+        .channels(1 << 30, 1)
+        .input([1 << 30, 8])
+        .kernel(1)
+        .build()
+        .unwrap_err();
+    assert_eq!(
+        e,
+        XcorrError::Overflow {
+            what: "input element count"
         }
     );
     let e = Problem::builder()
@@ -313,10 +340,7 @@ fn wrong_buffer_lengths_name_the_buffer_and_write_nothing() {
         (Buffer::Input, plan.forward(&x[1..], &w, None, &mut y)),
         (Buffer::Weight, plan.forward(&x, &w[..5], None, &mut y)),
         (Buffer::Bias, plan.forward(&x, &w, Some(&b[..2]), &mut y)),
-        (
-            Buffer::Output,
-            plan.forward(&x, &w, None, &mut vec![0.0; 3]),
-        ),
+        (Buffer::Output, plan.forward(&x, &w, None, &mut [0.0; 3])),
     ];
     for (buffer, r) in cases {
         match r.unwrap_err() {
@@ -325,7 +349,7 @@ fn wrong_buffer_lengths_name_the_buffer_and_write_nothing() {
         }
     }
     assert!(y.iter().all(|&v| v == -7.0), "a failed call wrote output");
-    let e = plan.forward(&x, &w, None, &mut vec![0.0; 5]).unwrap_err();
+    let e = plan.forward(&x, &w, None, &mut [0.0; 5]).unwrap_err();
     assert_eq!(
         e,
         XcorrError::BufferLength {
@@ -446,4 +470,23 @@ fn layer_and_api_errors() {
     assert!(msg(&e).contains("NaN"));
     let e = "fastest".parse::<Path>().unwrap_err();
     assert!(msg(&e).contains("fastest"));
+}
+
+/// Fuzz reproducers replayed as plain tests: each file holds the bytes that once
+/// crashed a target; here we only check the problem they describe now fails cleanly.
+#[test]
+fn fuzz_regression_huge_padding() {
+    // crash-b3dd722f (hostile_geometry): Padding::Uniform near usize::MAX/2 with a huge
+    // stride gave a tiny, "valid" output and overflowed `pos - pad` in the reference.
+    let bytes = include_bytes!("regressions/hostile_geometry-huge-padding.bin");
+    assert!(!bytes.is_empty());
+    for pad in [isize::MAX as usize / 2, usize::MAX / 2 - 3] {
+        let r = Problem::builder()
+            .input([3])
+            .kernel(1)
+            .stride(usize::MAX / 4)
+            .padding(Padding::Uniform(pad))
+            .build();
+        assert!(matches!(r, Err(XcorrError::Overflow { .. })), "{r:?}");
+    }
 }

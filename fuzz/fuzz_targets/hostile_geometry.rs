@@ -1,0 +1,102 @@
+//! Arbitrary numbers, absurd ones included, fed to the problem builder, a plan with
+//! buffers of arbitrary lengths, and `correlate`. The only acceptable outcomes are a
+//! result or a typed error: any panic (overflow, index, allocation) is a finding.
+#![no_main]
+
+use libfuzzer_sys::arbitrary::{Result, Unstructured};
+use libfuzzer_sys::fuzz_target;
+use xcorr::{correlate, Array, Mode, Op, Padding, PaddingMode, Plan, Problem};
+
+/// Mostly small numbers (so some problems are valid and run), sometimes huge ones.
+fn size(u: &mut Unstructured) -> Result<usize> {
+    Ok(match u.int_in_range(0u8..=9)? {
+        0 => u.arbitrary::<usize>()?,
+        1 => usize::MAX - u.int_in_range(0..=3)?,
+        _ => u.int_in_range(0..=9)?,
+    })
+}
+
+fn axes(u: &mut Unstructured, n: usize) -> Result<Vec<usize>> {
+    (0..n).map(|_| size(u)).collect()
+}
+
+fn run(u: &mut Unstructured) -> Result<()> {
+    let dims = u.int_in_range(0..=4)?;
+    let kdims = if u.ratio(1, 8)? { u.int_in_range(0..=4)? } else { dims };
+    let padding = match u.int_in_range(0..=4)? {
+        0 => Padding::Valid,
+        1 => Padding::Same,
+        2 => Padding::Full,
+        3 => Padding::Uniform(size(u)?),
+        _ => {
+            let n = if u.ratio(1, 8)? { u.int_in_range(0..=3)? } else { dims.min(3) };
+            let pairs: Vec<(usize, usize)> =
+                (0..n).map(|_| Ok((size(u)?, size(u)?))).collect::<Result<_>>()?;
+            Padding::explicit(&pairs)
+        }
+    };
+    let mode = *u.choose(&[
+        PaddingMode::Zeros,
+        PaddingMode::Reflect,
+        PaddingMode::Replicate,
+        PaddingMode::Circular,
+    ])?;
+    let op = if u.arbitrary()? { Op::Correlation } else { Op::Convolution };
+    let built = Problem::builder()
+        .batch(size(u)?)
+        .channels(size(u)?, size(u)?)
+        .groups(size(u)?)
+        .input(axes(u, dims)?)
+        .kernel(axes(u, kdims)?)
+        .stride(axes(u, dims)?)
+        .dilation(axes(u, dims)?)
+        .padding(padding)
+        .padding_mode(mode)
+        .op(op)
+        .build();
+    if let Ok(p) = built {
+        // Run only problems small enough to compute; lengths may be off by a little.
+        if p.input_len() <= 4096 && p.output_len() <= 4096 && p.macs() <= 200_000 {
+            let jitter = |u: &mut Unstructured, n: usize| -> Result<usize> {
+                Ok(if u.ratio(1, 4)? { n + u.int_in_range(0..=2)? - 1.min(n) } else { n })
+            };
+            let x = vec![0.5f32; jitter(u, p.input_len())?];
+            let w = vec![-0.25f32; jitter(u, p.weight_len())?];
+            let b = vec![1.0f32; jitter(u, p.bias_len())?];
+            let mut y = vec![f32::NAN; jitter(u, p.output_len())?];
+            let plan = Plan::new(&p);
+            let ok = plan.forward(&x, &w, Some(&b), &mut y).is_ok();
+            let lengths_right = x.len() == p.input_len()
+                && w.len() == p.weight_len()
+                && b.len() == p.bias_len()
+                && y.len() == p.output_len();
+            assert_eq!(ok, lengths_right, "{p}: success must mean the lengths were right");
+            if ok {
+                assert!(y.iter().all(|v| v.is_finite()), "{p}: unwritten output");
+            } else {
+                assert!(y.iter().all(|v| v.is_nan()), "{p}: failed call wrote output");
+            }
+        }
+    }
+
+    // The one-shot API with arbitrary shapes.
+    let d = u.int_in_range(1..=3)?;
+    let xs: Vec<usize> = (0..d).map(|_| u.int_in_range(0..=12)).collect::<Result<_>>()?;
+    let ks: Vec<usize> = (0..d).map(|_| u.int_in_range(0..=12)).collect::<Result<_>>()?;
+    let mode = *u.choose(&[Mode::Valid, Mode::Same, Mode::Full])?;
+    let xn: usize = xs.iter().product();
+    let kn: usize = ks.iter().product();
+    if let (Ok(x), Ok(k)) = (
+        Array::new(&xs, vec![1.0f64; xn]),
+        Array::new(&ks, vec![1.0f64; kn]),
+    ) {
+        if let Ok(y) = correlate(&x, &k, mode) {
+            assert_eq!(y.data().len(), y.shape().iter().product::<usize>());
+        }
+    }
+    Ok(())
+}
+
+fuzz_target!(|data: &[u8]| {
+    let _ = run(&mut Unstructured::new(data));
+});
