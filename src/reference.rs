@@ -1,16 +1,21 @@
 //! The scalar reference: the definition of correctness.
 //!
 //! Every quantity xcorr computes is a sum over the *terms* of one bilinear form: a
-//! term pairs an output element `o`, an input element `i` and a weight element `w`
-//! wherever `x[i]·w[w]` contributes to `y[o]`. [`for_each_term`] enumerates them in
-//! plain loops straight from the definition (padding included: a reflected,
-//! replicated or wrapped position names the input element it copies; a zero-padded
-//! position has no term). Then
+//! term pairs an output element `o`, a position of the padded input and a weight
+//! element `w` wherever `xp·w[w]` contributes to `y[o]`. [`for_each_term`]
+//! enumerates them in plain loops straight from the definition: a reflected,
+//! replicated or wrapped position names the input element `i` it copies; a
+//! zero-padded position is a term whose input value is `0` and that names no
+//! element (`None`). Then
 //!
-//! * forward:       `y[o] = b[c(o)] + Σ x[i]·w[w]`
-//! * grad_input:    `gx[i] = Σ gy[o]·w[w]`
-//! * grad_weight:   `gw[w] = Σ gy[o]·x[i]`
+//! * forward:       `y[o] = b[c(o)] + Σ xp·w[w]`  (`xp = x[i]`, or `0`)
+//! * grad_input:    `gx[i] = Σ gy[o]·w[w]`      (over the terms that name `i`)
+//! * grad_weight:   `gw[w] = Σ gy[o]·xp`
 //! * grad_bias:     `gb[c] = Σ gy[o]` over the outputs of channel `c`
+//!
+//! Zero padding is multiplied like any other value, as PyTorch's "pad, then
+//! convolve" does, so IEEE special values propagate the same way on every path: an
+//! infinite weight meeting a zero-padded border gives `0·∞ = NaN` there.
 //!
 //! f32 values are accumulated in f64, so the reference is accurate to about one
 //! rounding of the final result. No `unsafe`, no tricks: read it in one sitting.
@@ -21,7 +26,8 @@ use crate::geometry::{Op, Problem};
 
 /// Calls `f(output_index, input_index, weight_index)` for every term of the problem,
 /// in output-major order (all terms of output 0 first, then output 1, ...).
-pub fn for_each_term(p: &Problem, mut f: impl FnMut(usize, usize, usize)) {
+/// `input_index` is `None` for a zero-padded position (value 0).
+pub fn for_each_term(p: &Problem, mut f: impl FnMut(usize, Option<usize>, usize)) {
     let (inp, ker, out) = (p.input3(), p.kernel3(), p.output3());
     let (stride, dil, pad) = (p.stride3(), p.dilation3(), p.pad3());
     let (cin_g, cout_g) = (p.in_channels_per_group(), p.out_channels_per_group());
@@ -52,18 +58,16 @@ pub fn for_each_term(p: &Problem, mut f: impl FnMut(usize, usize, usize)) {
                             let x_base = (n * p.in_channels() + c) * in_sp;
                             let w_base = (co * cin_g + ci) * k_sp;
                             for kd in 0..ker[0] {
-                                let Some(id) = source(0, od, kd) else {
-                                    continue;
-                                };
+                                let id = source(0, od, kd);
                                 for kh in 0..ker[1] {
-                                    let Some(ih) = source(1, oh, kh) else {
-                                        continue;
-                                    };
+                                    let ih = source(1, oh, kh);
                                     for kw in 0..ker[2] {
-                                        let Some(iw) = source(2, ow, kw) else {
-                                            continue;
+                                        let i = match (id, ih, source(2, ow, kw)) {
+                                            (Some(id), Some(ih), Some(iw)) => {
+                                                Some(x_base + (id * inp[1] + ih) * inp[2] + iw)
+                                            }
+                                            _ => None,
                                         };
-                                        let i = x_base + (id * inp[1] + ih) * inp[2] + iw;
                                         let w = w_base
                                             + (tap(0, kd) * ker[1] + tap(1, kh)) * ker[2]
                                             + tap(2, kw);
@@ -79,6 +83,11 @@ pub fn for_each_term(p: &Problem, mut f: impl FnMut(usize, usize, usize)) {
         }
     }
     debug_assert_eq!(o_idx, p.output_len());
+}
+
+/// The padded input's value at a term: the element it names, or 0 for zero padding.
+fn value<T: Element>(input: &[T], i: Option<usize>) -> f64 {
+    i.map_or(0.0, |i| input[i].to_f64())
 }
 
 /// Output channel of output element `o`.
@@ -115,9 +124,7 @@ pub fn forward<T: Element>(
             *a = b[out_channel(p, o)].to_f64();
         }
     }
-    for_each_term(p, |o, i, w| {
-        acc[o] += input[i].to_f64() * weight[w].to_f64()
-    });
+    for_each_term(p, |o, i, w| acc[o] += value(input, i) * weight[w].to_f64());
     store(output, &acc);
     Ok(())
 }
@@ -137,7 +144,9 @@ pub fn backward_input<T: Element>(
     check_len(Buffer::GradInput, p.input_len(), grad_input.len())?;
     let mut acc = vec![0.0f64; p.input_len()];
     for_each_term(p, |o, i, w| {
-        acc[i] += grad_output[o].to_f64() * weight[w].to_f64()
+        if let Some(i) = i {
+            acc[i] += grad_output[o].to_f64() * weight[w].to_f64()
+        }
     });
     store(grad_input, &acc);
     Ok(())
@@ -158,7 +167,7 @@ pub fn backward_weight<T: Element>(
     check_len(Buffer::GradWeight, p.weight_len(), grad_weight.len())?;
     let mut acc = vec![0.0f64; p.weight_len()];
     for_each_term(p, |o, i, w| {
-        acc[w] += grad_output[o].to_f64() * input[i].to_f64()
+        acc[w] += grad_output[o].to_f64() * value(input, i)
     });
     store(grad_weight, &acc);
     Ok(())
@@ -203,7 +212,7 @@ pub mod scale {
             }
         }
         for_each_term(p, |o, i, w| {
-            acc[o] += (input[i].to_f64() * weight[w].to_f64()).abs()
+            acc[o] += (value(input, i) * weight[w].to_f64()).abs()
         });
         acc
     }
@@ -212,7 +221,9 @@ pub mod scale {
     pub fn backward_input<T: Element>(p: &Problem, weight: &[T], grad_output: &[T]) -> Vec<f64> {
         let mut acc = vec![0.0f64; p.input_len()];
         for_each_term(p, |o, i, w| {
-            acc[i] += (grad_output[o].to_f64() * weight[w].to_f64()).abs()
+            if let Some(i) = i {
+                acc[i] += (grad_output[o].to_f64() * weight[w].to_f64()).abs()
+            }
         });
         acc
     }
@@ -221,7 +232,7 @@ pub mod scale {
     pub fn backward_weight<T: Element>(p: &Problem, input: &[T], grad_output: &[T]) -> Vec<f64> {
         let mut acc = vec![0.0f64; p.weight_len()];
         for_each_term(p, |o, i, w| {
-            acc[w] += (grad_output[o].to_f64() * input[i].to_f64()).abs()
+            acc[w] += (grad_output[o].to_f64() * value(input, i)).abs()
         });
         acc
     }
@@ -267,6 +278,29 @@ mod tests {
         let mut y = [0.0f32; 4];
         forward(&p, &x, &[3.0, 2.0, 1.0, 0.0], None, &mut y).unwrap();
         assert_eq!(y, [19.0, 25.0, 37.0, 43.0]);
+    }
+
+    #[test]
+    fn zero_padding_is_multiplied_like_pytorch() {
+        // An infinite weight meets the zero-padded border: 0·∞ = NaN there, as in
+        // torch's F.pad + conv1d; inside, ∞ plus finite terms stays ∞.
+        let p = Problem::builder()
+            .input([3])
+            .kernel([3])
+            .padding(Padding::Same)
+            .build()
+            .unwrap();
+        let mut y = [0.0f32; 3];
+        forward(
+            &p,
+            &[1.0, 1.0, 1.0],
+            &[f32::INFINITY, 1.0, 1.0],
+            None,
+            &mut y,
+        )
+        .unwrap();
+        assert!(y[0].is_nan());
+        assert_eq!(&y[1..], &[f32::INFINITY, f32::INFINITY]);
     }
 
     #[test]
