@@ -30,8 +30,11 @@ pub mod api;
 pub mod element;
 pub mod error;
 pub mod filters;
+pub mod gemm;
 pub mod geometry;
+pub mod isa;
 pub mod layer;
+mod parallel;
 pub mod plan;
 pub mod reference;
 

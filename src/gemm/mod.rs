@@ -1,0 +1,449 @@
+//! A GEMM engine of our own, in the BLIS/Goto structure, for the im2col path and
+//! as a public building block: `C = A·B`.
+//!
+//! The loop nest:
+//!
+//! * LOOP 5 (`m2`): blocks of rows of A small enough that the packed A block stays in
+//!   L2 while every column panel sweeps it (only large A is split).
+//! * LOOP 4: column panels of NR columns, the parallel tasks.
+//! * LOOP 3 (`mc`): blocks of MC rows of A, so the C block (MC × NR) stays in L1/L2
+//!   as the stack buffer `cbuf`.
+//! * LOOP 2 (`kc`): blocks of KC rows of B, so the B panel (KC × NR) stays in L1
+//!   while every MR-row tile of the block sweeps it.
+//! * LOOP 1 (tiles): the MR × NR microkernel of the level (`isa::GemmKernel`).
+//!
+//! A is packed into MR-row panels ([`pack::pack_a`]), B into a KC × NR panel per
+//! (column panel, k block) ([`pack::pack_b`]) read through a row table: row `k` of
+//! B starts at `b[offsets[k]]`. For a plain matrix the offsets are `k·ldb`; the
+//! im2col path points them into a padded copy of the input, which is how the im2col
+//! matrix is never materialised: only one KC × NR panel of it exists at a time.
+//! Packing B also keeps rows whose addresses alias in L1 (a 1024-float `ldb` puts
+//! every row in the same set) from evicting each other. KC and MC come from the
+//! running CPU's cache sizes (read once).
+
+pub mod pack;
+
+use std::sync::OnceLock;
+
+use crate::element::Element;
+use crate::error::{Buffer, Result, XcorrError};
+use crate::isa::{GemmKernel, Isa, SimdElement};
+use crate::parallel;
+use pack::{RowTable, SharedOut};
+
+/// Elements of the C block buffer: MC ≤ 128 rows of NR ≤ 48 columns.
+pub(crate) const CBUF_LEN: usize = 128 * 48;
+/// Largest KC.
+pub(crate) const KC_MAX: usize = 256;
+/// Elements of the packed B panel: KC ≤ 256 rows of NR ≤ 48 columns.
+const BPACK_LEN: usize = KC_MAX * 48;
+
+/// Per-task scratch of the loop nest: the C block and the packed B panel. Made once
+/// per chunk of panels (it is large, so never per panel).
+#[repr(C, align(64))]
+pub(crate) struct Scratch<T> {
+    cbuf: [T; CBUF_LEN],
+    bpack: [T; BPACK_LEN],
+}
+
+impl<T: Element> Scratch<T> {
+    pub(crate) fn new() -> Self {
+        Scratch {
+            cbuf: [T::ZERO; CBUF_LEN],
+            bpack: [T::ZERO; BPACK_LEN],
+        }
+    }
+}
+
+/// Cache sizes in bytes (L1d, L2), from sysfs on Linux, else common defaults.
+fn cache_sizes() -> (usize, usize) {
+    static SIZES: OnceLock<(usize, usize)> = OnceLock::new();
+    *SIZES.get_or_init(|| {
+        let read = |index: usize| -> Option<usize> {
+            let base = format!("/sys/devices/system/cpu/cpu0/cache/index{index}");
+            let level = std::fs::read_to_string(format!("{base}/level")).ok()?;
+            let kind = std::fs::read_to_string(format!("{base}/type")).ok()?;
+            let size = std::fs::read_to_string(format!("{base}/size")).ok()?;
+            let size = size.trim();
+            let bytes = match size.strip_suffix('K') {
+                Some(k) => k.parse::<usize>().ok()? * 1024,
+                None => match size.strip_suffix('M') {
+                    Some(m) => m.parse::<usize>().ok()? * 1024 * 1024,
+                    None => size.parse().ok()?,
+                },
+            };
+            Some(match (level.trim(), kind.trim()) {
+                ("1", "Data") => bytes,
+                ("2", _) => bytes | (1 << 62),
+                _ => return None,
+            })
+        };
+        let (mut l1, mut l2) = (32 * 1024, 512 * 1024);
+        for i in 0..4 {
+            match read(i) {
+                Some(v) if v & (1 << 62) != 0 => l2 = v & !(1 << 62),
+                Some(v) => l1 = v,
+                None => {}
+            }
+        }
+        (l1, l2)
+    })
+}
+
+/// Cache blocking of the loop nest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Blocking {
+    /// Rows of B per block (LOOP 2).
+    pub kc: usize,
+    /// Rows of A per block (LOOP 3), a multiple of MR.
+    pub mc: usize,
+    /// Bytes of packed A that should stay in L2 (LOOP 5 splits A beyond that).
+    pub l2_bytes: usize,
+}
+
+impl Blocking {
+    /// KC so that the packed B panel (KC × NR) fills about half of L1, leaving room
+    /// for the A panels that stream past it; MC as large as `cbuf` allows.
+    pub fn for_kernel<T: Element>(kern: &GemmKernel<T>) -> Blocking {
+        let (l1, l2) = cache_sizes();
+        let row_bytes = kern.nr * std::mem::size_of::<T>();
+        let kc = (l1 / 2 / row_bytes).clamp(16, KC_MAX);
+        let mc = (CBUF_LEN / kern.nr / kern.mr).max(1) * kern.mr;
+        Blocking {
+            kc,
+            mc,
+            l2_bytes: l2 / 2,
+        }
+    }
+
+    /// MR-row tiles of A per LOOP 5 block for a reduction of length `k`.
+    pub fn tiles_per_l2_block<T: Element>(&self, kern: &GemmKernel<T>, k: usize) -> usize {
+        let tile_bytes = kern.mr * k * std::mem::size_of::<T>();
+        (self.l2_bytes / tile_bytes.max(1))
+            .max(self.mc / kern.mr)
+            .max(1)
+    }
+}
+
+/// Computes the rows of `C = A·B` in MR-row tiles `tiles` (of `m` rows in all) for
+/// the columns `col..col + nr_valid` (at most NR) and hands each finished block of
+/// rows to `emit(row0, rows, cbuf)`, where row `r` of the block is
+/// `cbuf[r·NR .. r·NR + nr_valid]`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn column_panel<T: Element>(
+    scratch: &mut Scratch<T>,
+    kern: &GemmKernel<T>,
+    blocking: Blocking,
+    apack: &[T],
+    m: usize,
+    tiles: std::ops::Range<usize>,
+    k: usize,
+    b: &[T],
+    rows: &RowTable,
+    col: usize,
+    nr_valid: usize,
+    mut emit: impl FnMut(usize, usize, &[T]),
+) {
+    let (mr, nr) = (kern.mr, kern.nr);
+    let Scratch { cbuf, bpack } = scratch;
+    let tiles_per_block = (blocking.mc / mr).clamp(1, CBUF_LEN / (mr * nr));
+    let kc = blocking.kc.clamp(1, BPACK_LEN / nr);
+    // LOOP 3: blocks of MC rows, whose C block lives in `cbuf`.
+    for tb in tiles.clone().step_by(tiles_per_block) {
+        let te = (tb + tiles_per_block).min(tiles.end);
+        // LOOP 2: blocks of KC rows of B, packed once and swept by every tile.
+        for k0 in (0..k).step_by(kc) {
+            let kl = kc.min(k - k0);
+            let offsets = &rows.offsets()[k0..k0 + kl];
+            kern.pack_b(bpack, b, offsets, rows.max(), col, nr_valid);
+            let panel = &bpack[..kl * nr];
+            // LOOP 1: MR-row tiles.
+            for t in tb..te {
+                let a = &apack[(t * k + k0) * mr..][..kl * mr];
+                let c = &mut cbuf[(t - tb) * mr * nr..][..mr * nr];
+                kern.tile(kl, a, panel, c, k0 > 0);
+            }
+        }
+        let row0 = tb * mr;
+        emit(row0, (te * mr).min(m) - row0, &cbuf[..]);
+    }
+}
+
+/// `C = A·B` for row-major `A` (`m × k`, leading dimension `lda`), `B` (`k × n`,
+/// `ldb`) and `C` (`m × n`, `ldc`), with the microkernels of `isa`
+/// (`Isa::Scalar` runs plain loops), on `threads` threads.
+///
+/// ```
+/// let (a, b) = ([1.0f32, 2.0, 3.0, 4.0], [5.0f32, 6.0, 7.0, 8.0]);
+/// let mut c = [0.0f32; 4];
+/// xcorr::gemm::gemm(xcorr::isa::Isa::active(), 1, 2, 2, 2, &a, 2, &b, 2, &mut c, 2)?;
+/// assert_eq!(c, [19.0, 22.0, 43.0, 50.0]);
+/// # Ok::<(), xcorr::XcorrError>(())
+/// ```
+///
+/// # Errors
+/// `InvalidArgument` for a leading dimension smaller than its row or an ISA level
+/// this CPU lacks; `BufferLength` for a buffer too short for its matrix.
+#[allow(clippy::too_many_arguments)]
+pub fn gemm<T: SimdElement>(
+    isa: Isa,
+    threads: usize,
+    m: usize,
+    n: usize,
+    k: usize,
+    a: &[T],
+    lda: usize,
+    b: &[T],
+    ldb: usize,
+    c: &mut [T],
+    ldc: usize,
+) -> Result<()> {
+    let kern = T::gemm_kernel(isa.require()?);
+    let blocking = kern.as_ref().map(Blocking::for_kernel);
+    gemm_blocked(kern, blocking, threads, m, n, k, a, lda, b, ldb, c, ldc)
+}
+
+fn matrix_len(rows: usize, cols: usize, ld: usize) -> Option<usize> {
+    if rows == 0 || cols == 0 {
+        return Some(0);
+    }
+    (rows - 1).checked_mul(ld)?.checked_add(cols)
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn gemm_blocked<T: SimdElement>(
+    kern: Option<GemmKernel<T>>,
+    blocking: Option<Blocking>,
+    threads: usize,
+    m: usize,
+    n: usize,
+    k: usize,
+    a: &[T],
+    lda: usize,
+    b: &[T],
+    ldb: usize,
+    c: &mut [T],
+    ldc: usize,
+) -> Result<()> {
+    for (what, ld, cols) in [("lda", lda, k), ("ldb", ldb, n), ("ldc", ldc, n)] {
+        if ld < cols {
+            return Err(XcorrError::InvalidArgument {
+                what,
+                value: format!("{ld} is smaller than the row length {cols}"),
+            });
+        }
+    }
+    let overflow = XcorrError::Overflow {
+        what: "matrix extent",
+    };
+    for (buffer, rows, cols, ld, got) in [
+        (Buffer::Input, m, k, lda, a.len()),
+        (Buffer::Weight, k, n, ldb, b.len()),
+        (Buffer::Output, m, n, ldc, c.len()),
+    ] {
+        let need = matrix_len(rows, cols, ld).ok_or(overflow.clone())?;
+        if got < need {
+            return Err(XcorrError::BufferLength {
+                buffer,
+                expected: need,
+                got,
+            });
+        }
+    }
+    if m == 0 || n == 0 {
+        return Ok(());
+    }
+    if k == 0 {
+        for i in 0..m {
+            c[i * ldc..i * ldc + n].fill(T::ZERO);
+        }
+        return Ok(());
+    }
+    let (Some(kern), Some(blocking)) = (kern, blocking) else {
+        // Scalar level: plain loops, same summation order for every thread count.
+        for i in 0..m {
+            for j in 0..n {
+                let mut s = T::ZERO;
+                for kk in 0..k {
+                    s = a[i * lda + kk].mul_add(b[kk * ldb + j], s);
+                }
+                c[i * ldc + j] = s;
+            }
+        }
+        return Ok(());
+    };
+
+    let mut apack = vec![T::ZERO; pack::packed_a_len(m, k, kern.mr)];
+    pack::pack_a(&mut apack, m, k, kern.mr, |i, kk| a[i * lda + kk]);
+    let rows = RowTable::new((0..k).map(|kk| kk * ldb).collect());
+    let panels = n.div_ceil(kern.nr);
+    let out = SharedOut::new(c);
+    let tiles = m.div_ceil(kern.mr);
+    let per_block = blocking.tiles_per_l2_block(&kern, k);
+    // LOOP 5: row blocks of A that stay in L2 while the panels sweep them.
+    for t0 in (0..tiles).step_by(per_block) {
+        let block = t0..(t0 + per_block).min(tiles);
+        // LOOP 4: column panels, in parallel (contiguous chunks of them).
+        parallel::for_each_chunk(threads, panels, |chunk| {
+            let mut scratch = Scratch::new();
+            for p in chunk {
+                let col = p * kern.nr;
+                let nr_valid = kern.nr.min(n - col);
+                let emit = |row0: usize, nrows: usize, cbuf: &[T]| {
+                    for r in 0..nrows {
+                        let src = &cbuf[r * kern.nr..r * kern.nr + nr_valid];
+                        // SAFETY: in this block, panel `p` alone writes columns
+                        // col..col+nr_valid of C.
+                        unsafe { out.write((row0 + r) * ldc + col, src) };
+                    }
+                };
+                let (a, s, rows) = (&apack, &mut scratch, &rows);
+                let tiles = block.clone();
+                column_panel(
+                    s, &kern, blocking, a, m, tiles, k, b, rows, col, nr_valid, emit,
+                );
+            }
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Integer-valued data: every product and partial sum is exact, so results must
+    /// match the naive loop exactly, whatever the summation order.
+    fn check(isa: Isa, kc: usize, m: usize, n: usize, k: usize, pad: usize, threads: usize) {
+        let (lda, ldb, ldc) = (k + pad, n + 2 * pad, n + pad);
+        let a: Vec<f64> = (0..m * lda)
+            .map(|i| ((i * 7 + 3) % 11) as f64 - 5.0)
+            .collect();
+        let b: Vec<f64> = (0..k * ldb)
+            .map(|i| ((i * 5 + 1) % 13) as f64 - 6.0)
+            .collect();
+        let mut want = vec![f64::NAN; m * ldc];
+        for i in 0..m {
+            for j in 0..n {
+                want[i * ldc + j] = (0..k).map(|kk| a[i * lda + kk] * b[kk * ldb + j]).sum();
+            }
+        }
+        let mut c = vec![f64::NAN; m * ldc];
+        let kern = f64::gemm_kernel(isa);
+        let blk = kern.as_ref().map(|k| Blocking {
+            kc,
+            ..Blocking::for_kernel(k)
+        });
+        gemm_blocked(kern, blk, threads, m, n, k, &a, lda, &b, ldb, &mut c, ldc).unwrap();
+        for i in 0..m {
+            assert_eq!(
+                c[i * ldc..i * ldc + n],
+                want[i * ldc..i * ldc + n],
+                "{isa} f64 m{m} n{n} k{k} row {i}"
+            );
+            assert!(
+                c[i * ldc + n..(i + 1) * ldc].iter().all(|v| v.is_nan()),
+                "wrote past n"
+            );
+        }
+        // f32
+        let a32: Vec<f32> = a.iter().map(|&v| v as f32).collect();
+        let b32: Vec<f32> = b.iter().map(|&v| v as f32).collect();
+        let mut c32 = vec![f32::NAN; m * ldc];
+        let kern = f32::gemm_kernel(isa);
+        let blk = kern.as_ref().map(|k| Blocking {
+            kc,
+            ..Blocking::for_kernel(k)
+        });
+        gemm_blocked(
+            kern, blk, threads, m, n, k, &a32, lda, &b32, ldb, &mut c32, ldc,
+        )
+        .unwrap();
+        for i in 0..m {
+            for j in 0..n {
+                assert_eq!(
+                    c32[i * ldc + j] as f64,
+                    want[i * ldc + j],
+                    "{isa} f32 m{m} n{n} k{k} ({i},{j})"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn every_edge_tile_at_every_level() {
+        for isa in Isa::supported() {
+            let (mr, nr) = f32::gemm_kernel(isa).map_or((4, 8), |k| (k.mr, k.nr));
+            for m in 1..=3 * mr + 1 {
+                check(isa, 5, m, 7, 9, 1, 1);
+            }
+            for n in 1..=3 * nr + 1 {
+                check(isa, 5, 3, n, 4, 3, 1);
+            }
+            for k in 1..=3 * 5 + 1 {
+                check(isa, 5, mr + 1, nr + 3, k, 0, 1);
+            }
+            check(isa, 64, 3 * mr + 1, 3 * nr + 1, 200, 2, 2);
+        }
+    }
+
+    #[test]
+    fn threads_do_not_change_results() {
+        let (m, n, k) = (37, 301, 123);
+        let a: Vec<f32> = (0..m * k).map(|i| (i as f32 * 0.37).sin()).collect();
+        let b: Vec<f32> = (0..k * n).map(|i| (i as f32 * 0.11).cos()).collect();
+        for isa in Isa::supported() {
+            let mut c1 = vec![0.0f32; m * n];
+            let mut c2 = vec![0.0f32; m * n];
+            gemm(isa, 1, m, n, k, &a, k, &b, n, &mut c1, n).unwrap();
+            gemm(isa, 2, m, n, k, &a, k, &b, n, &mut c2, n).unwrap();
+            assert!(
+                c1.iter().zip(&c2).all(|(x, y)| x.to_bits() == y.to_bits()),
+                "{isa}"
+            );
+        }
+    }
+
+    #[test]
+    fn bad_arguments_are_errors() {
+        let mut c = [0.0f32; 4];
+        let e = gemm(
+            Isa::Portable,
+            1,
+            2,
+            2,
+            2,
+            &[0.0; 4],
+            1,
+            &[0.0; 4],
+            2,
+            &mut c,
+            2,
+        );
+        assert!(matches!(
+            e,
+            Err(XcorrError::InvalidArgument { what: "lda", .. })
+        ));
+        let e = gemm(
+            Isa::Portable,
+            1,
+            2,
+            2,
+            2,
+            &[0.0; 3],
+            2,
+            &[0.0; 4],
+            2,
+            &mut c,
+            2,
+        );
+        assert!(matches!(
+            e,
+            Err(XcorrError::BufferLength {
+                expected: 4,
+                got: 3,
+                ..
+            })
+        ));
+    }
+}

@@ -1,0 +1,132 @@
+//! Packing: A into MR-row panels, and the output handle that tasks scatter their
+//! finished tiles through.
+
+use std::marker::PhantomData;
+
+use crate::element::Element;
+
+/// Where each row of a B operand starts inside one buffer: row `k` is
+/// `b[offsets[k]..]`. A plain matrix has `offsets[k] = k·ldb`; the im2col path points
+/// each row `(channel, tap)` into a padded copy of the input. The maximum is kept so
+/// that packing checks its reads once per call.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RowTable {
+    offsets: Vec<usize>,
+    max: usize,
+}
+
+impl RowTable {
+    pub fn new(offsets: Vec<usize>) -> RowTable {
+        let max = offsets.iter().copied().max().unwrap_or(0);
+        RowTable { offsets, max }
+    }
+    pub fn len(&self) -> usize {
+        self.offsets.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.offsets.is_empty()
+    }
+    pub fn offsets(&self) -> &[usize] {
+        &self.offsets
+    }
+    pub fn max(&self) -> usize {
+        self.max
+    }
+}
+
+/// Packs the `m × k` matrix given by `get(row, col)` into `ceil(m/mr)` panels of
+/// `k × mr` values (row `r` of panel `t` at `dst[(t·k + kk)·mr + r]`), zero-padding
+/// rows past `m`, so a microkernel reads `mr` consecutive values per `kk`.
+pub fn pack_a<T: Element>(
+    dst: &mut [T],
+    m: usize,
+    k: usize,
+    mr: usize,
+    get: impl Fn(usize, usize) -> T,
+) {
+    let tiles = m.div_ceil(mr);
+    assert!(dst.len() >= tiles * k * mr, "packed A buffer too short");
+    for t in 0..tiles {
+        let panel = &mut dst[t * k * mr..(t + 1) * k * mr];
+        let rows = mr.min(m - t * mr);
+        // Walk k outermost: the MR source rows are read as MR sequential streams
+        // and the panel is written sequentially.
+        for (kk, dst) in panel.chunks_exact_mut(mr).enumerate() {
+            for (r, d) in dst.iter_mut().enumerate() {
+                *d = if r < rows {
+                    get(t * mr + r, kk)
+                } else {
+                    T::ZERO
+                };
+            }
+        }
+    }
+}
+
+/// Length of [`pack_a`]'s output.
+pub fn packed_a_len(m: usize, k: usize, mr: usize) -> usize {
+    m.div_ceil(mr) * k * mr
+}
+
+/// A mutable output buffer shared by tasks that write disjoint parts of it.
+#[derive(Debug)]
+///
+/// Bounds are checked on every write; disjointness is the caller's invariant (each
+/// task owns a set of output elements fixed by the task partition).
+pub struct SharedOut<'a, T> {
+    ptr: *mut T,
+    len: usize,
+    _borrow: PhantomData<&'a mut [T]>,
+}
+
+// SAFETY: tasks only write disjoint elements (the `write` contract), and `T: Send`.
+unsafe impl<T: Send> Sync for SharedOut<'_, T> {}
+// SAFETY: as above; the handle is a borrowed `&mut [T]`.
+unsafe impl<T: Send> Send for SharedOut<'_, T> {}
+
+impl<'a, T: Copy> SharedOut<'a, T> {
+    pub fn new(out: &'a mut [T]) -> Self {
+        SharedOut {
+            ptr: out.as_mut_ptr(),
+            len: out.len(),
+            _borrow: PhantomData,
+        }
+    }
+
+    /// Writes `src` at `offset`.
+    ///
+    /// # Safety
+    /// No other task reads or writes `offset..offset + src.len()` concurrently.
+    ///
+    /// # Panics
+    /// If the range lies outside the buffer.
+    #[inline]
+    pub unsafe fn write(&self, offset: usize, src: &[T]) {
+        assert!(
+            offset <= self.len && src.len() <= self.len - offset,
+            "output write out of bounds"
+        );
+        // SAFETY: in bounds (assert above); exclusive by the caller's contract.
+        unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), self.ptr.add(offset), src.len()) }
+    }
+
+    /// Applies `f` to each element of `offset..offset + n`.
+    ///
+    /// # Safety
+    /// As [`write`](Self::write).
+    ///
+    /// # Panics
+    /// If the range lies outside the buffer.
+    #[inline]
+    pub unsafe fn update(&self, offset: usize, n: usize, f: impl Fn(usize, &mut T)) {
+        assert!(
+            offset <= self.len && n <= self.len - offset,
+            "output write out of bounds"
+        );
+        // SAFETY: in bounds (assert above); exclusive by the caller's contract.
+        let dst = unsafe { std::slice::from_raw_parts_mut(self.ptr.add(offset), n) };
+        for (i, d) in dst.iter_mut().enumerate() {
+            f(i, d);
+        }
+    }
+}

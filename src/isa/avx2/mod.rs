@@ -1,0 +1,204 @@
+//! AVX2 + FMA: `Vector` on ymm registers and the `#[target_feature]` entry points.
+//!
+//! Edge lanes use `maskload` / `maskstore`, which do not fault on masked-out
+//! lanes, so a partial vector never touches memory past its end.
+
+use core::arch::x86_64::*;
+
+use super::microkernel::{self, MR_NARROW};
+use super::vector::Vector;
+
+/// 8 × f32 in a ymm register.
+#[derive(Clone, Copy, Debug)]
+pub struct F32x8(__m256);
+
+/// 4 × f64 in a ymm register.
+#[derive(Clone, Copy, Debug)]
+pub struct F64x4(__m256d);
+
+/// Lane mask with the first `n` of 8 lanes set.
+#[inline(always)]
+unsafe fn mask32(n: usize) -> __m256i {
+    // SAFETY: the caller runs on a CPU with this level (trait contract).
+    unsafe {
+        _mm256_cmpgt_epi32(
+            _mm256_set1_epi32(n as i32),
+            _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+        )
+    }
+}
+
+/// Lane mask with the first `n` of 4 lanes set.
+#[inline(always)]
+unsafe fn mask64(n: usize) -> __m256i {
+    // SAFETY: the caller runs on a CPU with this level (trait contract).
+    unsafe { _mm256_cmpgt_epi64(_mm256_set1_epi64x(n as i64), _mm256_setr_epi64x(0, 1, 2, 3)) }
+}
+
+impl Vector for F32x8 {
+    type Elem = f32;
+    const LANES: usize = 8;
+
+    #[inline(always)]
+    unsafe fn zero() -> Self {
+        // SAFETY: the caller runs on a CPU with this level (trait contract).
+        unsafe { F32x8(_mm256_setzero_ps()) }
+    }
+    #[inline(always)]
+    unsafe fn splat(v: f32) -> Self {
+        // SAFETY: the caller runs on a CPU with this level (trait contract).
+        unsafe { F32x8(_mm256_set1_ps(v)) }
+    }
+    #[inline(always)]
+    unsafe fn load(p: *const f32) -> Self {
+        // SAFETY: caller guarantees 8 readable elements.
+        F32x8(unsafe { _mm256_loadu_ps(p) })
+    }
+    #[inline(always)]
+    unsafe fn load_partial(p: *const f32, n: usize) -> Self {
+        // SAFETY: masked-out lanes are not read and do not fault.
+        F32x8(unsafe { _mm256_maskload_ps(p, mask32(n)) })
+    }
+    #[inline(always)]
+    unsafe fn store(self, p: *mut f32) {
+        // SAFETY: caller guarantees 8 writable elements.
+        unsafe { _mm256_storeu_ps(p, self.0) }
+    }
+    #[inline(always)]
+    unsafe fn store_partial(self, p: *mut f32, n: usize) {
+        // SAFETY: only the first n lanes are written.
+        unsafe { _mm256_maskstore_ps(p, mask32(n), self.0) }
+    }
+    #[inline(always)]
+    unsafe fn fmadd(a: Self, b: Self, c: Self) -> Self {
+        // SAFETY: the caller runs on a CPU with this level (trait contract).
+        unsafe { F32x8(_mm256_fmadd_ps(a.0, b.0, c.0)) }
+    }
+    #[inline(always)]
+    unsafe fn add(self, o: Self) -> Self {
+        // SAFETY: the caller runs on a CPU with this level (trait contract).
+        unsafe { F32x8(_mm256_add_ps(self.0, o.0)) }
+    }
+    #[inline(always)]
+    unsafe fn reduce_add(self) -> f32 {
+        // SAFETY: the caller runs on a CPU with this level (trait contract).
+        unsafe {
+            let s = _mm_add_ps(
+                _mm256_castps256_ps128(self.0),
+                _mm256_extractf128_ps(self.0, 1),
+            );
+            let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+            let s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+            _mm_cvtss_f32(s)
+        }
+    }
+}
+
+impl Vector for F64x4 {
+    type Elem = f64;
+    const LANES: usize = 4;
+
+    #[inline(always)]
+    unsafe fn zero() -> Self {
+        // SAFETY: the caller runs on a CPU with this level (trait contract).
+        unsafe { F64x4(_mm256_setzero_pd()) }
+    }
+    #[inline(always)]
+    unsafe fn splat(v: f64) -> Self {
+        // SAFETY: the caller runs on a CPU with this level (trait contract).
+        unsafe { F64x4(_mm256_set1_pd(v)) }
+    }
+    #[inline(always)]
+    unsafe fn load(p: *const f64) -> Self {
+        // SAFETY: caller guarantees 4 readable elements.
+        F64x4(unsafe { _mm256_loadu_pd(p) })
+    }
+    #[inline(always)]
+    unsafe fn load_partial(p: *const f64, n: usize) -> Self {
+        // SAFETY: masked-out lanes are not read and do not fault.
+        F64x4(unsafe { _mm256_maskload_pd(p, mask64(n)) })
+    }
+    #[inline(always)]
+    unsafe fn store(self, p: *mut f64) {
+        // SAFETY: caller guarantees 4 writable elements.
+        unsafe { _mm256_storeu_pd(p, self.0) }
+    }
+    #[inline(always)]
+    unsafe fn store_partial(self, p: *mut f64, n: usize) {
+        // SAFETY: only the first n lanes are written.
+        unsafe { _mm256_maskstore_pd(p, mask64(n), self.0) }
+    }
+    #[inline(always)]
+    unsafe fn fmadd(a: Self, b: Self, c: Self) -> Self {
+        // SAFETY: the caller runs on a CPU with this level (trait contract).
+        unsafe { F64x4(_mm256_fmadd_pd(a.0, b.0, c.0)) }
+    }
+    #[inline(always)]
+    unsafe fn add(self, o: Self) -> Self {
+        // SAFETY: the caller runs on a CPU with this level (trait contract).
+        unsafe { F64x4(_mm256_add_pd(self.0, o.0)) }
+    }
+    #[inline(always)]
+    unsafe fn reduce_add(self) -> f64 {
+        // SAFETY: the caller runs on a CPU with this level (trait contract).
+        unsafe {
+            let s = _mm_add_pd(
+                _mm256_castpd256_pd128(self.0),
+                _mm256_extractf128_pd(self.0, 1),
+            );
+            _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)))
+        }
+    }
+}
+
+/// AVX2 f32 GEMM tile, 4 × 24.
+///
+/// # Safety
+/// The CPU supports AVX2 and FMA; the contract of [`microkernel::gemm_tile`].
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn gemm_tile_f32(
+    kc: usize,
+    a: *const f32,
+    b: *const f32,
+    c: *mut f32,
+    accumulate: bool,
+) {
+    // SAFETY: forwarded contract; this fn is compiled with AVX2 and FMA.
+    unsafe { microkernel::gemm_tile::<F32x8, MR_NARROW, 3>(kc, a, b, c, accumulate) }
+}
+
+/// AVX2 f64 GEMM tile, 4 × 12.
+///
+/// # Safety
+/// The CPU supports AVX2 and FMA; the contract of [`microkernel::gemm_tile`].
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn gemm_tile_f64(
+    kc: usize,
+    a: *const f64,
+    b: *const f64,
+    c: *mut f64,
+    accumulate: bool,
+) {
+    // SAFETY: forwarded contract; this fn is compiled with AVX2 and FMA.
+    unsafe { microkernel::gemm_tile::<F64x4, MR_NARROW, 3>(kc, a, b, c, accumulate) }
+}
+
+/// Packs B rows into a 3-vector-wide panel ([`microkernel::pack_b`]).
+///
+/// # Safety
+/// The CPU supports this level; the contract of [`microkernel::pack_b`].
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn pack_b_f32(kc: usize, b: *const f32, offsets: *const usize, n: usize, dst: *mut f32) {
+    // SAFETY: forwarded contract; compiled for this level.
+    unsafe { microkernel::pack_b::<F32x8, 3>(kc, b, offsets, n, dst) }
+}
+
+/// Packs B rows into a 3-vector-wide panel ([`microkernel::pack_b`]).
+///
+/// # Safety
+/// The CPU supports this level; the contract of [`microkernel::pack_b`].
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn pack_b_f64(kc: usize, b: *const f64, offsets: *const usize, n: usize, dst: *mut f64) {
+    // SAFETY: forwarded contract; compiled for this level.
+    unsafe { microkernel::pack_b::<F64x4, 3>(kc, b, offsets, n, dst) }
+}

@@ -1,0 +1,171 @@
+//! AVX-512F: `Vector` on zmm registers and the `#[target_feature]` entry points.
+//!
+//! Edge lanes use mask registers (`maskz_loadu` / `mask_storeu`), which suppress
+//! faults on masked-out lanes, so a partial vector never touches memory past its end.
+
+use core::arch::x86_64::*;
+
+use super::microkernel::{self, MR_WIDE};
+use super::vector::Vector;
+
+/// 16 × f32 in a zmm register.
+#[derive(Clone, Copy, Debug)]
+pub struct F32x16(__m512);
+
+/// 8 × f64 in a zmm register.
+#[derive(Clone, Copy, Debug)]
+pub struct F64x8(__m512d);
+
+impl Vector for F32x16 {
+    type Elem = f32;
+    const LANES: usize = 16;
+
+    #[inline(always)]
+    unsafe fn zero() -> Self {
+        // SAFETY: the caller runs on a CPU with this level (trait contract).
+        unsafe { F32x16(_mm512_setzero_ps()) }
+    }
+    #[inline(always)]
+    unsafe fn splat(v: f32) -> Self {
+        // SAFETY: the caller runs on a CPU with this level (trait contract).
+        unsafe { F32x16(_mm512_set1_ps(v)) }
+    }
+    #[inline(always)]
+    unsafe fn load(p: *const f32) -> Self {
+        // SAFETY: caller guarantees 16 readable elements.
+        F32x16(unsafe { _mm512_loadu_ps(p) })
+    }
+    #[inline(always)]
+    unsafe fn load_partial(p: *const f32, n: usize) -> Self {
+        // SAFETY: only the first n lanes are enabled; masked lanes do not fault.
+        F32x16(unsafe { _mm512_maskz_loadu_ps(((1u32 << n) - 1) as __mmask16, p) })
+    }
+    #[inline(always)]
+    unsafe fn store(self, p: *mut f32) {
+        // SAFETY: caller guarantees 16 writable elements.
+        unsafe { _mm512_storeu_ps(p, self.0) }
+    }
+    #[inline(always)]
+    unsafe fn store_partial(self, p: *mut f32, n: usize) {
+        // SAFETY: only the first n lanes are written.
+        unsafe { _mm512_mask_storeu_ps(p, ((1u32 << n) - 1) as __mmask16, self.0) }
+    }
+    #[inline(always)]
+    unsafe fn fmadd(a: Self, b: Self, c: Self) -> Self {
+        // SAFETY: the caller runs on a CPU with this level (trait contract).
+        unsafe { F32x16(_mm512_fmadd_ps(a.0, b.0, c.0)) }
+    }
+    #[inline(always)]
+    unsafe fn add(self, o: Self) -> Self {
+        // SAFETY: the caller runs on a CPU with this level (trait contract).
+        unsafe { F32x16(_mm512_add_ps(self.0, o.0)) }
+    }
+    #[inline(always)]
+    unsafe fn reduce_add(self) -> f32 {
+        // SAFETY: the caller runs on a CPU with this level (trait contract).
+        unsafe { _mm512_reduce_add_ps(self.0) }
+    }
+}
+
+impl Vector for F64x8 {
+    type Elem = f64;
+    const LANES: usize = 8;
+
+    #[inline(always)]
+    unsafe fn zero() -> Self {
+        // SAFETY: the caller runs on a CPU with this level (trait contract).
+        unsafe { F64x8(_mm512_setzero_pd()) }
+    }
+    #[inline(always)]
+    unsafe fn splat(v: f64) -> Self {
+        // SAFETY: the caller runs on a CPU with this level (trait contract).
+        unsafe { F64x8(_mm512_set1_pd(v)) }
+    }
+    #[inline(always)]
+    unsafe fn load(p: *const f64) -> Self {
+        // SAFETY: caller guarantees 8 readable elements.
+        F64x8(unsafe { _mm512_loadu_pd(p) })
+    }
+    #[inline(always)]
+    unsafe fn load_partial(p: *const f64, n: usize) -> Self {
+        // SAFETY: only the first n lanes are enabled; masked lanes do not fault.
+        F64x8(unsafe { _mm512_maskz_loadu_pd(((1u32 << n) - 1) as __mmask8, p) })
+    }
+    #[inline(always)]
+    unsafe fn store(self, p: *mut f64) {
+        // SAFETY: caller guarantees 8 writable elements.
+        unsafe { _mm512_storeu_pd(p, self.0) }
+    }
+    #[inline(always)]
+    unsafe fn store_partial(self, p: *mut f64, n: usize) {
+        // SAFETY: only the first n lanes are written.
+        unsafe { _mm512_mask_storeu_pd(p, ((1u32 << n) - 1) as __mmask8, self.0) }
+    }
+    #[inline(always)]
+    unsafe fn fmadd(a: Self, b: Self, c: Self) -> Self {
+        // SAFETY: the caller runs on a CPU with this level (trait contract).
+        unsafe { F64x8(_mm512_fmadd_pd(a.0, b.0, c.0)) }
+    }
+    #[inline(always)]
+    unsafe fn add(self, o: Self) -> Self {
+        // SAFETY: the caller runs on a CPU with this level (trait contract).
+        unsafe { F64x8(_mm512_add_pd(self.0, o.0)) }
+    }
+    #[inline(always)]
+    unsafe fn reduce_add(self) -> f64 {
+        // SAFETY: the caller runs on a CPU with this level (trait contract).
+        unsafe { _mm512_reduce_add_pd(self.0) }
+    }
+}
+
+/// AVX-512 f32 GEMM tile, 8 × 48.
+///
+/// # Safety
+/// The CPU supports AVX-512F; the contract of [`microkernel::gemm_tile`].
+#[target_feature(enable = "avx512f")]
+pub unsafe fn gemm_tile_f32(
+    kc: usize,
+    a: *const f32,
+    b: *const f32,
+    c: *mut f32,
+    accumulate: bool,
+) {
+    // SAFETY: forwarded contract; this fn is compiled with AVX-512F.
+    unsafe { microkernel::gemm_tile::<F32x16, MR_WIDE, 3>(kc, a, b, c, accumulate) }
+}
+
+/// AVX-512 f64 GEMM tile, 8 × 24.
+///
+/// # Safety
+/// The CPU supports AVX-512F; the contract of [`microkernel::gemm_tile`].
+#[target_feature(enable = "avx512f")]
+pub unsafe fn gemm_tile_f64(
+    kc: usize,
+    a: *const f64,
+    b: *const f64,
+    c: *mut f64,
+    accumulate: bool,
+) {
+    // SAFETY: forwarded contract; this fn is compiled with AVX-512F.
+    unsafe { microkernel::gemm_tile::<F64x8, MR_WIDE, 3>(kc, a, b, c, accumulate) }
+}
+
+/// Packs B rows into a 3-vector-wide panel ([`microkernel::pack_b`]).
+///
+/// # Safety
+/// The CPU supports this level; the contract of [`microkernel::pack_b`].
+#[target_feature(enable = "avx512f")]
+pub unsafe fn pack_b_f32(kc: usize, b: *const f32, offsets: *const usize, n: usize, dst: *mut f32) {
+    // SAFETY: forwarded contract; compiled for this level.
+    unsafe { microkernel::pack_b::<F32x16, 3>(kc, b, offsets, n, dst) }
+}
+
+/// Packs B rows into a 3-vector-wide panel ([`microkernel::pack_b`]).
+///
+/// # Safety
+/// The CPU supports this level; the contract of [`microkernel::pack_b`].
+#[target_feature(enable = "avx512f")]
+pub unsafe fn pack_b_f64(kc: usize, b: *const f64, offsets: *const usize, n: usize, dst: *mut f64) {
+    // SAFETY: forwarded contract; compiled for this level.
+    unsafe { microkernel::pack_b::<F64x8, 3>(kc, b, offsets, n, dst) }
+}

@@ -1,0 +1,280 @@
+//! Instruction-set levels, run-time detection and the kernel tables.
+//!
+//! This is the only module that reads CPU features. [`Isa::detected`] probes once
+//! (a `OnceLock`); `XCORR_ISA=scalar|portable|avx2|avx512` can only *lower* the
+//! level [`Isa::active`] reports, so one build tests every level the CPU has.
+//!
+//! Kernels are written once as `#[inline(always)]` generic bodies over the
+//! [`vector::Vector`] trait (see `microkernel.rs`) and compiled per level under thin
+//! `#[target_feature]` wrappers in `avx512/`, `avx2/` and `portable/`. A kernel table
+//! ([`GemmKernel`], ...) is only handed out for a level the CPU supports, so holding
+//! one is the proof that the `SAFETY:` notes of its calls cite.
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::OnceLock;
+
+use crate::element::Element;
+use crate::error::{Result, XcorrError};
+
+#[cfg(target_arch = "x86_64")]
+pub mod avx2;
+#[cfg(target_arch = "x86_64")]
+pub mod avx512;
+pub mod microkernel;
+pub mod portable;
+pub mod vector;
+
+/// An instruction-set level, from the plain scalar reference up to AVX-512.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Isa {
+    /// No SIMD kernels: plans use the scalar reference path.
+    Scalar,
+    /// Portable SIMD through the `wide` crate (its width is fixed at compile time:
+    /// SSE2 on a default x86-64 build, NEON on aarch64).
+    Portable,
+    /// AVX2 with FMA (256-bit).
+    Avx2,
+    /// AVX-512F (512-bit).
+    Avx512,
+}
+
+impl Isa {
+    /// Every level, lowest first.
+    pub const ALL: [Isa; 4] = [Isa::Scalar, Isa::Portable, Isa::Avx2, Isa::Avx512];
+
+    /// The stable name: `scalar`, `portable`, `avx2`, `avx512`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Isa::Scalar => "scalar",
+            Isa::Portable => "portable",
+            Isa::Avx2 => "avx2",
+            Isa::Avx512 => "avx512",
+        }
+    }
+
+    /// The highest level this CPU supports, probed once.
+    pub fn detected() -> Isa {
+        static DETECTED: OnceLock<Isa> = OnceLock::new();
+        *DETECTED.get_or_init(|| {
+            #[cfg(target_arch = "x86_64")]
+            {
+                if std::arch::is_x86_feature_detected!("avx512f") {
+                    return Isa::Avx512;
+                }
+                if std::arch::is_x86_feature_detected!("avx2")
+                    && std::arch::is_x86_feature_detected!("fma")
+                {
+                    return Isa::Avx2;
+                }
+            }
+            Isa::Portable
+        })
+    }
+
+    /// The level plans use by default: [`detected`](Self::detected), lowered by the
+    /// environment variable `XCORR_ISA` if it names a lower level (read once).
+    pub fn active() -> Isa {
+        static ACTIVE: OnceLock<Isa> = OnceLock::new();
+        *ACTIVE.get_or_init(|| {
+            let detected = Isa::detected();
+            match std::env::var("XCORR_ISA") {
+                Ok(v) => match v.parse::<Isa>() {
+                    Ok(isa) => isa.min(detected),
+                    Err(_) => detected,
+                },
+                Err(_) => detected,
+            }
+        })
+    }
+
+    /// Whether this CPU can run the kernels of this level.
+    pub fn is_supported(self) -> bool {
+        self <= Isa::detected()
+    }
+
+    /// Every level this CPU supports, lowest first (tests run each of them).
+    pub fn supported() -> impl Iterator<Item = Isa> {
+        Isa::ALL.into_iter().filter(|i| i.is_supported())
+    }
+
+    /// Checks that this level can run here.
+    ///
+    /// # Errors
+    /// `InvalidArgument` naming the level if the CPU lacks it.
+    pub fn require(self) -> Result<Isa> {
+        if self.is_supported() {
+            Ok(self)
+        } else {
+            Err(XcorrError::InvalidArgument {
+                what: "ISA level (this CPU does not support it)",
+                value: self.name().to_string(),
+            })
+        }
+    }
+}
+
+impl fmt::Display for Isa {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Isa {
+    type Err = XcorrError;
+    fn from_str(s: &str) -> Result<Isa> {
+        Isa::ALL
+            .into_iter()
+            .find(|i| i.name() == s)
+            .ok_or_else(|| XcorrError::InvalidArgument {
+                what: "ISA level (scalar, portable, avx2, avx512)",
+                value: s.to_string(),
+            })
+    }
+}
+
+/// A B-packing routine signature: see [`GemmKernel::pack_b`].
+pub type PackBFn<T> =
+    unsafe fn(kc: usize, b: *const T, offsets: *const usize, n: usize, dst: *mut T);
+
+/// A GEMM microkernel signature: see [`GemmKernel::tile`].
+pub type GemmTileFn<T> =
+    unsafe fn(kc: usize, a: *const T, b: *const T, c: *mut T, accumulate: bool);
+
+/// A register-blocked GEMM microkernel for one ISA level and element type: one
+/// `MR×NR` tile `C (+)= Σ_k A[k] ⊗ B[k]` from packed operands (A in MR-row panels,
+/// B in NR-column panels; see `gemm::pack`).
+#[derive(Clone, Copy)]
+pub struct GemmKernel<T> {
+    pub isa: Isa,
+    /// Rows of a tile (output channels).
+    pub mr: usize,
+    /// Columns of a tile (pixels), a multiple of the vector width.
+    pub nr: usize,
+    tile: GemmTileFn<T>,
+    pack_b: PackBFn<T>,
+}
+
+impl<T> fmt::Debug for GemmKernel<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "GemmKernel({}, {}x{})", self.isa, self.mr, self.nr)
+    }
+}
+
+impl<T: Element> GemmKernel<T> {
+    /// `c[r·NR + j] (+)= Σ_{k<kc} a[k·MR + r] · b[k·NR + j]`; `accumulate` adds to
+    /// `c` instead of overwriting it.
+    ///
+    /// # Panics
+    /// If a slice is too short for the tile (an internal invariant of the callers,
+    /// checked here because memory safety depends on it).
+    #[inline]
+    pub fn tile(&self, kc: usize, a: &[T], b: &[T], c: &mut [T], accumulate: bool) {
+        assert!(
+            a.len() >= kc * self.mr && b.len() >= kc * self.nr && c.len() >= self.mr * self.nr,
+            "gemm tile out of bounds"
+        );
+        // SAFETY: `self` exists only for a level the CPU supports (see `gemm_kernel`),
+        // and the assert above bounds every access of the kernel.
+        unsafe { (self.tile)(kc, a.as_ptr(), b.as_ptr(), c.as_mut_ptr(), accumulate) }
+    }
+
+    /// Packs rows `offsets[..]` of `b` (each `b[off + col .. off + col + n]`, with
+    /// `n <= NR`) into `dst[k·NR ..]`, zero-filling columns `n..NR`.
+    /// `max_offset` must be the largest element of `offsets`.
+    ///
+    /// # Panics
+    /// If `max_offset` is not the maximum, or a slice is too short.
+    #[inline]
+    pub fn pack_b(
+        &self,
+        dst: &mut [T],
+        b: &[T],
+        offsets: &[usize],
+        max_offset: usize,
+        col: usize,
+        n: usize,
+    ) {
+        let kc = offsets.len();
+        debug_assert_eq!(offsets.iter().copied().max().unwrap_or(0), max_offset);
+        assert!(
+            n <= self.nr
+                && dst.len() >= kc * self.nr
+                && (kc == 0 || max_offset + col + n <= b.len()),
+            "pack_b out of bounds"
+        );
+        // The maximum is what bounds the reads; a wrong one must not pass silently.
+        assert!(
+            offsets.iter().all(|&o| o <= max_offset),
+            "pack_b: offset above max_offset"
+        );
+        // SAFETY: supported level (see `gemm_kernel`); every row reads
+        // b[off + col .. off + col + n] with off <= max_offset, in bounds by the asserts,
+        // and writes dst[k·NR .. (k+1)·NR] with k < kc.
+        unsafe {
+            (self.pack_b)(
+                kc,
+                b.as_ptr().add(col),
+                offsets.as_ptr(),
+                n,
+                dst.as_mut_ptr(),
+            )
+        }
+    }
+}
+
+/// Element types with SIMD kernels: the per-level kernel tables.
+pub trait SimdElement: Element {
+    /// The GEMM microkernel of `isa`, or `None` for `Scalar` or a level this CPU lacks.
+    fn gemm_kernel(isa: Isa) -> Option<GemmKernel<Self>>;
+}
+
+macro_rules! gemm_table {
+    ($t:ty, $portable:expr, $avx2:expr, $avx512:expr, $mr:expr, [$np:expr, $n2:expr, $n5:expr]) => {
+        impl SimdElement for $t {
+            fn gemm_kernel(isa: Isa) -> Option<GemmKernel<$t>> {
+                if !isa.is_supported() {
+                    return None;
+                }
+                let (tile, pack_b, nr): (GemmTileFn<$t>, PackBFn<$t>, usize) = match isa {
+                    Isa::Scalar => return None,
+                    Isa::Portable => ($portable.0, $portable.1, $np),
+                    #[cfg(target_arch = "x86_64")]
+                    Isa::Avx2 => ($avx2.0, $avx2.1, $n2),
+                    #[cfg(target_arch = "x86_64")]
+                    Isa::Avx512 => ($avx512.0, $avx512.1, $n5),
+                    #[cfg(not(target_arch = "x86_64"))]
+                    _ => return None,
+                };
+                let mr = match isa {
+                    Isa::Avx512 => $mr.1,
+                    _ => $mr.0,
+                };
+                Some(GemmKernel {
+                    isa,
+                    mr,
+                    nr,
+                    tile,
+                    pack_b,
+                })
+            }
+        }
+    };
+}
+
+gemm_table!(
+    f32,
+    (portable::gemm_tile_f32, portable::pack_b_f32),
+    (avx2::gemm_tile_f32, avx2::pack_b_f32),
+    (avx512::gemm_tile_f32, avx512::pack_b_f32),
+    (microkernel::MR_NARROW, microkernel::MR_WIDE),
+    [24, 24, 48]
+);
+gemm_table!(
+    f64,
+    (portable::gemm_tile_f64, portable::pack_b_f64),
+    (avx2::gemm_tile_f64, avx2::pack_b_f64),
+    (avx512::gemm_tile_f64, avx512::pack_b_f64),
+    (microkernel::MR_NARROW, microkernel::MR_WIDE),
+    [12, 12, 24]
+);

@@ -1,0 +1,124 @@
+//! Portable SIMD on the `wide` crate: `Vector` and the kernel entry points.
+//!
+//! `wide` chooses its implementation when the crate is compiled (SSE2 halves on a
+//! default x86-64 build, AVX with `-C target-cpu=...`, NEON on aarch64), so this is
+//! the fallback for CPUs without the run-time-dispatched levels, not a dispatched
+//! level itself. Partial vectors go through a small array: no memory past `n` is
+//! touched.
+
+use wide::{f32x8, f64x4};
+
+use super::microkernel::{self, MR_NARROW};
+use super::vector::Vector;
+
+#[derive(Clone, Copy, Debug)]
+pub struct F32x8(f32x8);
+
+#[derive(Clone, Copy, Debug)]
+pub struct F64x4(f64x4);
+
+macro_rules! portable_vector {
+    ($name:ident, $wide:ident, $t:ty, $lanes:expr) => {
+        impl Vector for $name {
+            type Elem = $t;
+            const LANES: usize = $lanes;
+
+            #[inline(always)]
+            unsafe fn zero() -> Self {
+                $name($wide::splat(0.0))
+            }
+            #[inline(always)]
+            unsafe fn splat(v: $t) -> Self {
+                $name($wide::splat(v))
+            }
+            #[inline(always)]
+            unsafe fn load(p: *const $t) -> Self {
+                // SAFETY: caller guarantees LANES readable elements.
+                $name($wide::new(unsafe {
+                    p.cast::<[$t; $lanes]>().read_unaligned()
+                }))
+            }
+            #[inline(always)]
+            unsafe fn load_partial(p: *const $t, n: usize) -> Self {
+                let mut a = [0.0; $lanes];
+                // SAFETY: caller guarantees n readable elements; n < LANES.
+                unsafe { core::ptr::copy_nonoverlapping(p, a.as_mut_ptr(), n) };
+                $name($wide::new(a))
+            }
+            #[inline(always)]
+            unsafe fn store(self, p: *mut $t) {
+                // SAFETY: caller guarantees LANES writable elements.
+                unsafe { p.cast::<[$t; $lanes]>().write_unaligned(self.0.to_array()) }
+            }
+            #[inline(always)]
+            unsafe fn store_partial(self, p: *mut $t, n: usize) {
+                let a = self.0.to_array();
+                // SAFETY: caller guarantees n writable elements; n < LANES.
+                unsafe { core::ptr::copy_nonoverlapping(a.as_ptr(), p, n) };
+            }
+            #[inline(always)]
+            unsafe fn fmadd(a: Self, b: Self, c: Self) -> Self {
+                $name(a.0.mul_add(b.0, c.0))
+            }
+            #[inline(always)]
+            unsafe fn add(self, o: Self) -> Self {
+                $name(self.0 + o.0)
+            }
+            #[inline(always)]
+            unsafe fn reduce_add(self) -> $t {
+                self.0.reduce_add()
+            }
+        }
+    };
+}
+
+portable_vector!(F32x8, f32x8, f32, 8);
+portable_vector!(F64x4, f64x4, f64, 4);
+
+/// Portable f32 GEMM tile, 4 × 24.
+///
+/// # Safety
+/// The contract of [`microkernel::gemm_tile`].
+pub unsafe fn gemm_tile_f32(
+    kc: usize,
+    a: *const f32,
+    b: *const f32,
+    c: *mut f32,
+    accumulate: bool,
+) {
+    // SAFETY: forwarded contract; `wide` needs no run-time feature.
+    unsafe { microkernel::gemm_tile::<F32x8, MR_NARROW, 3>(kc, a, b, c, accumulate) }
+}
+
+/// Portable f64 GEMM tile, 4 × 12.
+///
+/// # Safety
+/// The contract of [`microkernel::gemm_tile`].
+pub unsafe fn gemm_tile_f64(
+    kc: usize,
+    a: *const f64,
+    b: *const f64,
+    c: *mut f64,
+    accumulate: bool,
+) {
+    // SAFETY: forwarded contract; `wide` needs no run-time feature.
+    unsafe { microkernel::gemm_tile::<F64x4, MR_NARROW, 3>(kc, a, b, c, accumulate) }
+}
+
+/// Packs B rows into a 3-vector-wide panel ([`microkernel::pack_b`]).
+///
+/// # Safety
+/// The CPU supports this level; the contract of [`microkernel::pack_b`].
+pub unsafe fn pack_b_f32(kc: usize, b: *const f32, offsets: *const usize, n: usize, dst: *mut f32) {
+    // SAFETY: forwarded contract; compiled for this level.
+    unsafe { microkernel::pack_b::<F32x8, 3>(kc, b, offsets, n, dst) }
+}
+
+/// Packs B rows into a 3-vector-wide panel ([`microkernel::pack_b`]).
+///
+/// # Safety
+/// The CPU supports this level; the contract of [`microkernel::pack_b`].
+pub unsafe fn pack_b_f64(kc: usize, b: *const f64, offsets: *const usize, n: usize, dst: *mut f64) {
+    // SAFETY: forwarded contract; compiled for this level.
+    unsafe { microkernel::pack_b::<F64x4, 3>(kc, b, offsets, n, dst) }
+}

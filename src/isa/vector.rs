@@ -1,0 +1,50 @@
+//! `Vector`: the SIMD operations the kernel bodies are written in, one
+//! implementation per ISA level and element type.
+//!
+//! Every method is `#[inline(always)]` and `unsafe`: it must be called from a
+//! function compiled with the level's target features (the `#[target_feature]`
+//! wrappers in each level's module), where the intrinsics inline into straight
+//! vector code.
+
+use crate::element::Element;
+
+/// A SIMD vector of `LANES` elements of `Elem`.
+pub trait Vector: Copy {
+    type Elem: Element;
+    const LANES: usize;
+
+    /// # Safety
+    /// The CPU must support the level; called from a matching `#[target_feature]` fn.
+    unsafe fn zero() -> Self;
+    /// # Safety
+    /// As [`zero`](Self::zero).
+    unsafe fn splat(v: Self::Elem) -> Self;
+    /// Loads `LANES` elements (unaligned).
+    /// # Safety
+    /// `p..p+LANES` must be readable; and as [`zero`](Self::zero).
+    unsafe fn load(p: *const Self::Elem) -> Self;
+    /// Loads the first `n < LANES` elements; the other lanes are 0 and their memory
+    /// is never touched.
+    /// # Safety
+    /// `p..p+n` must be readable; and as [`zero`](Self::zero).
+    unsafe fn load_partial(p: *const Self::Elem, n: usize) -> Self;
+    /// Stores `LANES` elements (unaligned).
+    /// # Safety
+    /// `p..p+LANES` must be writable; and as [`zero`](Self::zero).
+    unsafe fn store(self, p: *mut Self::Elem);
+    /// Stores the first `n < LANES` elements and nothing else.
+    /// # Safety
+    /// `p..p+n` must be writable; and as [`zero`](Self::zero).
+    unsafe fn store_partial(self, p: *mut Self::Elem, n: usize);
+    /// `a·b + c`, fused where the level has FMA.
+    /// # Safety
+    /// As [`zero`](Self::zero).
+    unsafe fn fmadd(a: Self, b: Self, c: Self) -> Self;
+    /// # Safety
+    /// As [`zero`](Self::zero).
+    unsafe fn add(self, o: Self) -> Self;
+    /// Sum of the lanes.
+    /// # Safety
+    /// As [`zero`](Self::zero).
+    unsafe fn reduce_add(self) -> Self::Elem;
+}

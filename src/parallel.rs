@@ -1,0 +1,64 @@
+//! Threads: a cached rayon pool per thread count, so no call builds a pool.
+//!
+//! Work is always split into the same tasks whatever the thread count, and each
+//! output element is computed by exactly one task in a fixed order, so results are
+//! bitwise identical for every thread count.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use rayon::prelude::*;
+
+/// The default thread count: the physical cores (`num_cpus`).
+pub fn default_threads() -> usize {
+    num_cpus::get_physical().max(1)
+}
+
+fn pool(threads: usize) -> Option<Arc<rayon::ThreadPool>> {
+    static POOLS: OnceLock<Mutex<HashMap<usize, Arc<rayon::ThreadPool>>>> = OnceLock::new();
+    let pools = POOLS.get_or_init(|| Mutex::new(HashMap::new()));
+    let mut pools = pools.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(p) = pools.get(&threads) {
+        return Some(p.clone());
+    }
+    let p = Arc::new(
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .thread_name(move |i| format!("xcorr-{threads}-{i}"))
+            .build()
+            .ok()?,
+    );
+    pools.insert(threads, p.clone());
+    Some(p)
+}
+
+/// Runs `f(i)` for every `i < tasks` on `threads` threads (inline for one thread,
+/// or if no pool can be built).
+pub fn for_each_task(threads: usize, tasks: usize, f: impl Fn(usize) + Sync + Send) {
+    if threads <= 1 || tasks <= 1 {
+        (0..tasks).for_each(f);
+        return;
+    }
+    match pool(threads) {
+        Some(p) => p.install(|| (0..tasks).into_par_iter().with_max_len(1).for_each(f)),
+        None => (0..tasks).for_each(f),
+    }
+}
+
+/// Splits `0..items` into contiguous chunks (a few per thread, for balance) and runs
+/// `f(chunk)` for each on `threads` threads. The chunking only groups independent
+/// items, so it never changes what an item computes.
+pub fn for_each_chunk(
+    threads: usize,
+    items: usize,
+    f: impl Fn(std::ops::Range<usize>) + Sync + Send,
+) {
+    let chunks = if threads <= 1 {
+        1
+    } else {
+        (threads * 4).min(items)
+    };
+    let per = items.div_ceil(chunks.max(1)).max(1);
+    let chunks = items.div_ceil(per);
+    for_each_task(threads, chunks, |c| f(c * per..((c + 1) * per).min(items)));
+}
