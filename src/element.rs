@@ -53,6 +53,11 @@ pub trait Element:
     /// `self * a + b`, fused where the hardware has it.
     fn mul_add(self, a: Self, b: Self) -> Self;
     fn is_finite(self) -> bool;
+
+    /// The GEMM microkernel of `isa` for this type, or `None` for `Scalar` or a level
+    /// this CPU lacks (the kernel tables live in `crate::isa`).
+    #[doc(hidden)]
+    fn gemm_kernel(isa: crate::isa::Isa) -> Option<crate::isa::GemmKernel<Self>>;
 }
 
 impl Element for f32 {
@@ -83,6 +88,9 @@ impl Element for f32 {
     fn is_finite(self) -> bool {
         f32::is_finite(self)
     }
+    fn gemm_kernel(isa: crate::isa::Isa) -> Option<crate::isa::GemmKernel<Self>> {
+        crate::isa::gemm_kernel_f32(isa)
+    }
 }
 
 impl Element for f64 {
@@ -112,6 +120,9 @@ impl Element for f64 {
     #[inline(always)]
     fn is_finite(self) -> bool {
         f64::is_finite(self)
+    }
+    fn gemm_kernel(isa: crate::isa::Isa) -> Option<crate::isa::GemmKernel<Self>> {
+        crate::isa::gemm_kernel_f64(isa)
     }
 }
 

@@ -35,6 +35,7 @@ pub mod geometry;
 pub mod isa;
 pub mod layer;
 mod parallel;
+mod paths;
 pub mod plan;
 pub mod reference;
 

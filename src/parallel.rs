@@ -62,3 +62,31 @@ pub fn for_each_chunk(
     let chunks = items.div_ceil(per);
     for_each_task(threads, chunks, |c| f(c * per..((c + 1) * per).min(items)));
 }
+
+/// Runs `f(i, chunk)` for each `chunk_len`-element chunk of `data` on `threads`
+/// threads (safe disjoint mutable access).
+pub fn for_each_chunk_mut<T: Send>(
+    threads: usize,
+    data: &mut [T],
+    chunk_len: usize,
+    f: impl Fn(usize, &mut [T]) + Sync + Send,
+) {
+    let chunk_len = chunk_len.max(1);
+    if threads <= 1 {
+        data.chunks_mut(chunk_len)
+            .enumerate()
+            .for_each(|(i, c)| f(i, c));
+        return;
+    }
+    match pool(threads) {
+        Some(p) => p.install(|| {
+            data.par_chunks_mut(chunk_len)
+                .enumerate()
+                .for_each(|(i, c)| f(i, c))
+        }),
+        None => data
+            .chunks_mut(chunk_len)
+            .enumerate()
+            .for_each(|(i, c)| f(i, c)),
+    }
+}

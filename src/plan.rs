@@ -7,10 +7,14 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use crate::element::Element;
 use crate::error::{check_len, Buffer, Result, XcorrError};
 use crate::geometry::Problem;
+use crate::isa::Isa;
+use crate::parallel;
+use crate::paths::im2col::Im2col;
 use crate::reference;
 
 /// An algorithm that computes a problem. Names are stable (they appear in exported
@@ -20,16 +24,19 @@ use crate::reference;
 pub enum Path {
     /// The scalar oracle in [`crate::reference`]: plain loops, f64 accumulation.
     Reference,
+    /// Implicit im2col + GEMM: multi-channel layers (`paths/im2col.rs`).
+    Im2col,
 }
 
 impl Path {
     /// Every path, in the order the planner considers them.
-    pub const ALL: &'static [Path] = &[Path::Reference];
+    pub const ALL: &'static [Path] = &[Path::Reference, Path::Im2col];
 
-    /// The stable name: `reference`.
+    /// The stable name: `reference`, `im2col`.
     pub fn name(self) -> &'static str {
         match self {
             Path::Reference => "reference",
+            Path::Im2col => "im2col",
         }
     }
 }
@@ -54,7 +61,15 @@ impl FromStr for Path {
     }
 }
 
-/// A problem with its chosen path, ready to execute any number of times.
+/// What a plan runs: the path with the state it built for the problem.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Algo {
+    Reference,
+    Im2col(Arc<Im2col>),
+}
+
+/// A problem with its chosen path, ISA level and thread count, ready to execute
+/// any number of times (from several threads at once: plans are `Send + Sync`).
 ///
 /// ```
 /// use xcorr::{Plan, Problem};
@@ -70,28 +85,86 @@ impl FromStr for Path {
 pub struct Plan {
     problem: Problem,
     path: Path,
+    isa: Isa,
+    threads: usize,
+    algo: Algo,
 }
 
 impl Plan {
-    /// Chooses the path for `problem`.
+    /// Chooses the path for `problem` at the active ISA level ([`Isa::active`]) on
+    /// the default thread count (the physical cores).
     pub fn new(problem: &Problem) -> Plan {
+        let path = if Isa::active() == Isa::Scalar {
+            Path::Reference
+        } else {
+            Path::Im2col
+        };
+        Plan::with_path(problem, path).unwrap_or_else(|_| Plan::reference(problem))
+    }
+
+    fn reference(problem: &Problem) -> Plan {
         Plan {
             problem: *problem,
             path: Path::Reference,
+            isa: Isa::Scalar,
+            threads: 1,
+            algo: Algo::Reference,
         }
     }
 
-    /// A plan that uses `path`.
+    /// A plan that uses `path` at the active ISA level.
     ///
     /// # Errors
-    /// `PathUnsupported` if that path cannot compute this problem.
+    /// `PathUnsupported` if that path cannot compute this problem (or no SIMD level
+    /// is active for a SIMD path).
     pub fn with_path(problem: &Problem, path: Path) -> Result<Plan> {
-        match path {
-            Path::Reference => Ok(Plan {
-                problem: *problem,
-                path,
-            }),
+        let isa = Isa::active();
+        let algo = match path {
+            Path::Reference => return Ok(Plan::reference(problem)),
+            Path::Im2col => Algo::Im2col(Arc::new(Im2col::new(problem))),
+        };
+        if isa == Isa::Scalar {
+            return Err(XcorrError::PathUnsupported {
+                path: path.name(),
+                reason: "the active ISA level is scalar (XCORR_ISA=scalar)".into(),
+            });
         }
+        Ok(Plan {
+            problem: *problem,
+            path,
+            isa,
+            threads: parallel::default_threads(),
+            algo,
+        })
+    }
+
+    /// The same plan on another ISA level (a SIMD path needs a SIMD level).
+    ///
+    /// # Errors
+    /// `InvalidArgument` if the CPU lacks `isa`; `PathUnsupported` for `Scalar` on a
+    /// SIMD path.
+    pub fn with_isa(mut self, isa: Isa) -> Result<Plan> {
+        isa.require()?;
+        if self.path == Path::Reference {
+            return Ok(self);
+        }
+        if isa == Isa::Scalar {
+            return Err(XcorrError::PathUnsupported {
+                path: self.path.name(),
+                reason: "it needs a SIMD level, not scalar".into(),
+            });
+        }
+        self.isa = isa;
+        Ok(self)
+    }
+
+    /// The same plan on `threads` threads (at least 1). Results are bitwise
+    /// identical for every thread count.
+    pub fn with_threads(mut self, threads: usize) -> Plan {
+        if self.path != Path::Reference {
+            self.threads = threads.max(1);
+        }
+        self
     }
 
     pub fn problem(&self) -> &Problem {
@@ -102,10 +175,19 @@ impl Plan {
         self.path
     }
 
+    pub fn isa(&self) -> Isa {
+        self.isa
+    }
+
+    pub fn threads(&self) -> usize {
+        self.threads
+    }
+
     /// Elements of scratch space that the `_with_workspace` calls need.
     pub fn workspace_len<T: Element>(&self) -> usize {
-        match self.path {
-            Path::Reference => 0,
+        match &self.algo {
+            Algo::Reference => 0,
+            Algo::Im2col(a) => T::gemm_kernel(self.isa).map_or(0, |k| a.workspace_len(k.mr)),
         }
     }
 
@@ -125,7 +207,7 @@ impl Plan {
     }
 
     /// [`forward`](Self::forward) with caller-provided scratch of
-    /// [`workspace_len`](Self::workspace_len) elements.
+    /// [`workspace_len`](Self::workspace_len) elements; allocates nothing.
     ///
     /// # Errors
     /// `BufferLength` naming the first buffer of the wrong length; nothing is written.
@@ -149,9 +231,21 @@ impl Plan {
             self.workspace_len::<T>(),
             workspace.len(),
         )?;
-        match self.path {
-            Path::Reference => reference::forward(p, input, weight, bias, output),
+        match &self.algo {
+            Algo::Reference => reference::forward(p, input, weight, bias, output),
+            Algo::Im2col(a) => {
+                let kern = self.kernel::<T>()?;
+                a.forward(&kern, self.threads, input, weight, bias, output, workspace);
+                Ok(())
+            }
         }
+    }
+
+    fn kernel<T: Element>(&self) -> Result<crate::isa::GemmKernel<T>> {
+        T::gemm_kernel(self.isa).ok_or_else(|| XcorrError::PathUnsupported {
+            path: self.path.name(),
+            reason: format!("no {} kernels at level {}", T::NAME, self.isa),
+        })
     }
 
     /// Gradient of `Σ output·grad_output` with respect to the input.
@@ -164,11 +258,7 @@ impl Plan {
         grad_output: &[T],
         grad_input: &mut [T],
     ) -> Result<()> {
-        match self.path {
-            Path::Reference => {
-                reference::backward_input(&self.problem, weight, grad_output, grad_input)
-            }
-        }
+        reference::backward_input(&self.problem, weight, grad_output, grad_input)
     }
 
     /// Gradient with respect to the (unflipped) weight.
@@ -181,11 +271,7 @@ impl Plan {
         grad_output: &[T],
         grad_weight: &mut [T],
     ) -> Result<()> {
-        match self.path {
-            Path::Reference => {
-                reference::backward_weight(&self.problem, input, grad_output, grad_weight)
-            }
-        }
+        reference::backward_weight(&self.problem, input, grad_output, grad_weight)
     }
 
     /// Gradient with respect to the bias.
@@ -199,6 +285,14 @@ impl Plan {
 
 impl fmt::Display for Plan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} via {}", self.problem, self.path)
+        write!(
+            f,
+            "{} via {} ({}, {} thread{})",
+            self.problem,
+            self.path,
+            self.isa,
+            self.threads,
+            if self.threads == 1 { "" } else { "s" }
+        )
     }
 }

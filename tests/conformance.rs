@@ -7,7 +7,8 @@
 mod common;
 
 use serde_json::Value;
-use xcorr::{within_tolerance, Element, Op, Padding, PaddingMode, Plan, Problem};
+use xcorr::isa::Isa;
+use xcorr::{within_tolerance, Element, Op, Padding, PaddingMode, Path, Plan, Problem};
 
 fn golden_path() -> std::path::PathBuf {
     match std::env::var_os("XCORR_CONFORMANCE") {
@@ -220,10 +221,24 @@ fn run_all(label: &str, make: common::PlanFactory) {
 
 #[test]
 fn conformance_reference() {
-    run_all("reference", &|p| Plan::with_path(p, xcorr::Path::Reference));
+    run_all("reference", &|p| Plan::with_path(p, Path::Reference));
 }
 
 #[test]
 fn conformance_planned() {
     run_all("planned", &|p| Ok(Plan::new(p)));
+}
+
+/// The im2col path at every SIMD level this CPU has, on 1 and 2 threads.
+#[test]
+fn conformance_im2col_every_isa() {
+    for isa in Isa::supported().filter(|&i| i != Isa::Scalar) {
+        for threads in [1, 2] {
+            run_all(&format!("im2col/{isa}/{threads}T"), &|p| {
+                Ok(Plan::with_path(p, Path::Im2col)?
+                    .with_isa(isa)?
+                    .with_threads(threads))
+            });
+        }
+    }
 }

@@ -7,6 +7,7 @@ mod common;
 
 use common::{check_plan_against_reference_all, problem_strategy, Rng};
 use proptest::prelude::*;
+use xcorr::isa::Isa;
 use xcorr::{reference, Op, Path, Plan, Problem};
 
 fn fwd(p: &Problem, x: &[f64], w: &[f64], b: Option<&[f64]>) -> Vec<f64> {
@@ -176,5 +177,20 @@ proptest! {
     #[test]
     fn planned_matches_reference(p in problem_strategy(), seed: u64) {
         check_plan_against_reference_all(&p, seed, &|p| Ok(Plan::new(p)));
+    }
+
+    #[test]
+    fn im2col_matches_reference_at_every_isa(p in problem_strategy(), seed: u64) {
+        for isa in Isa::supported().filter(|&i| i != Isa::Scalar) {
+            check_plan_against_reference_all(&p, seed, &|p| {
+                Ok(Plan::with_path(p, Path::Im2col)?.with_isa(isa)?.with_threads(2))
+            });
+        }
+    }
+
+    /// Every path gives bitwise the same output on 1 and 2 threads.
+    #[test]
+    fn threads_do_not_change_results(p in problem_strategy(), seed: u64) {
+        common::check_thread_invariance(&p, seed);
     }
 }

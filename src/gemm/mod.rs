@@ -27,16 +27,18 @@ use std::sync::OnceLock;
 
 use crate::element::Element;
 use crate::error::{Buffer, Result, XcorrError};
-use crate::isa::{GemmKernel, Isa, SimdElement};
+use crate::isa::{GemmKernel, Isa};
 use crate::parallel;
 use pack::{RowTable, SharedOut};
 
+/// The widest tile of any kernel.
+pub(crate) const NR_MAX: usize = 48;
 /// Elements of the C block buffer: MC ≤ 128 rows of NR ≤ 48 columns.
-pub(crate) const CBUF_LEN: usize = 128 * 48;
+pub(crate) const CBUF_LEN: usize = 128 * NR_MAX;
 /// Largest KC.
 pub(crate) const KC_MAX: usize = 256;
 /// Elements of the packed B panel: KC ≤ 256 rows of NR ≤ 48 columns.
-const BPACK_LEN: usize = KC_MAX * 48;
+const BPACK_LEN: usize = KC_MAX * NR_MAX;
 
 /// Per-task scratch of the loop nest: the C block and the packed B panel. Made once
 /// per chunk of panels (it is large, so never per panel).
@@ -185,7 +187,7 @@ pub(crate) fn column_panel<T: Element>(
 /// `InvalidArgument` for a leading dimension smaller than its row or an ISA level
 /// this CPU lacks; `BufferLength` for a buffer too short for its matrix.
 #[allow(clippy::too_many_arguments)]
-pub fn gemm<T: SimdElement>(
+pub fn gemm<T: Element>(
     isa: Isa,
     threads: usize,
     m: usize,
@@ -211,7 +213,7 @@ fn matrix_len(rows: usize, cols: usize, ld: usize) -> Option<usize> {
 }
 
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn gemm_blocked<T: SimdElement>(
+pub(crate) fn gemm_blocked<T: Element>(
     kern: Option<GemmKernel<T>>,
     blocking: Option<Blocking>,
     threads: usize,

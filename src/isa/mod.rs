@@ -174,7 +174,7 @@ impl<T: Element> GemmKernel<T> {
             a.len() >= kc * self.mr && b.len() >= kc * self.nr && c.len() >= self.mr * self.nr,
             "gemm tile out of bounds"
         );
-        // SAFETY: `self` exists only for a level the CPU supports (see `gemm_kernel`),
+        // SAFETY: `self` exists only for a level the CPU supports (see `gemm_kernel_f32`),
         // and the assert above bounds every access of the kernel.
         unsafe { (self.tile)(kc, a.as_ptr(), b.as_ptr(), c.as_mut_ptr(), accumulate) }
     }
@@ -208,7 +208,7 @@ impl<T: Element> GemmKernel<T> {
             offsets.iter().all(|&o| o <= max_offset),
             "pack_b: offset above max_offset"
         );
-        // SAFETY: supported level (see `gemm_kernel`); every row reads
+        // SAFETY: supported level (see `gemm_kernel_f32`); every row reads
         // b[off + col .. off + col + n] with off <= max_offset, in bounds by the asserts,
         // and writes dst[k·NR .. (k+1)·NR] with k < kc.
         unsafe {
@@ -223,46 +223,41 @@ impl<T: Element> GemmKernel<T> {
     }
 }
 
-/// Element types with SIMD kernels: the per-level kernel tables.
-pub trait SimdElement: Element {
-    /// The GEMM microkernel of `isa`, or `None` for `Scalar` or a level this CPU lacks.
-    fn gemm_kernel(isa: Isa) -> Option<GemmKernel<Self>>;
-}
-
 macro_rules! gemm_table {
-    ($t:ty, $portable:expr, $avx2:expr, $avx512:expr, $mr:expr, [$np:expr, $n2:expr, $n5:expr]) => {
-        impl SimdElement for $t {
-            fn gemm_kernel(isa: Isa) -> Option<GemmKernel<$t>> {
-                if !isa.is_supported() {
-                    return None;
-                }
-                let (tile, pack_b, nr): (GemmTileFn<$t>, PackBFn<$t>, usize) = match isa {
-                    Isa::Scalar => return None,
-                    Isa::Portable => ($portable.0, $portable.1, $np),
-                    #[cfg(target_arch = "x86_64")]
-                    Isa::Avx2 => ($avx2.0, $avx2.1, $n2),
-                    #[cfg(target_arch = "x86_64")]
-                    Isa::Avx512 => ($avx512.0, $avx512.1, $n5),
-                    #[cfg(not(target_arch = "x86_64"))]
-                    _ => return None,
-                };
-                let mr = match isa {
-                    Isa::Avx512 => $mr.1,
-                    _ => $mr.0,
-                };
-                Some(GemmKernel {
-                    isa,
-                    mr,
-                    nr,
-                    tile,
-                    pack_b,
-                })
+    ($f:ident, $t:ty, $portable:expr, $avx2:expr, $avx512:expr, $mr:expr, [$np:expr, $n2:expr, $n5:expr]) => {
+        /// The GEMM microkernel of `isa`, or `None` for `Scalar` or a level this CPU
+        /// lacks: the only way to obtain one, so holding it proves the level.
+        pub fn $f(isa: Isa) -> Option<GemmKernel<$t>> {
+            if !isa.is_supported() {
+                return None;
             }
+            let (tile, pack_b, nr): (GemmTileFn<$t>, PackBFn<$t>, usize) = match isa {
+                Isa::Scalar => return None,
+                Isa::Portable => ($portable.0, $portable.1, $np),
+                #[cfg(target_arch = "x86_64")]
+                Isa::Avx2 => ($avx2.0, $avx2.1, $n2),
+                #[cfg(target_arch = "x86_64")]
+                Isa::Avx512 => ($avx512.0, $avx512.1, $n5),
+                #[cfg(not(target_arch = "x86_64"))]
+                _ => return None,
+            };
+            let mr = match isa {
+                Isa::Avx512 => $mr.1,
+                _ => $mr.0,
+            };
+            Some(GemmKernel {
+                isa,
+                mr,
+                nr,
+                tile,
+                pack_b,
+            })
         }
     };
 }
 
 gemm_table!(
+    gemm_kernel_f32,
     f32,
     (portable::gemm_tile_f32, portable::pack_b_f32),
     (avx2::gemm_tile_f32, avx2::pack_b_f32),
@@ -271,6 +266,7 @@ gemm_table!(
     [24, 24, 48]
 );
 gemm_table!(
+    gemm_kernel_f64,
     f64,
     (portable::gemm_tile_f64, portable::pack_b_f64),
     (avx2::gemm_tile_f64, avx2::pack_b_f64),

@@ -199,3 +199,31 @@ pub fn check_plan_against_reference_all(p: &Problem, seed: u64, make: PlanFactor
     check_plan_against_reference::<f32>(p, seed, make);
     check_plan_against_reference::<f64>(p, seed, make);
 }
+
+/// Every path at every level: forward (and gradients) bitwise equal on 1 and 2
+/// threads, in f32.
+pub fn check_thread_invariance(p: &Problem, seed: u64) {
+    let mut rng = Rng(seed);
+    let x: Vec<f32> = rng.vec(p.input_len());
+    let w: Vec<f32> = rng.vec(p.weight_len());
+    let b: Vec<f32> = rng.vec(p.bias_len());
+    let gy: Vec<f32> = rng.vec(p.output_len());
+    for &path in xcorr::Path::ALL {
+        for isa in xcorr::isa::Isa::supported() {
+            let Ok(plan) = Plan::with_path(p, path).and_then(|pl| pl.with_isa(isa)) else {
+                continue;
+            };
+            let run = |threads: usize| {
+                let plan = plan.clone().with_threads(threads);
+                let mut y = vec![0.0f32; p.output_len()];
+                plan.forward(&x, &w, Some(&b), &mut y).unwrap();
+                let mut gx = vec![0.0f32; p.input_len()];
+                plan.backward_input(&w, &gy, &mut gx).unwrap();
+                let mut gw = vec![0.0f32; p.weight_len()];
+                plan.backward_weight(&x, &gy, &mut gw).unwrap();
+                [y, gx, gw].map(|v| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>())
+            };
+            assert_eq!(run(1), run(2), "{plan}: results depend on the thread count");
+        }
+    }
+}

@@ -1,0 +1,332 @@
+//! The im2col + GEMM path: multi-channel convolution layers as one GEMM per image
+//! and group, `Y[co, pixel] = Σ_k W[co, k] · B[k, pixel]`, where `k` runs over
+//! `(input channel, kernel tap)` and `B` is the im2col matrix — never materialised.
+//!
+//! **Implicit im2col.** Each image is first copied once into a *prepared* buffer:
+//! padded (any padding mode, through `PaddingMode::source`) and split into stride
+//! phases (`x[s·i + φ]` goes to phase plane `φ`, index `i`). In that buffer every
+//! row of `B` is a contiguous, shifted view: tap `t` on an axis with stride `s` and
+//! dilation `d` reads phase `(t·d) mod s` at shift `⌊t·d / s⌋`, so
+//! `B[(c, t), o] = prepared[offset(c, t) + grid(o)]` with `grid(o)` the output
+//! position laid out on the phase plane's row length. The GEMM packs its B panels
+//! straight through the table of row offsets (`RowTable`); only one KC × NR panel of
+//! `B` exists at a time. Grid positions past the output width (`ow >= W_out`) are
+//! computed and dropped when the tile is scattered into `Y`.
+//!
+//! Stride, dilation, padding mode and the convolution flip (folded into the order
+//! A is packed in) cost nothing in the inner loops. A 1×1 kernel with stride 1 and
+//! no padding is a pure GEMM: the input itself is the B buffer, no copy. Extra
+//! memory: the packed weights plus one prepared image (the padded input, split by
+//! phase), never the `C_in·k × pixels` matrix. Bias is added in the scatter.
+
+use crate::element::Element;
+use crate::gemm::pack::{self, RowTable, SharedOut};
+use crate::gemm::{self, Blocking, Scratch};
+use crate::geometry::{Op, Problem, MAX_DIMS};
+use crate::isa::GemmKernel;
+use crate::parallel;
+
+/// The geometry of the path for one problem, computed once per plan.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Im2col {
+    p: Problem,
+    /// Stride phases per axis.
+    phases: [usize; MAX_DIMS],
+    /// Extent of one phase plane per axis: `ceil(padded / stride)`.
+    q: [usize; MAX_DIMS],
+    /// Elements of one phase plane.
+    plane: usize,
+    /// Elements per channel in the prepared buffer (all phase planes).
+    chan_stride: usize,
+    /// No padding and stride 1: the input image is the prepared buffer.
+    in_place: bool,
+    /// Row `k = (ci, tap)` of B, relative to the group's first channel.
+    rows: RowTable,
+    /// Column of W's row that multiplies row `k` of B (the convolution flip).
+    wcol: Vec<usize>,
+    /// Output grid: `slabs` runs of `slab_len` grid positions, `slab_grid` apart,
+    /// writing outputs `slab_out` apart.
+    slabs: usize,
+    slab_len: usize,
+    slab_grid: usize,
+    slab_out: usize,
+}
+
+impl Im2col {
+    pub(crate) fn new(p: &Problem) -> Im2col {
+        let (inp, ker, out) = (p.input3(), p.kernel3(), p.output3());
+        let (stride, dil, pad) = (p.stride3(), p.dilation3(), p.pad3());
+        let mut q = [1; MAX_DIMS];
+        for a in 0..MAX_DIMS {
+            let padded = inp[a] + pad[a].0 + pad[a].1;
+            q[a] = padded.div_ceil(stride[a]);
+        }
+        let plane = q.iter().product::<usize>();
+        let nphase = stride.iter().product::<usize>();
+        let chan_stride = plane * nphase;
+        let in_place = stride == [1; MAX_DIMS] && pad == [(0, 0); MAX_DIMS];
+
+        let taps = p.kernel_spatial();
+        let mut offsets = Vec::with_capacity(p.reduction_len());
+        let mut wcol = Vec::with_capacity(p.reduction_len());
+        for ci in 0..p.in_channels_per_group() {
+            for kd in 0..ker[0] {
+                for kh in 0..ker[1] {
+                    for kw in 0..ker[2] {
+                        let t = [kd, kh, kw];
+                        let mut phase = 0;
+                        let mut shift = 0;
+                        for a in 0..MAX_DIMS {
+                            let pos = t[a] * dil[a];
+                            phase = phase * stride[a] + pos % stride[a];
+                            shift = shift * q[a] + pos / stride[a];
+                        }
+                        offsets.push(ci * chan_stride + phase * plane + shift);
+                        let f = match p.op() {
+                            Op::Correlation => t,
+                            Op::Convolution => [ker[0] - 1 - kd, ker[1] - 1 - kh, ker[2] - 1 - kw],
+                        };
+                        wcol.push(ci * taps + (f[0] * ker[1] + f[1]) * ker[2] + f[2]);
+                    }
+                }
+            }
+        }
+        // A grid without dropped positions maps onto the output one to one.
+        let merged = q[1] == out[1] && q[2] == out[2];
+        let (slabs, slab_len) = if merged {
+            (1, p.output_spatial())
+        } else {
+            (out[0], (out[1] - 1) * q[2] + out[2])
+        };
+        Im2col {
+            p: *p,
+            phases: stride,
+            q,
+            plane,
+            chan_stride,
+            in_place,
+            rows: RowTable::new(offsets),
+            wcol,
+            slabs,
+            slab_len,
+            slab_grid: q[1] * q[2],
+            slab_out: out[1] * out[2],
+        }
+    }
+
+    fn packed_a_len(&self, mr: usize) -> usize {
+        self.p.groups()
+            * pack::packed_a_len(self.p.out_channels_per_group(), self.p.reduction_len(), mr)
+    }
+
+    fn prepared_len(&self) -> usize {
+        if self.in_place {
+            0
+        } else {
+            self.p.in_channels() * self.chan_stride
+        }
+    }
+
+    /// Workspace elements for `forward` with kernel rows `mr`.
+    pub(crate) fn workspace_len(&self, mr: usize) -> usize {
+        self.packed_a_len(mr) + self.prepared_len()
+    }
+
+    /// Writes channel `src` (one input channel) padded and phase-split into `dst`.
+    fn prepare_channel<T: Element>(&self, dst: &mut [T], src: &[T]) {
+        let inp = self.p.input3();
+        let pad = self.p.pad3();
+        let mode = self.p.padding_mode();
+        let (s, q) = (self.phases, self.q);
+        // Input index that prepared position `i` of phase `ph` reads on axis `a`, or
+        // None for a zero (zero padding, or past the padded extent).
+        let source = |a: usize, i: usize, ph: usize| -> Option<usize> {
+            let padded_pos = i * s[a] + ph;
+            if padded_pos >= inp[a] + pad[a].0 + pad[a].1 {
+                return None;
+            }
+            mode.source(padded_pos as isize - pad[a].0 as isize, inp[a])
+        };
+        let mut planes = dst.chunks_exact_mut(self.plane);
+        for pd in 0..s[0] {
+            for ph in 0..s[1] {
+                for pw in 0..s[2] {
+                    let plane = planes.next().expect("one plane per phase");
+                    for (qd, slab) in plane.chunks_exact_mut(q[1] * q[2]).enumerate() {
+                        let sd = source(0, qd, pd);
+                        for (qh, row) in slab.chunks_exact_mut(q[2]).enumerate() {
+                            match (sd, source(1, qh, ph)) {
+                                (Some(d), Some(h)) => {
+                                    let line = &src[(d * inp[1] + h) * inp[2]..][..inp[2]];
+                                    self.prepare_row(row, line, pw, &source);
+                                }
+                                _ => row.fill(T::ZERO),
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// One prepared row of phase `pw` from one input row: the interior is a plain
+    /// (strided) copy; only the padded ends go through the padding mode.
+    fn prepare_row<T: Element>(
+        &self,
+        row: &mut [T],
+        line: &[T],
+        pw: usize,
+        source: &impl Fn(usize, usize, usize) -> Option<usize>,
+    ) {
+        let (s, before, len) = (self.phases[2], self.p.pad3()[2].0, line.len());
+        // Prepared index i reads input i·s + pw - before: inside for lo <= i < hi.
+        let lo = before.saturating_sub(pw).div_ceil(s);
+        let hi = (len + before)
+            .saturating_sub(pw)
+            .div_ceil(s)
+            .min(row.len())
+            .max(lo);
+        for (i, r) in row.iter_mut().enumerate().take(lo) {
+            *r = source(2, i, pw).map_or(T::ZERO, |j| line[j]);
+        }
+        if hi > lo {
+            let first = lo * s + pw - before;
+            if s == 1 {
+                row[lo..hi].copy_from_slice(&line[first..first + (hi - lo)]);
+            } else {
+                for (r, x) in row[lo..hi].iter_mut().zip(line[first..].iter().step_by(s)) {
+                    *r = *x;
+                }
+            }
+        }
+        for (i, r) in row.iter_mut().enumerate().skip(hi) {
+            *r = source(2, i, pw).map_or(T::ZERO, |j| line[j]);
+        }
+    }
+
+    /// `output = input ⋆ weight + bias` through the GEMM kernel `kern`.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn forward<T: Element>(
+        &self,
+        kern: &GemmKernel<T>,
+        threads: usize,
+        input: &[T],
+        weight: &[T],
+        bias: Option<&[T]>,
+        output: &mut [T],
+        workspace: &mut [T],
+    ) {
+        let p = &self.p;
+        let (mr, nr) = (kern.mr, kern.nr);
+        let blocking = Blocking::for_kernel(kern);
+        let (groups, cin_g, cout_g, k) = (
+            p.groups(),
+            p.in_channels_per_group(),
+            p.out_channels_per_group(),
+            p.reduction_len(),
+        );
+        let (apack, prepared) = workspace.split_at_mut(self.packed_a_len(mr));
+        let a_len = pack::packed_a_len(cout_g, k, mr);
+        for g in 0..groups {
+            let w = &weight[g * cout_g * k..(g + 1) * cout_g * k];
+            pack::pack_a(
+                &mut apack[g * a_len..(g + 1) * a_len],
+                cout_g,
+                k,
+                mr,
+                |i, kk| w[i * k + self.wcol[kk]],
+            );
+        }
+        let apack = &*apack;
+        let (in_image, out_image) = (
+            p.in_channels() * p.input_spatial(),
+            p.out_channels() * p.output_spatial(),
+        );
+        let in_sp = p.input_spatial();
+        let out_sp = p.output_spatial();
+        let out_w = p.output3()[2];
+        let panels_per_slab = self.slab_len.div_ceil(nr);
+        let panels_per_group = self.slabs * panels_per_slab;
+        let tiles = cout_g.div_ceil(mr);
+        let per_block = blocking.tiles_per_l2_block(kern, k);
+
+        for n in 0..p.batch() {
+            let x = &input[n * in_image..(n + 1) * in_image];
+            let b_image: &[T] = if self.in_place {
+                x
+            } else {
+                let prepared = &mut prepared[..self.prepared_len()];
+                parallel::for_each_chunk_mut(threads, prepared, self.chan_stride, |c, dst| {
+                    self.prepare_channel(dst, &x[c * in_sp..(c + 1) * in_sp]);
+                });
+                prepared
+            };
+            let out = SharedOut::new(&mut output[n * out_image..(n + 1) * out_image]);
+            // LOOP 5 (rows of A beyond L2), then column panels of every group in parallel.
+            for t0 in (0..tiles).step_by(per_block) {
+                let block = t0..(t0 + per_block).min(tiles);
+                parallel::for_each_chunk(threads, groups * panels_per_group, |chunk| {
+                    let mut scratch = Scratch::new();
+                    let mut runs = [(0usize, 0usize, 0usize); gemm::NR_MAX];
+                    for task in chunk {
+                        let (g, r) = (task / panels_per_group, task % panels_per_group);
+                        let (slab, in_slab) = (r / panels_per_slab, (r % panels_per_slab) * nr);
+                        let nr_valid = nr.min(self.slab_len - in_slab);
+                        // Runs of columns that land in the output: (column, length, offset).
+                        let mut nruns = 0;
+                        let mut j = 0;
+                        while j < nr_valid {
+                            let rel = in_slab + j;
+                            let (oh, ow) = if self.slabs == 1 && self.slab_len == out_sp {
+                                (0, rel)
+                            } else {
+                                (rel / self.q[2], rel % self.q[2])
+                            };
+                            let width = if self.slabs == 1 && self.slab_len == out_sp {
+                                out_sp
+                            } else {
+                                out_w
+                            };
+                            if ow >= width {
+                                j += self.q[2] - ow;
+                                continue;
+                            }
+                            let len = (width - ow).min(nr_valid - j);
+                            runs[nruns] = (j, len, slab * self.slab_out + oh * out_w + ow);
+                            nruns += 1;
+                            j += len;
+                        }
+                        let runs = &runs[..nruns];
+                        let b = &b_image[g * cin_g * self.chan_stride..];
+                        let a = &apack[g * a_len..(g + 1) * a_len];
+                        let col = slab * self.slab_grid + in_slab;
+                        let emit = |row0: usize, nrows: usize, cbuf: &[T]| {
+                            for r in 0..nrows {
+                                let co = g * cout_g + row0 + r;
+                                let base = co * out_sp;
+                                for &(j, len, o) in runs {
+                                    let src = &cbuf[r * nr + j..r * nr + j + len];
+                                    match bias {
+                                        // SAFETY: this task alone owns these output columns.
+                                        Some(b) => unsafe {
+                                            let bv = b[co];
+                                            out.update(base + o, len, |i, d| *d = src[i] + bv)
+                                        },
+                                        // SAFETY: as above.
+                                        None => unsafe { out.write(base + o, src) },
+                                    }
+                                }
+                            }
+                        };
+                        let rows = &self.rows;
+                        let tiles = block.clone();
+                        let s = &mut scratch;
+                        gemm::column_panel(
+                            s, kern, blocking, a, cout_g, tiles, k, b, rows, col, nr_valid, emit,
+                        );
+                    }
+                });
+            }
+        }
+    }
+}
