@@ -14,7 +14,7 @@ use crate::error::{check_len, Buffer, Result, XcorrError};
 use crate::geometry::Problem;
 use crate::isa::Isa;
 use crate::parallel;
-use crate::paths::im2col::Im2col;
+use crate::paths::im2col::{self, GradInput, Im2col};
 use crate::reference;
 
 /// An algorithm that computes a problem. Names are stable (they appear in exported
@@ -65,7 +65,9 @@ impl FromStr for Path {
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Algo {
     Reference,
-    Im2col(Arc<Im2col>),
+    /// Forward and weight gradient share the forward geometry; the input gradient
+    /// runs the forward pass of a derived problem.
+    Im2col(Arc<(Im2col, GradInput)>),
 }
 
 /// A problem with its chosen path, ISA level and thread count, ready to execute
@@ -121,7 +123,9 @@ impl Plan {
         let isa = Isa::active();
         let algo = match path {
             Path::Reference => return Ok(Plan::reference(problem)),
-            Path::Im2col => Algo::Im2col(Arc::new(Im2col::new(problem))),
+            Path::Im2col => {
+                Algo::Im2col(Arc::new((Im2col::new(problem), GradInput::new(problem)?)))
+            }
         };
         if isa == Isa::Scalar {
             return Err(XcorrError::PathUnsupported {
@@ -187,7 +191,7 @@ impl Plan {
     pub fn workspace_len<T: Element>(&self) -> usize {
         match &self.algo {
             Algo::Reference => 0,
-            Algo::Im2col(a) => T::gemm_kernel(self.isa).map_or(0, |k| a.workspace_len(k.mr)),
+            Algo::Im2col(a) => T::gemm_kernel(self.isa).map_or(0, |k| a.0.workspace_len(k.mr)),
         }
     }
 
@@ -235,7 +239,7 @@ impl Plan {
             Algo::Reference => reference::forward(p, input, weight, bias, output),
             Algo::Im2col(a) => {
                 let kern = self.kernel::<T>()?;
-                a.forward(&kern, self.threads, input, weight, bias, output, workspace);
+                a.0.forward(&kern, self.threads, input, weight, bias, output, workspace);
                 Ok(())
             }
         }
@@ -248,6 +252,24 @@ impl Plan {
         })
     }
 
+    /// Elements of scratch space that [`backward_input_with_workspace`](Self::backward_input_with_workspace) needs.
+    pub fn backward_input_workspace_len<T: Element>(&self) -> usize {
+        match &self.algo {
+            Algo::Reference => 0,
+            Algo::Im2col(a) => T::gemm_kernel(self.isa).map_or(0, |k| a.1.workspace_len(k.mr)),
+        }
+    }
+
+    /// Elements of scratch space that [`backward_weight_with_workspace`](Self::backward_weight_with_workspace) needs.
+    pub fn backward_weight_workspace_len<T: Element>(&self) -> usize {
+        match &self.algo {
+            Algo::Reference => 0,
+            Algo::Im2col(a) => {
+                T::gemm_kernel(self.isa).map_or(0, |k| a.0.grad_weight_workspace_len(k.mr))
+            }
+        }
+    }
+
     /// Gradient of `Σ output·grad_output` with respect to the input.
     ///
     /// # Errors
@@ -258,7 +280,45 @@ impl Plan {
         grad_output: &[T],
         grad_input: &mut [T],
     ) -> Result<()> {
-        reference::backward_input(&self.problem, weight, grad_output, grad_input)
+        let mut ws = vec![T::ZERO; self.backward_input_workspace_len::<T>()];
+        self.backward_input_with_workspace(weight, grad_output, grad_input, &mut ws)
+    }
+
+    /// [`backward_input`](Self::backward_input) with caller-provided scratch; allocates nothing.
+    ///
+    /// # Errors
+    /// `BufferLength` naming the wrong buffer; nothing is written.
+    pub fn backward_input_with_workspace<T: Element>(
+        &self,
+        weight: &[T],
+        grad_output: &[T],
+        grad_input: &mut [T],
+        workspace: &mut [T],
+    ) -> Result<()> {
+        let p = &self.problem;
+        check_len(Buffer::Weight, p.weight_len(), weight.len())?;
+        check_len(Buffer::GradOutput, p.output_len(), grad_output.len())?;
+        check_len(Buffer::GradInput, p.input_len(), grad_input.len())?;
+        check_len(
+            Buffer::Workspace,
+            self.backward_input_workspace_len::<T>(),
+            workspace.len(),
+        )?;
+        match &self.algo {
+            Algo::Reference => reference::backward_input(p, weight, grad_output, grad_input),
+            Algo::Im2col(a) => {
+                let kern = self.kernel::<T>()?;
+                a.1.run(
+                    &kern,
+                    self.threads,
+                    weight,
+                    grad_output,
+                    grad_input,
+                    workspace,
+                );
+                Ok(())
+            }
+        }
     }
 
     /// Gradient with respect to the (unflipped) weight.
@@ -271,15 +331,62 @@ impl Plan {
         grad_output: &[T],
         grad_weight: &mut [T],
     ) -> Result<()> {
-        reference::backward_weight(&self.problem, input, grad_output, grad_weight)
+        let mut ws = vec![T::ZERO; self.backward_weight_workspace_len::<T>()];
+        self.backward_weight_with_workspace(input, grad_output, grad_weight, &mut ws)
     }
 
-    /// Gradient with respect to the bias.
+    /// [`backward_weight`](Self::backward_weight) with caller-provided scratch; allocates nothing.
+    ///
+    /// # Errors
+    /// `BufferLength` naming the wrong buffer; nothing is written.
+    pub fn backward_weight_with_workspace<T: Element>(
+        &self,
+        input: &[T],
+        grad_output: &[T],
+        grad_weight: &mut [T],
+        workspace: &mut [T],
+    ) -> Result<()> {
+        let p = &self.problem;
+        check_len(Buffer::Input, p.input_len(), input.len())?;
+        check_len(Buffer::GradOutput, p.output_len(), grad_output.len())?;
+        check_len(Buffer::GradWeight, p.weight_len(), grad_weight.len())?;
+        check_len(
+            Buffer::Workspace,
+            self.backward_weight_workspace_len::<T>(),
+            workspace.len(),
+        )?;
+        match &self.algo {
+            Algo::Reference => reference::backward_weight(p, input, grad_output, grad_weight),
+            Algo::Im2col(a) => {
+                let kern = self.kernel::<T>()?;
+                a.0.backward_weight(
+                    &kern,
+                    self.threads,
+                    input,
+                    grad_output,
+                    grad_weight,
+                    workspace,
+                );
+                Ok(())
+            }
+        }
+    }
+
+    /// Gradient with respect to the bias (a per-channel sum; no workspace).
     ///
     /// # Errors
     /// `BufferLength` naming the wrong buffer; nothing is written.
     pub fn backward_bias<T: Element>(&self, grad_output: &[T], grad_bias: &mut [T]) -> Result<()> {
-        reference::backward_bias(&self.problem, grad_output, grad_bias)
+        let p = &self.problem;
+        match &self.algo {
+            Algo::Reference => reference::backward_bias(p, grad_output, grad_bias),
+            Algo::Im2col(_) => {
+                check_len(Buffer::GradOutput, p.output_len(), grad_output.len())?;
+                check_len(Buffer::GradBias, p.bias_len(), grad_bias.len())?;
+                im2col::backward_bias(p, grad_output, grad_bias);
+                Ok(())
+            }
+        }
     }
 }
 

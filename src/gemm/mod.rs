@@ -128,9 +128,10 @@ impl Blocking {
 }
 
 /// Computes the rows of `C = A·B` in MR-row tiles `tiles` (of `m` rows in all) for
-/// the columns `col..col + nr_valid` (at most NR) and hands each finished block of
-/// rows to `emit(row0, rows, cbuf)`, where row `r` of the block is
-/// `cbuf[r·NR .. r·NR + nr_valid]`.
+/// one panel of NR columns and hands each finished block of rows to
+/// `emit(row0, rows, cbuf)`, where row `r` of the block is `cbuf[r·NR ..]`.
+/// `pack_b(dst, k0, kc)` fills the `kc × NR` panel of B rows `k0..k0 + kc`
+/// (zero past the valid columns); see [`row_packer`] for B read through a row table.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn column_panel<T: Element>(
     scratch: &mut Scratch<T>,
@@ -140,10 +141,7 @@ pub(crate) fn column_panel<T: Element>(
     m: usize,
     tiles: std::ops::Range<usize>,
     k: usize,
-    b: &[T],
-    rows: &RowTable,
-    col: usize,
-    nr_valid: usize,
+    pack_b: &dyn Fn(&mut [T], usize, usize),
     mut emit: impl FnMut(usize, usize, &[T]),
 ) {
     let (mr, nr) = (kern.mr, kern.nr);
@@ -156,8 +154,7 @@ pub(crate) fn column_panel<T: Element>(
         // LOOP 2: blocks of KC rows of B, packed once and swept by every tile.
         for k0 in (0..k).step_by(kc) {
             let kl = kc.min(k - k0);
-            let offsets = &rows.offsets()[k0..k0 + kl];
-            kern.pack_b(bpack, b, offsets, rows.max(), col, nr_valid);
+            pack_b(&mut bpack[..kl * nr], k0, kl);
             let panel = &bpack[..kl * nr];
             // LOOP 1: MR-row tiles.
             for t in tb..te {
@@ -169,6 +166,17 @@ pub(crate) fn column_panel<T: Element>(
         let row0 = tb * mr;
         emit(row0, (te * mr).min(m) - row0, &cbuf[..]);
     }
+}
+
+/// The B packer for B rows read through `rows` from `b`, columns `col..col + n`.
+pub(crate) fn row_packer<'a, T: Element>(
+    kern: &'a GemmKernel<T>,
+    b: &'a [T],
+    rows: &'a RowTable,
+    col: usize,
+    n: usize,
+) -> impl Fn(&mut [T], usize, usize) + 'a {
+    move |dst, k0, kc| kern.pack_b(dst, b, &rows.offsets()[k0..k0 + kc], rows.max(), col, n)
 }
 
 /// `C = A·B` for row-major `A` (`m × k`, leading dimension `lda`), `B` (`k × n`,
@@ -299,11 +307,9 @@ pub(crate) fn gemm_blocked<T: Element>(
                         unsafe { out.write((row0 + r) * ldc + col, src) };
                     }
                 };
-                let (a, s, rows) = (&apack, &mut scratch, &rows);
-                let tiles = block.clone();
-                column_panel(
-                    s, &kern, blocking, a, m, tiles, k, b, rows, col, nr_valid, emit,
-                );
+                let (a, s, tiles) = (&apack, &mut scratch, block.clone());
+                let pack = row_packer(&kern, b, &rows, col, nr_valid);
+                column_panel(s, &kern, blocking, a, m, tiles, k, &pack, emit);
             }
         });
     }

@@ -318,15 +318,312 @@ impl Im2col {
                                 }
                             }
                         };
-                        let rows = &self.rows;
-                        let tiles = block.clone();
-                        let s = &mut scratch;
+                        let pack = gemm::row_packer(kern, b, &self.rows, col, nr_valid);
+                        let (s, tiles) = (&mut scratch, block.clone());
+                        gemm::column_panel(s, kern, blocking, a, cout_g, tiles, k, &pack, emit);
+                    }
+                });
+            }
+        }
+    }
+}
+
+/// The problem whose forward pass is the input gradient of `p` on the padded input:
+/// the output gradient, spread out by the stride (zeros between), correlated under
+/// `full` zero padding with the channel-transposed weight and the opposite op. Its
+/// output has the padded input's extent; `GradInput::fold` maps it back.
+fn grad_input_problem(p: &Problem) -> crate::Result<Problem> {
+    let (inp, ker, out) = (p.input3(), p.kernel3(), p.output3());
+    let (stride, dil, pad) = (p.stride3(), p.dilation3(), p.pad3());
+    let axes = MAX_DIMS - p.dims()..MAX_DIMS;
+    let mut spread = vec![];
+    let mut pads = vec![];
+    for a in axes.clone() {
+        let dk = (ker[a] - 1) * dil[a] + 1;
+        let padded = inp[a] + pad[a].0 + pad[a].1;
+        let covered = (out[a] - 1) * stride[a] + dk;
+        spread.push((out[a] - 1) * stride[a] + 1);
+        pads.push((dk - 1, dk - 1 + (padded - covered)));
+    }
+    Problem::builder()
+        .batch(p.batch())
+        .channels(p.out_channels(), p.in_channels())
+        .groups(p.groups())
+        .input(spread)
+        .kernel(&ker[axes.clone()])
+        .dilation(&dil[axes])
+        .padding(crate::Padding::explicit(&pads))
+        .op(match p.op() {
+            Op::Correlation => Op::Convolution,
+            Op::Convolution => Op::Correlation,
+        })
+        .build()
+}
+
+/// The input gradient on the GEMM engine: a forward pass of [`grad_input_problem`],
+/// then the fold of the padded gradient onto the input.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct GradInput {
+    p: Problem,
+    t: Im2col,
+    /// Stride > 1: the output gradient is spread out with zeros first.
+    spread: bool,
+    /// Padding > 0: the gradient of the padded input is folded onto the input.
+    fold: bool,
+}
+
+impl GradInput {
+    pub(crate) fn new(p: &Problem) -> crate::Result<GradInput> {
+        let t = grad_input_problem(p)?;
+        Ok(GradInput {
+            p: *p,
+            t: Im2col::new(&t),
+            spread: p.stride3() != [1; MAX_DIMS],
+            fold: p.pad3() != [(0, 0); MAX_DIMS],
+        })
+    }
+
+    fn spread_len(&self) -> usize {
+        if self.spread {
+            self.t.p.input_len()
+        } else {
+            0
+        }
+    }
+
+    fn padded_len(&self) -> usize {
+        if self.fold {
+            self.t.p.output_len()
+        } else {
+            0
+        }
+    }
+
+    pub(crate) fn workspace_len(&self, mr: usize) -> usize {
+        self.p.weight_len() + self.spread_len() + self.padded_len() + self.t.workspace_len(mr)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn run<T: Element>(
+        &self,
+        kern: &GemmKernel<T>,
+        threads: usize,
+        weight: &[T],
+        grad_output: &[T],
+        grad_input: &mut [T],
+        workspace: &mut [T],
+    ) {
+        let p = &self.p;
+        let (wt, rest) = workspace.split_at_mut(p.weight_len());
+        let (spread, rest) = rest.split_at_mut(self.spread_len());
+        let (padded, inner) = rest.split_at_mut(self.padded_len());
+        // W'[g·cin_g + ci, co_g, tap] = W[g·cout_g + co_g, ci, tap]
+        let (cin_g, cout_g, taps) = (
+            p.in_channels_per_group(),
+            p.out_channels_per_group(),
+            p.kernel_spatial(),
+        );
+        for g in 0..p.groups() {
+            for ci in 0..cin_g {
+                for co in 0..cout_g {
+                    let src = ((g * cout_g + co) * cin_g + ci) * taps;
+                    let dst = ((g * cin_g + ci) * cout_g + co) * taps;
+                    wt[dst..dst + taps].copy_from_slice(&weight[src..src + taps]);
+                }
+            }
+        }
+        let gy: &[T] = if self.spread {
+            spread.fill(T::ZERO);
+            let (out, s, u) = (p.output3(), p.stride3(), self.t.p.input3());
+            let planes = spread.chunks_exact_mut(self.t.p.input_spatial());
+            for (plane, g) in planes.zip(grad_output.chunks_exact(p.output_spatial())) {
+                let mut i = 0;
+                for od in 0..out[0] {
+                    for oh in 0..out[1] {
+                        let row = ((od * s[0]) * u[1] + oh * s[1]) * u[2];
+                        for ow in 0..out[2] {
+                            plane[row + ow * s[2]] = g[i];
+                            i += 1;
+                        }
+                    }
+                }
+            }
+            spread
+        } else {
+            grad_output
+        };
+        let target: &mut [T] = if self.fold { padded } else { &mut *grad_input };
+        self.t.forward(kern, threads, gy, wt, None, target, inner);
+        if self.fold {
+            let padded = &*padded;
+            let (inp, pad, mode) = (p.input3(), p.pad3(), p.padding_mode());
+            let lp = self.t.p.output3();
+            let plane = lp.iter().product::<usize>();
+            parallel::for_each_chunk_mut(threads, grad_input, p.input_spatial(), |c, gx| {
+                gx.fill(T::ZERO);
+                let src = &padded[c * plane..(c + 1) * plane];
+                let map = |a: usize, i: usize| mode.source(i as isize - pad[a].0 as isize, inp[a]);
+                let mut i = 0;
+                for d in 0..lp[0] {
+                    let sd = map(0, d);
+                    for h in 0..lp[1] {
+                        let sh = map(1, h);
+                        for w in 0..lp[2] {
+                            if let (Some(sd), Some(sh), Some(sw)) = (sd, sh, map(2, w)) {
+                                gx[(sd * inp[1] + sh) * inp[2] + sw] += src[i];
+                            }
+                            i += 1;
+                        }
+                    }
+                }
+            });
+        }
+    }
+}
+
+impl Im2col {
+    fn grad_a_len(&self, mr: usize) -> usize {
+        self.p.groups()
+            * pack::packed_a_len(self.p.out_channels_per_group(), self.p.output_spatial(), mr)
+    }
+
+    /// Workspace elements for `backward_weight`.
+    pub(crate) fn grad_weight_workspace_len(&self, mr: usize) -> usize {
+        self.grad_a_len(mr) + self.prepared_len() + self.p.weight_len()
+    }
+
+    /// The weight gradient as a GEMM per image and group:
+    /// `gW[co, k] = Σ_pixels gY[co, pixel] · B[k, pixel]`, A = the output gradient
+    /// (packed once per image), B = the im2col matrix transposed, packed panel by
+    /// panel straight from the prepared image. The pixel reduction is never split
+    /// across threads; images are summed in order.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn backward_weight<T: Element>(
+        &self,
+        kern: &GemmKernel<T>,
+        threads: usize,
+        input: &[T],
+        grad_output: &[T],
+        grad_weight: &mut [T],
+        workspace: &mut [T],
+    ) {
+        let p = &self.p;
+        let (mr, nr) = (kern.mr, kern.nr);
+        let blocking = Blocking::for_kernel(kern);
+        let (groups, cin_g, cout_g, k) = (
+            p.groups(),
+            p.in_channels_per_group(),
+            p.out_channels_per_group(),
+            p.reduction_len(),
+        );
+        let (out, q) = (p.output3(), self.q);
+        let pixels = p.output_spatial();
+        let (apack, rest) = workspace.split_at_mut(self.grad_a_len(mr));
+        let (prepared, acc) = rest.split_at_mut(self.prepared_len());
+        let a_len = pack::packed_a_len(cout_g, pixels, mr);
+        let in_image = p.in_channels() * p.input_spatial();
+        let in_sp = p.input_spatial();
+        let panels = k.div_ceil(nr);
+        let tiles = cout_g.div_ceil(mr);
+        let per_block = blocking.tiles_per_l2_block(kern, pixels);
+        for n in 0..p.batch() {
+            let x = &input[n * in_image..(n + 1) * in_image];
+            let b_image: &[T] = if self.in_place {
+                x
+            } else {
+                let prepared = &mut prepared[..];
+                parallel::for_each_chunk_mut(threads, prepared, self.chan_stride, |c, dst| {
+                    self.prepare_channel(dst, &x[c * in_sp..(c + 1) * in_sp]);
+                });
+                prepared
+            };
+            for g in 0..groups {
+                let gy =
+                    &grad_output[(n * p.out_channels() + g * cout_g) * pixels..][..cout_g * pixels];
+                pack::pack_a(
+                    &mut apack[g * a_len..(g + 1) * a_len],
+                    cout_g,
+                    pixels,
+                    mr,
+                    |i, px| gy[i * pixels + px],
+                );
+            }
+            let apack = &*apack;
+            let out_acc = SharedOut::new(&mut *acc);
+            for t0 in (0..tiles).step_by(per_block) {
+                let block = t0..(t0 + per_block).min(tiles);
+                parallel::for_each_chunk(threads, groups * panels, |chunk| {
+                    let mut scratch = Scratch::new();
+                    for task in chunk {
+                        let (g, col) = (task / panels, (task % panels) * nr);
+                        let nr_valid = nr.min(k - col);
+                        let b = &b_image[g * cin_g * self.chan_stride..];
+                        let rows = &self.rows.offsets()[col..col + nr_valid];
+                        // B^T panel: pixel rows p0.., tap columns; pixels walk the grid.
+                        let pack = |dst: &mut [T], p0: usize, kc: usize| {
+                            let (mut od, rem) = (p0 / (out[1] * out[2]), p0 % (out[1] * out[2]));
+                            let (mut oh, mut ow) = (rem / out[2], rem % out[2]);
+                            for d in dst.chunks_exact_mut(nr).take(kc) {
+                                let grid = (od * q[1] + oh) * q[2] + ow;
+                                for (dj, &off) in d.iter_mut().zip(rows) {
+                                    *dj = b[off + grid];
+                                }
+                                d[nr_valid..].fill(T::ZERO);
+                                ow += 1;
+                                if ow == out[2] {
+                                    ow = 0;
+                                    oh += 1;
+                                    if oh == out[1] {
+                                        oh = 0;
+                                        od += 1;
+                                    }
+                                }
+                            }
+                        };
+                        let emit = |row0: usize, nrows: usize, cbuf: &[T]| {
+                            for r in 0..nrows {
+                                let at = (g * cout_g + row0 + r) * k + col;
+                                let src = &cbuf[r * nr..r * nr + nr_valid];
+                                if n == 0 {
+                                    // SAFETY: this task alone owns columns col..col+nr_valid of group g.
+                                    unsafe { out_acc.write(at, src) };
+                                } else {
+                                    // SAFETY: as above.
+                                    unsafe { out_acc.update(at, nr_valid, |i, d| *d += src[i]) };
+                                }
+                            }
+                        };
+                        let a = &apack[g * a_len..(g + 1) * a_len];
+                        let (s, tiles) = (&mut scratch, block.clone());
                         gemm::column_panel(
-                            s, kern, blocking, a, cout_g, tiles, k, b, rows, col, nr_valid, emit,
+                            s, kern, blocking, a, cout_g, tiles, pixels, &pack, emit,
                         );
                     }
                 });
             }
         }
+        // gW[co, wcol[k]] = acc[co, k]: the convolution flip, undone.
+        for (row, src) in grad_weight.chunks_exact_mut(k).zip(acc.chunks_exact(k)) {
+            for (kk, &v) in src.iter().enumerate() {
+                row[self.wcol[kk]] = v;
+            }
+        }
+    }
+}
+
+/// The bias gradient: per output channel, the sum of the output gradient, in f64
+/// for f32 (a plain reduction; no workspace).
+pub(crate) fn backward_bias<T: Element>(p: &Problem, grad_output: &[T], grad_bias: &mut [T]) {
+    let sp = p.output_spatial();
+    for (co, gb) in grad_bias.iter_mut().enumerate() {
+        let mut s = 0.0f64;
+        for n in 0..p.batch() {
+            let start = (n * p.out_channels() + co) * sp;
+            s += grad_output[start..start + sp]
+                .iter()
+                .map(|v| v.to_f64())
+                .sum::<f64>();
+        }
+        *gb = T::from_f64(s);
     }
 }

@@ -1,0 +1,540 @@
+//! The benchmark driver, in the manner of oneDNN's benchdnn: one program that times
+//! any problem and checks it against the reference.
+//!
+//! ```text
+//! cargo run --release --example bench -- [OPTIONS] [WORKLOAD|DESCRIPTOR ...]
+//!
+//!   WORKLOAD       a name from the workloads file (default: all of them)
+//!   DESCRIPTOR     a problem, e.g. n1_ic64_oc64_g1_i56x56_k3x3_s1_d1_p1_zeros_xcorr
+//!                  tokens (any order, `_`-separated; defaults in brackets):
+//!                    n<N> [1]  ic<C_in> [1]  oc<C_out> [1]  g<groups> [1]
+//!                    i<L>x<L>... (sets the dimension count)   k<k>x<k>...
+//!                    s<s>[x<s>...] [1]  d<d>[x<d>...] [1]
+//!                    p<p> | p<b>:<a>x<b>:<a>... | pvalid | psame | pfull [pvalid]
+//!                    zeros | reflect | replicate | circular [zeros]
+//!                    xcorr | conv [xcorr]
+//!   --workloads-file PATH   [../shared/peers/workloads.json]
+//!   --path P[,P..]   reference, im2col, auto (default: auto)
+//!   --isa I[,I..]    scalar, portable, avx2, avx512 (default: the active level)
+//!   --threads T[,T..]  (default: 1,2)
+//!   --dtype f32|f64  (default: f32)
+//!   --pass fwd|bwd   time the forward pass, or the input and weight gradients
+//!                    together (default: fwd)
+//!   --check          compare with the reference (conformance tolerance rule)
+//!   --json           one JSON object per line instead of a table
+//!   --peak G1,G2     peak GFLOP/s for 1 and 2 threads (default: measured at start)
+//!   --min-time S     seconds of timed calls per case (default 0.5)
+//! ```
+//!
+//! Timing: at least 2 warm-up calls and 0.1 s, then single calls until `--min-time`
+//! and at least 5 calls; the median is reported, with the fastest call. GFLOP/s
+//! counts 2 per multiply-add; `GB/s` is the compulsory traffic (input + output
+//! bytes) per second, shown for single-channel problems.
+
+use std::time::Instant;
+
+use xcorr::isa::Isa;
+use xcorr::{reference, within_tolerance, Element, Op, Padding, PaddingMode, Path, Plan, Problem};
+
+struct Case {
+    name: String,
+    problem: Problem,
+}
+
+fn parse_axes(s: &str) -> Result<Vec<usize>, String> {
+    s.split('x')
+        .map(|v| {
+            v.parse::<usize>()
+                .map_err(|e| format!("bad number {v:?}: {e}"))
+        })
+        .collect()
+}
+
+/// Parses a problem descriptor (see the module docs).
+fn parse_descriptor(d: &str) -> Result<Problem, String> {
+    let mut b = Problem::builder();
+    let (mut ic, mut oc) = (1, 1);
+    for tok in d.split('_') {
+        let num = |prefix: &str| {
+            tok[prefix.len()..]
+                .parse::<usize>()
+                .map_err(|e| format!("{tok}: {e}"))
+        };
+        b = match tok {
+            "zeros" => b.padding_mode(PaddingMode::Zeros),
+            "reflect" => b.padding_mode(PaddingMode::Reflect),
+            "replicate" => b.padding_mode(PaddingMode::Replicate),
+            "circular" => b.padding_mode(PaddingMode::Circular),
+            "xcorr" => b.op(Op::Correlation),
+            "conv" => b.op(Op::Convolution),
+            "pvalid" => b.padding(Padding::Valid),
+            "psame" => b.padding(Padding::Same),
+            "pfull" => b.padding(Padding::Full),
+            t if t.starts_with("ic") => {
+                ic = num("ic")?;
+                b
+            }
+            t if t.starts_with("oc") => {
+                oc = num("oc")?;
+                b
+            }
+            t if t.starts_with('n') => b.batch(num("n")?),
+            t if t.starts_with('g') => b.groups(num("g")?),
+            t if t.starts_with('i') => b.input(parse_axes(&t[1..])?),
+            t if t.starts_with('k') => b.kernel(parse_axes(&t[1..])?),
+            t if t.starts_with('s') => {
+                let v = parse_axes(&t[1..])?;
+                if v.len() == 1 {
+                    b.stride(v[0])
+                } else {
+                    b.stride(v)
+                }
+            }
+            t if t.starts_with('d') => {
+                let v = parse_axes(&t[1..])?;
+                if v.len() == 1 {
+                    b.dilation(v[0])
+                } else {
+                    b.dilation(v)
+                }
+            }
+            t if t.starts_with('p') => {
+                let body = &t[1..];
+                if body.contains(':') {
+                    let pairs = body
+                        .split('x')
+                        .map(|pr| {
+                            let (x, y) = pr.split_once(':').ok_or(format!("bad pad {pr}"))?;
+                            Ok((
+                                x.parse().map_err(|_| "bad pad")?,
+                                y.parse().map_err(|_| "bad pad")?,
+                            ))
+                        })
+                        .collect::<Result<Vec<(usize, usize)>, String>>()?;
+                    b.padding(Padding::explicit(&pairs))
+                } else {
+                    b.padding(Padding::Uniform(num("p")?))
+                }
+            }
+            _ => return Err(format!("unknown descriptor token {tok:?}")),
+        };
+    }
+    b.channels(ic, oc).build().map_err(|e| e.to_string())
+}
+
+fn load_workloads(path: &str) -> Result<Vec<Case>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
+    let doc: serde_json::Value = serde_json::from_str(&text).map_err(|e| format!("{path}: {e}"))?;
+    let list = doc["workloads"].as_array().ok_or("no workloads array")?;
+    list.iter()
+        .map(|w| {
+            let u = |k: &str| {
+                w[k].as_u64()
+                    .map(|v| v as usize)
+                    .ok_or(format!("{k} missing"))
+            };
+            let spatial: Vec<usize> = w["spatial"]
+                .as_array()
+                .ok_or("spatial")?
+                .iter()
+                .map(|v| v.as_u64().unwrap_or(0) as usize)
+                .collect();
+            let kernel: Vec<usize> = w["kernel"]
+                .as_array()
+                .ok_or("kernel")?
+                .iter()
+                .map(|v| v.as_u64().unwrap_or(0) as usize)
+                .collect();
+            let problem = Problem::builder()
+                .batch(u("n")?)
+                .channels(u("cin")?, u("cout")?)
+                .groups(u("groups")?)
+                .input(spatial)
+                .kernel(kernel)
+                .stride(u("stride")?)
+                .dilation(u("dilation")?)
+                .padding(Padding::Uniform(u("pad")?))
+                .build()
+                .map_err(|e| e.to_string())?;
+            Ok(Case {
+                name: w["name"].as_str().unwrap_or("?").to_string(),
+                problem,
+            })
+        })
+        .collect()
+}
+
+/// Peak GFLOP/s of this machine for `threads` threads: the best level's GEMM
+/// microkernel on L1-resident data, which issues FMAs back to back.
+fn measure_peak(threads: usize) -> f64 {
+    let Some(kern) = f32::gemm_kernel(Isa::detected()) else {
+        return f64::NAN;
+    };
+    let kc = 128;
+    let work = |_: usize| {
+        let a = vec![0.5f32; kc * kern.mr];
+        let b = vec![0.25f32; kc * kern.nr];
+        let mut c = vec![0.0f32; kern.mr * kern.nr];
+        let t = Instant::now();
+        let mut reps = 0usize;
+        while t.elapsed().as_secs_f64() < 0.3 {
+            for _ in 0..1000 {
+                kern.tile(kc, &a, &b, &mut c, true);
+            }
+            reps += 1000;
+        }
+        2.0 * (kc * kern.mr * kern.nr * reps) as f64 / t.elapsed().as_secs_f64() / 1e9
+    };
+    std::thread::scope(|s| {
+        let hs: Vec<_> = (0..threads).map(|i| s.spawn(move || work(i))).collect();
+        hs.into_iter().map(|h| h.join().unwrap_or(0.0)).sum()
+    })
+}
+
+fn time_calls(min_time: f64, mut f: impl FnMut()) -> (f64, f64) {
+    let t = Instant::now();
+    let mut warm = 0;
+    while warm < 2 || t.elapsed().as_secs_f64() < 0.1 {
+        f();
+        warm += 1;
+    }
+    let mut times = vec![];
+    let t = Instant::now();
+    while times.len() < 5 || t.elapsed().as_secs_f64() < min_time {
+        let s = Instant::now();
+        f();
+        times.push(s.elapsed().as_secs_f64());
+        if times.len() >= 3 && times[0] > 0.5 && t.elapsed().as_secs_f64() > min_time {
+            break;
+        }
+    }
+    times.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    (times[times.len() / 2], times[0])
+}
+
+struct Row {
+    workload: String,
+    descriptor: String,
+    path: String,
+    isa: String,
+    threads: usize,
+    dtype: &'static str,
+    median_ms: f64,
+    min_ms: f64,
+    gflops: f64,
+    pct_peak: f64,
+    gbs: Option<f64>,
+    check: Option<bool>,
+}
+
+fn run_case<T: Element>(
+    case: &Case,
+    plan: &Plan,
+    check: bool,
+    min_time: f64,
+    peak: f64,
+    bwd: bool,
+) -> Row {
+    let p = plan.problem();
+    let x: Vec<T> = (0..p.input_len())
+        .map(|i| T::from_f64(((i * 7919) % 2001) as f64 / 1000.0 - 1.0))
+        .collect();
+    let w: Vec<T> = (0..p.weight_len())
+        .map(|i| T::from_f64(((i * 104729) % 2001) as f64 / 1000.0 - 1.0))
+        .collect();
+    let b: Vec<T> = (0..p.bias_len())
+        .map(|i| T::from_f64(i as f64 * 0.01))
+        .collect();
+    let mut y = vec![T::ZERO; p.output_len()];
+    let mut ws = vec![T::ZERO; plan.workspace_len::<T>()];
+    if bwd {
+        let gy = y.clone();
+        let mut gx = vec![T::ZERO; p.input_len()];
+        let mut gw = vec![T::ZERO; p.weight_len()];
+        let mut wsi = vec![T::ZERO; plan.backward_input_workspace_len::<T>()];
+        let mut wsw = vec![T::ZERO; plan.backward_weight_workspace_len::<T>()];
+        let (med, min) = time_calls(min_time, || {
+            plan.backward_input_with_workspace(&w, &gy, &mut gx, &mut wsi)
+                .expect("backward_input");
+            plan.backward_weight_with_workspace(&x, &gy, &mut gw, &mut wsw)
+                .expect("backward_weight");
+        });
+        let within = |got: &[T], want: &[T], scale: &[f64]| {
+            got.iter()
+                .zip(want)
+                .zip(scale)
+                .all(|((g, w), s)| within_tolerance::<T>(g.to_f64(), w.to_f64(), *s))
+        };
+        let check = check.then(|| {
+            let mut want = vec![T::ZERO; p.input_len()];
+            reference::backward_input(p, &w, &gy, &mut want).expect("reference");
+            let ok_x = within(&gx, &want, &reference::scale::backward_input(p, &w, &gy));
+            let mut want = vec![T::ZERO; p.weight_len()];
+            reference::backward_weight(p, &x, &gy, &mut want).expect("reference");
+            ok_x && within(&gw, &want, &reference::scale::backward_weight(p, &x, &gy))
+        });
+        // Two GEMMs of the forward's size.
+        let gflops = 2.0 * p.flops() as f64 / med / 1e9;
+        return Row {
+            workload: case.name.clone() + ":bwd",
+            descriptor: descriptor(p),
+            path: plan.path().name().to_string(),
+            isa: plan.isa().name().to_string(),
+            threads: plan.threads(),
+            dtype: T::NAME,
+            median_ms: med * 1e3,
+            min_ms: min * 1e3,
+            gflops,
+            pct_peak: 100.0 * gflops / peak,
+            gbs: None,
+            check,
+        };
+    }
+    let (med, min) = time_calls(min_time, || {
+        plan.forward_with_workspace(&x, &w, Some(&b), &mut y, &mut ws)
+            .expect("forward");
+    });
+    let check = check.then(|| {
+        let mut want = vec![T::ZERO; p.output_len()];
+        reference::forward(p, &x, &w, Some(&b), &mut want).expect("reference");
+        let scale = reference::scale::forward(p, &x, &w, Some(&b));
+        y.iter()
+            .zip(&want)
+            .zip(&scale)
+            .all(|((g, w), s)| within_tolerance::<T>(g.to_f64(), w.to_f64(), *s))
+    });
+    let gflops = p.flops() as f64 / med / 1e9;
+    let single = p.in_channels() == 1 && p.out_channels() == 1;
+    let bytes = ((p.input_len() + p.output_len()) * std::mem::size_of::<T>()) as f64;
+    Row {
+        workload: case.name.clone(),
+        descriptor: descriptor(p),
+        path: plan.path().name().to_string(),
+        isa: plan.isa().name().to_string(),
+        threads: plan.threads(),
+        dtype: T::NAME,
+        median_ms: med * 1e3,
+        min_ms: min * 1e3,
+        gflops,
+        pct_peak: 100.0 * gflops / peak,
+        gbs: single.then(|| bytes / med / 1e9),
+        check,
+    }
+}
+
+/// The problem in the descriptor syntax this driver reads.
+fn descriptor(p: &Problem) -> String {
+    let j = |v: &[usize]| {
+        v.iter()
+            .map(|x| x.to_string())
+            .collect::<Vec<_>>()
+            .join("x")
+    };
+    let pads = p
+        .padding()
+        .iter()
+        .map(|(a, b)| format!("{a}:{b}"))
+        .collect::<Vec<_>>()
+        .join("x");
+    format!(
+        "n{}_ic{}_oc{}_g{}_i{}_k{}_s{}_d{}_p{}_{}_{}",
+        p.batch(),
+        p.in_channels(),
+        p.out_channels(),
+        p.groups(),
+        j(p.input_shape()),
+        j(p.kernel_shape()),
+        j(p.stride()),
+        j(p.dilation()),
+        pads,
+        p.padding_mode().name(),
+        if p.op() == Op::Correlation {
+            "xcorr"
+        } else {
+            "conv"
+        }
+    )
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut workloads_file = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/peers/workloads.json"
+    )
+    .to_string();
+    let (mut paths, mut isas, mut threads) = (vec!["auto".to_string()], vec![], vec![1usize, 2]);
+    let (mut dtype, mut check, mut json, mut peaks, mut min_time) =
+        ("f32".to_string(), false, false, None, 0.5);
+    let mut bwd = false;
+    let mut names = vec![];
+    let mut it = args.into_iter();
+    while let Some(a) = it.next() {
+        let mut val = || it.next().unwrap_or_else(|| panic!("{a} needs a value"));
+        match a.as_str() {
+            "--workloads-file" => workloads_file = val(),
+            "--path" => paths = val().split(',').map(String::from).collect(),
+            "--isa" => {
+                isas = val()
+                    .split(',')
+                    .map(|s| s.parse::<Isa>().expect("isa"))
+                    .collect()
+            }
+            "--threads" => {
+                threads = val()
+                    .split(',')
+                    .map(|s| s.parse().expect("threads"))
+                    .collect()
+            }
+            "--dtype" => dtype = val(),
+            "--check" => check = true,
+            "--pass" => bwd = val() == "bwd",
+            "--json" => json = true,
+            "--peak" => {
+                peaks = Some(
+                    val()
+                        .split(',')
+                        .map(|s| s.parse::<f64>().expect("peak"))
+                        .collect::<Vec<_>>(),
+                )
+            }
+            "--min-time" => min_time = val().parse().expect("seconds"),
+            "-h" | "--help" => {
+                println!("see the doc comment of examples/bench.rs");
+                return;
+            }
+            _ => names.push(a),
+        }
+    }
+    let workloads = load_workloads(&workloads_file).unwrap_or_else(|e| {
+        eprintln!("workloads: {e}");
+        vec![]
+    });
+    let cases: Vec<Case> = if names.is_empty() {
+        workloads
+    } else {
+        names
+            .iter()
+            .map(|n| match workloads.iter().find(|w| &w.name == n) {
+                Some(w) => Case {
+                    name: w.name.clone(),
+                    problem: w.problem,
+                },
+                None => Case {
+                    name: "-".into(),
+                    problem: parse_descriptor(n).unwrap_or_else(|e| panic!("{n}: {e}")),
+                },
+            })
+            .collect()
+    };
+    let peaks: Vec<f64> = match peaks {
+        Some(v) => v,
+        None => {
+            let top = threads.iter().copied().max().unwrap_or(1);
+            let measured: Vec<f64> = (1..=top).map(measure_peak).collect();
+            let shown: Vec<String> = measured
+                .iter()
+                .enumerate()
+                .map(|(i, g)| format!("{}T {g:.1} GFLOP/s", i + 1))
+                .collect();
+            eprintln!(
+                "measured peak (f32 FMA, {}): {}",
+                Isa::detected(),
+                shown.join(", ")
+            );
+            measured
+        }
+    };
+    let peak_for = |t: usize| -> f64 {
+        peaks
+            .get(t - 1)
+            .or(peaks.last())
+            .copied()
+            .unwrap_or(f64::NAN)
+    };
+    if !json {
+        println!(
+            "{:<10} {:<9} {:<8} {:>2} {:<4} {:>10} {:>10} {:>8} {:>6} {:>7} {:>5}  descriptor",
+            "workload",
+            "path",
+            "isa",
+            "T",
+            "type",
+            "median ms",
+            "min ms",
+            "GFLOP/s",
+            "%peak",
+            "GB/s",
+            "check"
+        );
+    }
+    for case in &cases {
+        for path in &paths {
+            let isa_list = if isas.is_empty() {
+                vec![Isa::active()]
+            } else {
+                isas.clone()
+            };
+            for &isa in &isa_list {
+                for &t in &threads {
+                    let plan = match path.as_str() {
+                        "auto" => Ok(Plan::new(&case.problem)),
+                        name => name
+                            .parse::<Path>()
+                            .and_then(|p| Plan::with_path(&case.problem, p)),
+                    };
+                    let plan = match plan.and_then(|pl| pl.with_isa(isa)) {
+                        Ok(pl) => pl.with_threads(t),
+                        Err(e) => {
+                            eprintln!("{} {path} {isa}: {e}", case.name);
+                            continue;
+                        }
+                    };
+                    let row = match dtype.as_str() {
+                        "f64" => run_case::<f64>(case, &plan, check, min_time, peak_for(t), bwd),
+                        _ => run_case::<f32>(case, &plan, check, min_time, peak_for(t), bwd),
+                    };
+                    print_row(&row, json, path);
+                }
+            }
+        }
+    }
+}
+
+fn print_row(r: &Row, json: bool, asked: &str) {
+    let check = match r.check {
+        Some(true) => "pass",
+        Some(false) => "fail",
+        None => "-",
+    };
+    let path = if asked == "auto" {
+        format!("auto:{}", r.path)
+    } else {
+        r.path.clone()
+    };
+    if json {
+        let obj = serde_json::json!({
+            "workload": r.workload, "descriptor": r.descriptor, "path": path, "isa": r.isa,
+            "threads": r.threads, "dtype": r.dtype, "median_ms": r.median_ms, "min_ms": r.min_ms,
+            "gflops": r.gflops, "pct_peak": r.pct_peak, "gbs": r.gbs,
+            "check": r.check.map(|c| if c { "pass" } else { "fail" }),
+        });
+        println!("{obj}");
+    } else {
+        println!(
+            "{:<10} {:<9} {:<8} {:>2} {:<4} {:>10.3} {:>10.3} {:>8.1} {:>6.1} {:>7} {:>5}  {}",
+            r.workload,
+            path,
+            r.isa,
+            r.threads,
+            r.dtype,
+            r.median_ms,
+            r.min_ms,
+            r.gflops,
+            r.pct_peak,
+            r.gbs.map_or("-".into(), |g| format!("{g:.1}")),
+            check,
+            r.descriptor
+        );
+    }
+}
