@@ -99,7 +99,8 @@ pub struct Blocking {
     pub kc: usize,
     /// Rows of A per block (LOOP 3), a multiple of MR.
     pub mc: usize,
-    /// Bytes of packed A that should stay in L2 (LOOP 5 splits A beyond that).
+    /// Bytes of packed A that should stay in L2 (LOOP 5 splits A beyond that). The
+    /// whole L2: splitting A means packing B again, which costs more than the misses.
     pub l2_bytes: usize,
 }
 
@@ -110,11 +111,15 @@ impl Blocking {
         let (l1, l2) = cache_sizes();
         let row_bytes = kern.nr * std::mem::size_of::<T>();
         let kc = (l1 / 2 / row_bytes).clamp(16, KC_MAX);
+        let kc = std::env::var("XCORR_KC")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(kc);
         let mc = (CBUF_LEN / kern.nr / kern.mr).max(1) * kern.mr;
         Blocking {
             kc,
             mc,
-            l2_bytes: l2 / 2,
+            l2_bytes: l2,
         }
     }
 
@@ -176,7 +181,7 @@ pub(crate) fn row_packer<'a, T: Element>(
     col: usize,
     n: usize,
 ) -> impl Fn(&mut [T], usize, usize) + 'a {
-    move |dst, k0, kc| kern.pack_b(dst, b, &rows.offsets()[k0..k0 + kc], rows.max(), col, n)
+    move |dst, k0, kc| kern.pack_b(dst, b, rows, k0, kc, col, n)
 }
 
 /// `C = A·B` for row-major `A` (`m × k`, leading dimension `lda`), `B` (`k × n`,

@@ -4,35 +4,7 @@
 use std::marker::PhantomData;
 
 use crate::element::Element;
-
-/// Where each row of a B operand starts inside one buffer: row `k` is
-/// `b[offsets[k]..]`. A plain matrix has `offsets[k] = k·ldb`; the im2col path points
-/// each row `(channel, tap)` into a padded copy of the input. The maximum is kept so
-/// that packing checks its reads once per call.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RowTable {
-    offsets: Vec<usize>,
-    max: usize,
-}
-
-impl RowTable {
-    pub fn new(offsets: Vec<usize>) -> RowTable {
-        let max = offsets.iter().copied().max().unwrap_or(0);
-        RowTable { offsets, max }
-    }
-    pub fn len(&self) -> usize {
-        self.offsets.len()
-    }
-    pub fn is_empty(&self) -> bool {
-        self.offsets.is_empty()
-    }
-    pub fn offsets(&self) -> &[usize] {
-        &self.offsets
-    }
-    pub fn max(&self) -> usize {
-        self.max
-    }
-}
+pub use crate::isa::RowTable;
 
 /// Packs the `m × k` matrix given by `get(row, col)` into `ceil(m/mr)` panels of
 /// `k × mr` values (row `r` of panel `t` at `dst[(t·k + kk)·mr + r]`), zero-padding

@@ -83,7 +83,16 @@ pub unsafe fn pack_b<V: Vector, const NV: usize>(
     // SAFETY (whole body): the caller's contract above.
     unsafe {
         let nr = NV * V::LANES;
+        // Rows are separate streams (one per channel and tap), too many for the
+        // hardware prefetcher: ask for row k + AHEAD while copying row k.
+        const AHEAD: usize = 8;
         for k in 0..kc {
+            if k + AHEAD < kc {
+                let next = b.add(*offsets.add(k + AHEAD));
+                for v in 0..NV {
+                    V::prefetch(next.add(v * V::LANES));
+                }
+            }
             let src = b.add(*offsets.add(k));
             let d = dst.add(k * nr);
             if n == nr {
@@ -102,6 +111,63 @@ pub unsafe fn pack_b<V: Vector, const NV: usize>(
                     };
                     x.store(d.add(start));
                 }
+            }
+        }
+    }
+}
+
+/// Packs `kc` rows of B into a contiguous `kc × NR` panel from runs: row `k`'s
+/// panel columns `dst_col .. dst_col + len` of each run `(src, dst_col, len)` are
+/// read from `b + offsets[k] + src`; the runs cover columns `0..n` and the rest of
+/// the row is zero.
+///
+/// # Safety
+/// Level supported and called from its `#[target_feature]` wrapper; every run is
+/// readable at every row; `dst` holds `kc·NR`; runs are disjoint, ascending,
+/// within `0..n` and `n <= NR`.
+#[inline(always)]
+pub unsafe fn pack_b_runs<V: Vector, const NV: usize>(
+    kc: usize,
+    b: *const V::Elem,
+    offsets: *const usize,
+    runs: &[(usize, usize, usize)],
+    n: usize,
+    dst: *mut V::Elem,
+) {
+    // SAFETY (whole body): the caller's contract above.
+    unsafe {
+        let nr = NV * V::LANES;
+        const AHEAD: usize = 8;
+        for k in 0..kc {
+            if k + AHEAD < kc {
+                let next = b.add(*offsets.add(k + AHEAD));
+                for &(src, _, len) in runs {
+                    V::prefetch(next.add(src));
+                    V::prefetch(next.add(src + len - 1));
+                }
+            }
+            let row = b.add(*offsets.add(k));
+            let d = dst.add(k * nr);
+            for &(src, col, len) in runs {
+                let (s, t) = (row.add(src), d.add(col));
+                let mut i = 0;
+                while i + V::LANES <= len {
+                    V::load(s.add(i)).store(t.add(i));
+                    i += V::LANES;
+                }
+                if i < len {
+                    V::load_partial(s.add(i), len - i).store_partial(t.add(i), len - i);
+                }
+            }
+            let mut j = n;
+            while j < nr {
+                let w = (nr - j).min(V::LANES);
+                if w == V::LANES {
+                    V::zero().store(d.add(j));
+                } else {
+                    V::zero().store_partial(d.add(j), w);
+                }
+                j += w;
             }
         }
     }

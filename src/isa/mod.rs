@@ -137,9 +137,49 @@ impl FromStr for Isa {
 pub type PackBFn<T> =
     unsafe fn(kc: usize, b: *const T, offsets: *const usize, n: usize, dst: *mut T);
 
+/// A run-wise B-packing routine signature: see [`GemmKernel::pack_b_runs`].
+pub type PackBRunsFn<T> = unsafe fn(
+    kc: usize,
+    b: *const T,
+    offsets: *const usize,
+    runs: &[(usize, usize, usize)],
+    n: usize,
+    dst: *mut T,
+);
+
 /// A GEMM microkernel signature: see [`GemmKernel::tile`].
 pub type GemmTileFn<T> =
     unsafe fn(kc: usize, a: *const T, b: *const T, c: *mut T, accumulate: bool);
+
+/// Where each row of a B operand starts inside one buffer: row `k` is
+/// `b[offsets[k]..]`. A plain matrix has `offsets[k] = k·ldb`; the im2col path points
+/// each row `(channel, tap)` into a padded copy of the input. The maximum is kept so
+/// that packing checks its reads once per call: the table is immutable, so its
+/// maximum is correct by construction.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RowTable {
+    offsets: Vec<usize>,
+    max: usize,
+}
+
+impl RowTable {
+    pub fn new(offsets: Vec<usize>) -> RowTable {
+        let max = offsets.iter().copied().max().unwrap_or(0);
+        RowTable { offsets, max }
+    }
+    pub fn len(&self) -> usize {
+        self.offsets.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.offsets.is_empty()
+    }
+    pub fn offsets(&self) -> &[usize] {
+        &self.offsets
+    }
+    pub fn max(&self) -> usize {
+        self.max
+    }
+}
 
 /// A register-blocked GEMM microkernel for one ISA level and element type: one
 /// `MR×NR` tile `C (+)= Σ_k A[k] ⊗ B[k]` from packed operands (A in MR-row panels,
@@ -153,6 +193,7 @@ pub struct GemmKernel<T> {
     pub nr: usize,
     tile: GemmTileFn<T>,
     pack_b: PackBFn<T>,
+    pack_b_runs: PackBRunsFn<T>,
 }
 
 impl<T> fmt::Debug for GemmKernel<T> {
@@ -179,38 +220,34 @@ impl<T: Element> GemmKernel<T> {
         unsafe { (self.tile)(kc, a.as_ptr(), b.as_ptr(), c.as_mut_ptr(), accumulate) }
     }
 
-    /// Packs rows `offsets[..]` of `b` (each `b[off + col .. off + col + n]`, with
+    /// Packs rows `k0..k0 + kc` of `rows` (row `k` is `b[off + col .. off + col + n]`,
     /// `n <= NR`) into `dst[k·NR ..]`, zero-filling columns `n..NR`.
-    /// `max_offset` must be the largest element of `offsets`.
     ///
     /// # Panics
-    /// If `max_offset` is not the maximum, or a slice is too short.
+    /// If a slice is too short (the table's maximum bounds every read).
+    #[allow(clippy::too_many_arguments)]
     #[inline]
     pub fn pack_b(
         &self,
         dst: &mut [T],
         b: &[T],
-        offsets: &[usize],
-        max_offset: usize,
+        rows: &RowTable,
+        k0: usize,
+        kc: usize,
         col: usize,
         n: usize,
     ) {
-        let kc = offsets.len();
-        debug_assert_eq!(offsets.iter().copied().max().unwrap_or(0), max_offset);
+        let offsets = &rows.offsets()[k0..k0 + kc];
         assert!(
             n <= self.nr
                 && dst.len() >= kc * self.nr
-                && (kc == 0 || max_offset + col + n <= b.len()),
+                && (kc == 0 || rows.max() + col + n <= b.len()),
             "pack_b out of bounds"
         );
-        // The maximum is what bounds the reads; a wrong one must not pass silently.
-        assert!(
-            offsets.iter().all(|&o| o <= max_offset),
-            "pack_b: offset above max_offset"
-        );
         // SAFETY: supported level (see `gemm_kernel_f32`); every row reads
-        // b[off + col .. off + col + n] with off <= max_offset, in bounds by the asserts,
-        // and writes dst[k·NR .. (k+1)·NR] with k < kc.
+        // b[off + col .. off + col + n] with off <= rows.max() (true by construction of
+        // the immutable `RowTable`), in bounds by the assert, and writes
+        // dst[k·NR .. (k+1)·NR] with k < kc.
         unsafe {
             (self.pack_b)(
                 kc,
@@ -220,6 +257,41 @@ impl<T: Element> GemmKernel<T> {
                 dst.as_mut_ptr(),
             )
         }
+    }
+
+    /// Packs rows `k0..k0 + kc` of `rows` into `dst[k·NR ..]` from runs: for each
+    /// `(src, col, len)` in `runs`, panel columns `col..col + len` of row `k` are
+    /// `b[off + src ..][..len]`. The runs must cover `0..n` in order, without gaps or
+    /// overlap; columns `n..NR` are zeroed.
+    ///
+    /// # Panics
+    /// If the runs are malformed or a read would leave `b`.
+    #[inline]
+    pub fn pack_b_runs(
+        &self,
+        dst: &mut [T],
+        b: &[T],
+        rows: &RowTable,
+        (k0, kc): (usize, usize),
+        runs: &[(usize, usize, usize)],
+    ) {
+        let offsets = &rows.offsets()[k0..k0 + kc];
+        let mut n = 0;
+        for &(src, col, len) in runs {
+            assert!(
+                col == n && len >= 1 && rows.max() + src + len <= b.len(),
+                "pack_b_runs: bad run"
+            );
+            n += len;
+        }
+        assert!(
+            n <= self.nr && dst.len() >= kc * self.nr,
+            "pack_b_runs out of bounds"
+        );
+        // SAFETY: supported level (see `gemm_kernel_f32`); each run reads
+        // b[off + src .. off + src + len] with off <= rows.max(), in bounds by the
+        // asserts; runs tile 0..n <= NR, and rows k < kc write dst[k·NR .. (k+1)·NR].
+        unsafe { (self.pack_b_runs)(kc, b.as_ptr(), offsets.as_ptr(), runs, n, dst.as_mut_ptr()) }
     }
 }
 
@@ -231,13 +303,14 @@ macro_rules! gemm_table {
             if !isa.is_supported() {
                 return None;
             }
-            let (tile, pack_b, nr): (GemmTileFn<$t>, PackBFn<$t>, usize) = match isa {
+            type Fns = (GemmTileFn<$t>, PackBFn<$t>, PackBRunsFn<$t>);
+            let ((tile, pack_b, pack_b_runs), nr): (Fns, usize) = match isa {
                 Isa::Scalar => return None,
-                Isa::Portable => ($portable.0, $portable.1, $np),
+                Isa::Portable => ($portable, $np),
                 #[cfg(target_arch = "x86_64")]
-                Isa::Avx2 => ($avx2.0, $avx2.1, $n2),
+                Isa::Avx2 => ($avx2, $n2),
                 #[cfg(target_arch = "x86_64")]
-                Isa::Avx512 => ($avx512.0, $avx512.1, $n5),
+                Isa::Avx512 => ($avx512, $n5),
                 #[cfg(not(target_arch = "x86_64"))]
                 _ => return None,
             };
@@ -251,6 +324,7 @@ macro_rules! gemm_table {
                 nr,
                 tile,
                 pack_b,
+                pack_b_runs,
             })
         }
     };
@@ -259,18 +333,34 @@ macro_rules! gemm_table {
 gemm_table!(
     gemm_kernel_f32,
     f32,
-    (portable::gemm_tile_f32, portable::pack_b_f32),
-    (avx2::gemm_tile_f32, avx2::pack_b_f32),
-    (avx512::gemm_tile_f32, avx512::pack_b_f32),
+    (
+        portable::gemm_tile_f32,
+        portable::pack_b_f32,
+        portable::pack_b_runs_f32
+    ),
+    (avx2::gemm_tile_f32, avx2::pack_b_f32, avx2::pack_b_runs_f32),
+    (
+        avx512::gemm_tile_f32,
+        avx512::pack_b_f32,
+        avx512::pack_b_runs_f32
+    ),
     (microkernel::MR_NARROW, microkernel::MR_WIDE),
     [24, 24, 48]
 );
 gemm_table!(
     gemm_kernel_f64,
     f64,
-    (portable::gemm_tile_f64, portable::pack_b_f64),
-    (avx2::gemm_tile_f64, avx2::pack_b_f64),
-    (avx512::gemm_tile_f64, avx512::pack_b_f64),
+    (
+        portable::gemm_tile_f64,
+        portable::pack_b_f64,
+        portable::pack_b_runs_f64
+    ),
+    (avx2::gemm_tile_f64, avx2::pack_b_f64, avx2::pack_b_runs_f64),
+    (
+        avx512::gemm_tile_f64,
+        avx512::pack_b_f64,
+        avx512::pack_b_runs_f64
+    ),
     (microkernel::MR_NARROW, microkernel::MR_WIDE),
     [12, 12, 24]
 );

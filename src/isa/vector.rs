@@ -43,6 +43,11 @@ pub trait Vector: Copy {
     /// # Safety
     /// As [`zero`](Self::zero).
     unsafe fn add(self, o: Self) -> Self;
+    /// Hints that `p` will be read soon (no-op where the level has no prefetch).
+    /// # Safety
+    /// As [`zero`](Self::zero); `p` need not be dereferenceable.
+    #[inline(always)]
+    unsafe fn prefetch(_p: *const Self::Elem) {}
     /// Sum of the lanes.
     /// # Safety
     /// As [`zero`](Self::zero).

@@ -8,10 +8,10 @@
 //! row of `B` is a contiguous, shifted view: tap `t` on an axis with stride `s` and
 //! dilation `d` reads phase `(t·d) mod s` at shift `⌊t·d / s⌋`, so
 //! `B[(c, t), o] = prepared[offset(c, t) + grid(o)]` with `grid(o)` the output
-//! position laid out on the phase plane's row length. The GEMM packs its B panels
-//! straight through the table of row offsets (`RowTable`); only one KC × NR panel of
-//! `B` exists at a time. Grid positions past the output width (`ow >= W_out`) are
-//! computed and dropped when the tile is scattered into `Y`.
+//! position laid out on the phase plane's row length. The GEMM's columns are the
+//! output pixels; it packs each KC × NR panel of `B` straight through the table of
+//! row offsets (`RowTable`), one run per output row the panel touches, so only one
+//! panel of `B` exists at a time and no column is computed that is not an output.
 //!
 //! Stride, dilation, padding mode and the convolution flip (folded into the order
 //! A is packed in) cost nothing in the inner loops. A 1×1 kernel with stride 1 and
@@ -44,17 +44,11 @@ pub(crate) struct Im2col {
     rows: RowTable,
     /// Column of W's row that multiplies row `k` of B (the convolution flip).
     wcol: Vec<usize>,
-    /// Output grid: `slabs` runs of `slab_len` grid positions, `slab_grid` apart,
-    /// writing outputs `slab_out` apart.
-    slabs: usize,
-    slab_len: usize,
-    slab_grid: usize,
-    slab_out: usize,
 }
 
 impl Im2col {
     pub(crate) fn new(p: &Problem) -> Im2col {
-        let (inp, ker, out) = (p.input3(), p.kernel3(), p.output3());
+        let (inp, ker) = (p.input3(), p.kernel3());
         let (stride, dil, pad) = (p.stride3(), p.dilation3(), p.pad3());
         let mut q = [1; MAX_DIMS];
         for a in 0..MAX_DIMS {
@@ -91,13 +85,6 @@ impl Im2col {
                 }
             }
         }
-        // A grid without dropped positions maps onto the output one to one.
-        let merged = q[1] == out[1] && q[2] == out[2];
-        let (slabs, slab_len) = if merged {
-            (1, p.output_spatial())
-        } else {
-            (out[0], (out[1] - 1) * q[2] + out[2])
-        };
         Im2col {
             p: *p,
             phases: stride,
@@ -107,10 +94,6 @@ impl Im2col {
             in_place,
             rows: RowTable::new(offsets),
             wcol,
-            slabs,
-            slab_len,
-            slab_grid: q[1] * q[2],
-            slab_out: out[1] * out[2],
         }
     }
 
@@ -244,9 +227,7 @@ impl Im2col {
         );
         let in_sp = p.input_spatial();
         let out_sp = p.output_spatial();
-        let out_w = p.output3()[2];
-        let panels_per_slab = self.slab_len.div_ceil(nr);
-        let panels_per_group = self.slabs * panels_per_slab;
+        let panels = out_sp.div_ceil(nr);
         let tiles = cout_g.div_ceil(mr);
         let per_block = blocking.tiles_per_l2_block(kern, k);
 
@@ -262,69 +243,73 @@ impl Im2col {
                 prepared
             };
             let out = SharedOut::new(&mut output[n * out_image..(n + 1) * out_image]);
-            // LOOP 5 (rows of A beyond L2), then column panels of every group in parallel.
+            // LOOP 5 (rows of A beyond L2), then the pixel panels of every group in parallel.
             for t0 in (0..tiles).step_by(per_block) {
                 let block = t0..(t0 + per_block).min(tiles);
-                parallel::for_each_chunk(threads, groups * panels_per_group, |chunk| {
+                parallel::for_each_chunk(threads, groups * panels, |chunk| {
                     let mut scratch = Scratch::new();
                     let mut runs = [(0usize, 0usize, 0usize); gemm::NR_MAX];
                     for task in chunk {
-                        let (g, r) = (task / panels_per_group, task % panels_per_group);
-                        let (slab, in_slab) = (r / panels_per_slab, (r % panels_per_slab) * nr);
-                        let nr_valid = nr.min(self.slab_len - in_slab);
-                        // Runs of columns that land in the output: (column, length, offset).
-                        let mut nruns = 0;
-                        let mut j = 0;
-                        while j < nr_valid {
-                            let rel = in_slab + j;
-                            let (oh, ow) = if self.slabs == 1 && self.slab_len == out_sp {
-                                (0, rel)
-                            } else {
-                                (rel / self.q[2], rel % self.q[2])
-                            };
-                            let width = if self.slabs == 1 && self.slab_len == out_sp {
-                                out_sp
-                            } else {
-                                out_w
-                            };
-                            if ow >= width {
-                                j += self.q[2] - ow;
-                                continue;
-                            }
-                            let len = (width - ow).min(nr_valid - j);
-                            runs[nruns] = (j, len, slab * self.slab_out + oh * out_w + ow);
-                            nruns += 1;
-                            j += len;
-                        }
-                        let runs = &runs[..nruns];
+                        let (g, col) = (task / panels, (task % panels) * nr);
+                        let nr_valid = nr.min(out_sp - col);
+                        let runs = self.grid_runs(col, nr_valid, &mut runs);
                         let b = &b_image[g * cin_g * self.chan_stride..];
                         let a = &apack[g * a_len..(g + 1) * a_len];
-                        let col = slab * self.slab_grid + in_slab;
                         let emit = |row0: usize, nrows: usize, cbuf: &[T]| {
                             for r in 0..nrows {
                                 let co = g * cout_g + row0 + r;
-                                let base = co * out_sp;
-                                for &(j, len, o) in runs {
-                                    let src = &cbuf[r * nr + j..r * nr + j + len];
-                                    match bias {
-                                        // SAFETY: this task alone owns these output columns.
-                                        Some(b) => unsafe {
-                                            let bv = b[co];
-                                            out.update(base + o, len, |i, d| *d = src[i] + bv)
-                                        },
-                                        // SAFETY: as above.
-                                        None => unsafe { out.write(base + o, src) },
-                                    }
+                                let src = &cbuf[r * nr..r * nr + nr_valid];
+                                let at = co * out_sp + col;
+                                match bias {
+                                    // SAFETY: this task alone owns these output columns.
+                                    Some(b) => unsafe {
+                                        let bv = b[co];
+                                        out.update(at, nr_valid, |i, d| *d = src[i] + bv)
+                                    },
+                                    // SAFETY: as above.
+                                    None => unsafe { out.write(at, src) },
                                 }
                             }
                         };
-                        let pack = gemm::row_packer(kern, b, &self.rows, col, nr_valid);
+                        let rows = &self.rows;
+                        let pack = |dst: &mut [T], k0: usize, kc: usize| {
+                            kern.pack_b_runs(dst, b, rows, (k0, kc), runs)
+                        };
                         let (s, tiles) = (&mut scratch, block.clone());
                         gemm::column_panel(s, kern, blocking, a, cout_g, tiles, k, &pack, emit);
                     }
                 });
             }
         }
+    }
+
+    /// The runs of grid positions that output pixels `p0..p0 + n` read, as
+    /// `(grid position, panel column, length)`: one per output row the panel
+    /// touches, since rows sit `q[2]` apart on the grid but `W_out` apart in the
+    /// output.
+    fn grid_runs<'r>(
+        &self,
+        p0: usize,
+        n: usize,
+        buf: &'r mut [(usize, usize, usize); gemm::NR_MAX],
+    ) -> &'r [(usize, usize, usize)] {
+        let out = self.p.output3();
+        let q = self.q;
+        if q[1] == out[1] && q[2] == out[2] {
+            buf[0] = (p0, 0, n);
+            return &buf[..1];
+        }
+        let (mut count, mut j) = (0, 0);
+        while j < n {
+            let p = p0 + j;
+            let (od, rem) = (p / (out[1] * out[2]), p % (out[1] * out[2]));
+            let (oh, ow) = (rem / out[2], rem % out[2]);
+            let len = (out[2] - ow).min(n - j);
+            buf[count] = ((od * q[1] + oh) * q[2] + ow, j, len);
+            count += 1;
+            j += len;
+        }
+        &buf[..count]
     }
 }
 

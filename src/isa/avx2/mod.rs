@@ -80,6 +80,11 @@ impl Vector for F32x8 {
         unsafe { F32x8(_mm256_add_ps(self.0, o.0)) }
     }
     #[inline(always)]
+    unsafe fn prefetch(p: *const f32) {
+        // SAFETY: prefetching never faults, whatever the address.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(p.cast()) }
+    }
+    #[inline(always)]
     unsafe fn reduce_add(self) -> f32 {
         // SAFETY: the caller runs on a CPU with this level (trait contract).
         unsafe {
@@ -137,6 +142,11 @@ impl Vector for F64x4 {
     unsafe fn add(self, o: Self) -> Self {
         // SAFETY: the caller runs on a CPU with this level (trait contract).
         unsafe { F64x4(_mm256_add_pd(self.0, o.0)) }
+    }
+    #[inline(always)]
+    unsafe fn prefetch(p: *const f64) {
+        // SAFETY: prefetching never faults, whatever the address.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(p.cast()) }
     }
     #[inline(always)]
     unsafe fn reduce_add(self) -> f64 {
@@ -201,4 +211,38 @@ pub unsafe fn pack_b_f32(kc: usize, b: *const f32, offsets: *const usize, n: usi
 pub unsafe fn pack_b_f64(kc: usize, b: *const f64, offsets: *const usize, n: usize, dst: *mut f64) {
     // SAFETY: forwarded contract; compiled for this level.
     unsafe { microkernel::pack_b::<F64x4, 3>(kc, b, offsets, n, dst) }
+}
+
+/// Packs B rows from runs into a 3-vector-wide panel ([`microkernel::pack_b_runs`]).
+///
+/// # Safety
+/// The CPU supports this level; the contract of [`microkernel::pack_b_runs`].
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn pack_b_runs_f32(
+    kc: usize,
+    b: *const f32,
+    offsets: *const usize,
+    runs: &[(usize, usize, usize)],
+    n: usize,
+    dst: *mut f32,
+) {
+    // SAFETY: forwarded contract; compiled for this level.
+    unsafe { microkernel::pack_b_runs::<F32x8, 3>(kc, b, offsets, runs, n, dst) }
+}
+
+/// Packs B rows from runs into a 3-vector-wide panel ([`microkernel::pack_b_runs`]).
+///
+/// # Safety
+/// The CPU supports this level; the contract of [`microkernel::pack_b_runs`].
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn pack_b_runs_f64(
+    kc: usize,
+    b: *const f64,
+    offsets: *const usize,
+    runs: &[(usize, usize, usize)],
+    n: usize,
+    dst: *mut f64,
+) {
+    // SAFETY: forwarded contract; compiled for this level.
+    unsafe { microkernel::pack_b_runs::<F64x4, 3>(kc, b, offsets, runs, n, dst) }
 }

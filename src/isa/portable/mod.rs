@@ -122,3 +122,35 @@ pub unsafe fn pack_b_f64(kc: usize, b: *const f64, offsets: *const usize, n: usi
     // SAFETY: forwarded contract; compiled for this level.
     unsafe { microkernel::pack_b::<F64x4, 3>(kc, b, offsets, n, dst) }
 }
+
+/// Packs B rows from runs into a 3-vector-wide panel ([`microkernel::pack_b_runs`]).
+///
+/// # Safety
+/// The CPU supports this level; the contract of [`microkernel::pack_b_runs`].
+pub unsafe fn pack_b_runs_f32(
+    kc: usize,
+    b: *const f32,
+    offsets: *const usize,
+    runs: &[(usize, usize, usize)],
+    n: usize,
+    dst: *mut f32,
+) {
+    // SAFETY: forwarded contract; compiled for this level.
+    unsafe { microkernel::pack_b_runs::<F32x8, 3>(kc, b, offsets, runs, n, dst) }
+}
+
+/// Packs B rows from runs into a 3-vector-wide panel ([`microkernel::pack_b_runs`]).
+///
+/// # Safety
+/// The CPU supports this level; the contract of [`microkernel::pack_b_runs`].
+pub unsafe fn pack_b_runs_f64(
+    kc: usize,
+    b: *const f64,
+    offsets: *const usize,
+    runs: &[(usize, usize, usize)],
+    n: usize,
+    dst: *mut f64,
+) {
+    // SAFETY: forwarded contract; compiled for this level.
+    unsafe { microkernel::pack_b_runs::<F64x4, 3>(kc, b, offsets, runs, n, dst) }
+}
