@@ -111,10 +111,6 @@ impl Blocking {
         let (l1, l2) = cache_sizes();
         let row_bytes = kern.nr * std::mem::size_of::<T>();
         let kc = (l1 / 2 / row_bytes).clamp(16, KC_MAX);
-        let kc = std::env::var("XCORR_KC")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(kc);
         let mc = (CBUF_LEN / kern.nr / kern.mr).max(1) * kern.mr;
         Blocking {
             kc,
