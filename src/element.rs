@@ -58,6 +58,10 @@ pub trait Element:
     /// this CPU lacks (the kernel tables live in `crate::isa`).
     #[doc(hidden)]
     fn gemm_kernel(isa: crate::isa::Isa) -> Option<crate::isa::GemmKernel<Self>>;
+
+    /// The direct-correlation kernel of `isa` for this type (see `crate::isa`).
+    #[doc(hidden)]
+    fn direct_kernel(isa: crate::isa::Isa) -> Option<crate::isa::DirectKernel<Self>>;
 }
 
 impl Element for f32 {
@@ -91,6 +95,9 @@ impl Element for f32 {
     fn gemm_kernel(isa: crate::isa::Isa) -> Option<crate::isa::GemmKernel<Self>> {
         crate::isa::gemm_kernel_f32(isa)
     }
+    fn direct_kernel(isa: crate::isa::Isa) -> Option<crate::isa::DirectKernel<Self>> {
+        crate::isa::direct_kernel_f32(isa)
+    }
 }
 
 impl Element for f64 {
@@ -123,6 +130,9 @@ impl Element for f64 {
     }
     fn gemm_kernel(isa: crate::isa::Isa) -> Option<crate::isa::GemmKernel<Self>> {
         crate::isa::gemm_kernel_f64(isa)
+    }
+    fn direct_kernel(isa: crate::isa::Isa) -> Option<crate::isa::DirectKernel<Self>> {
+        crate::isa::direct_kernel_f64(isa)
     }
 }
 

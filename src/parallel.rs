@@ -90,3 +90,36 @@ pub fn for_each_chunk_mut<T: Send>(
             .for_each(|(i, c)| f(i, c)),
     }
 }
+
+/// Splits `data` into `outer`-element chunks, each into `inner`-element chunks, and
+/// runs `f(i, j, chunk)` for chunk `j` of outer chunk `i` on `threads` threads.
+pub fn for_each_nested_chunk_mut<T: Send>(
+    threads: usize,
+    data: &mut [T],
+    outer: usize,
+    inner: usize,
+    f: impl Fn(usize, usize, &mut [T]) + Sync + Send,
+) {
+    let (outer, inner) = (outer.max(1), inner.max(1));
+    let serial = |data: &mut [T]| {
+        for (i, o) in data.chunks_mut(outer).enumerate() {
+            for (j, c) in o.chunks_mut(inner).enumerate() {
+                f(i, j, c);
+            }
+        }
+    };
+    if threads <= 1 {
+        serial(data);
+        return;
+    }
+    match pool(threads) {
+        Some(p) => p.install(|| {
+            data.par_chunks_mut(outer).enumerate().for_each(|(i, o)| {
+                o.par_chunks_mut(inner)
+                    .enumerate()
+                    .for_each(|(j, c)| f(i, j, c))
+            })
+        }),
+        None => serial(data),
+    }
+}

@@ -14,6 +14,7 @@ use crate::error::{check_len, Buffer, Result, XcorrError};
 use crate::geometry::Problem;
 use crate::isa::Isa;
 use crate::parallel;
+use crate::paths::direct::Direct;
 use crate::paths::im2col::{self, GradInput, Im2col};
 use crate::reference;
 
@@ -26,17 +27,21 @@ pub enum Path {
     Reference,
     /// Implicit im2col + GEMM: multi-channel layers (`paths/im2col.rs`).
     Im2col,
+    /// SIMD-tiled direct correlation: filters, depthwise and grouped layers
+    /// (`paths/direct.rs`).
+    Direct,
 }
 
 impl Path {
     /// Every path, in the order the planner considers them.
-    pub const ALL: &'static [Path] = &[Path::Reference, Path::Im2col];
+    pub const ALL: &'static [Path] = &[Path::Reference, Path::Im2col, Path::Direct];
 
-    /// The stable name: `reference`, `im2col`.
+    /// The stable name: `reference`, `im2col`, `direct`.
     pub fn name(self) -> &'static str {
         match self {
             Path::Reference => "reference",
             Path::Im2col => "im2col",
+            Path::Direct => "direct",
         }
     }
 }
@@ -65,9 +70,36 @@ impl FromStr for Path {
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Algo {
     Reference,
-    /// Forward and weight gradient share the forward geometry; the input gradient
-    /// runs the forward pass of a derived problem.
-    Im2col(Arc<(Im2col, GradInput)>),
+    Im2col(Arc<Gemm>),
+    /// The direct forward; gradients run on the GEMM engine.
+    Direct(Arc<(Direct, Gemm)>),
+}
+
+/// The GEMM engine's state for a problem: the im2col geometry (forward and weight
+/// gradient) and the derived problem whose forward pass is the input gradient.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Gemm {
+    fwd: Im2col,
+    grad_input: GradInput,
+}
+
+impl Gemm {
+    fn new(p: &Problem) -> Result<Gemm> {
+        Ok(Gemm {
+            fwd: Im2col::new(p),
+            grad_input: GradInput::new(p)?,
+        })
+    }
+}
+
+impl Algo {
+    fn gemm(&self) -> Option<&Gemm> {
+        match self {
+            Algo::Reference => None,
+            Algo::Im2col(g) => Some(g),
+            Algo::Direct(d) => Some(&d.1),
+        }
+    }
 }
 
 /// A problem with its chosen path, ISA level and thread count, ready to execute
@@ -123,9 +155,8 @@ impl Plan {
         let isa = Isa::active();
         let algo = match path {
             Path::Reference => return Ok(Plan::reference(problem)),
-            Path::Im2col => {
-                Algo::Im2col(Arc::new((Im2col::new(problem), GradInput::new(problem)?)))
-            }
+            Path::Im2col => Algo::Im2col(Arc::new(Gemm::new(problem)?)),
+            Path::Direct => Algo::Direct(Arc::new((Direct::new(problem)?, Gemm::new(problem)?))),
         };
         if isa == Isa::Scalar {
             return Err(XcorrError::PathUnsupported {
@@ -187,11 +218,39 @@ impl Plan {
         self.threads
     }
 
-    /// Elements of scratch space that the `_with_workspace` calls need.
+    fn no_kernels<T: Element>(&self) -> XcorrError {
+        XcorrError::PathUnsupported {
+            path: self.path.name(),
+            reason: format!("no {} kernels at level {}", T::NAME, self.isa),
+        }
+    }
+
+    fn gemm_kernel<T: Element>(&self) -> Result<crate::isa::GemmKernel<T>> {
+        T::gemm_kernel(self.isa).ok_or_else(|| self.no_kernels::<T>())
+    }
+
+    /// Elements of scratch space that [`forward_with_workspace`](Self::forward_with_workspace) needs.
     pub fn workspace_len<T: Element>(&self) -> usize {
         match &self.algo {
             Algo::Reference => 0,
-            Algo::Im2col(a) => T::gemm_kernel(self.isa).map_or(0, |k| a.0.workspace_len(k.mr)),
+            Algo::Im2col(g) => T::gemm_kernel(self.isa).map_or(0, |k| g.fwd.workspace_len(k.mr)),
+            Algo::Direct(d) => d.0.workspace_len(),
+        }
+    }
+
+    /// Elements of scratch space that [`backward_input_with_workspace`](Self::backward_input_with_workspace) needs.
+    pub fn backward_input_workspace_len<T: Element>(&self) -> usize {
+        match (self.algo.gemm(), T::gemm_kernel(self.isa)) {
+            (Some(g), Some(k)) => g.grad_input.workspace_len(k.mr),
+            _ => 0,
+        }
+    }
+
+    /// Elements of scratch space that [`backward_weight_with_workspace`](Self::backward_weight_with_workspace) needs.
+    pub fn backward_weight_workspace_len<T: Element>(&self) -> usize {
+        match (self.algo.gemm(), T::gemm_kernel(self.isa)) {
+            (Some(g), Some(k)) => g.fwd.grad_weight_workspace_len(k.mr),
+            _ => 0,
         }
     }
 
@@ -237,35 +296,16 @@ impl Plan {
         )?;
         match &self.algo {
             Algo::Reference => reference::forward(p, input, weight, bias, output),
-            Algo::Im2col(a) => {
-                let kern = self.kernel::<T>()?;
-                a.0.forward(&kern, self.threads, input, weight, bias, output, workspace);
+            Algo::Im2col(g) => {
+                let kern = self.gemm_kernel::<T>()?;
+                g.fwd
+                    .forward(&kern, self.threads, input, weight, bias, output, workspace);
                 Ok(())
             }
-        }
-    }
-
-    fn kernel<T: Element>(&self) -> Result<crate::isa::GemmKernel<T>> {
-        T::gemm_kernel(self.isa).ok_or_else(|| XcorrError::PathUnsupported {
-            path: self.path.name(),
-            reason: format!("no {} kernels at level {}", T::NAME, self.isa),
-        })
-    }
-
-    /// Elements of scratch space that [`backward_input_with_workspace`](Self::backward_input_with_workspace) needs.
-    pub fn backward_input_workspace_len<T: Element>(&self) -> usize {
-        match &self.algo {
-            Algo::Reference => 0,
-            Algo::Im2col(a) => T::gemm_kernel(self.isa).map_or(0, |k| a.1.workspace_len(k.mr)),
-        }
-    }
-
-    /// Elements of scratch space that [`backward_weight_with_workspace`](Self::backward_weight_with_workspace) needs.
-    pub fn backward_weight_workspace_len<T: Element>(&self) -> usize {
-        match &self.algo {
-            Algo::Reference => 0,
-            Algo::Im2col(a) => {
-                T::gemm_kernel(self.isa).map_or(0, |k| a.0.grad_weight_workspace_len(k.mr))
+            Algo::Direct(d) => {
+                let kern = T::direct_kernel(self.isa).ok_or_else(|| self.no_kernels::<T>())?;
+                d.0.forward(&kern, self.threads, input, weight, bias, output, workspace);
+                Ok(())
             }
         }
     }
@@ -304,11 +344,11 @@ impl Plan {
             self.backward_input_workspace_len::<T>(),
             workspace.len(),
         )?;
-        match &self.algo {
-            Algo::Reference => reference::backward_input(p, weight, grad_output, grad_input),
-            Algo::Im2col(a) => {
-                let kern = self.kernel::<T>()?;
-                a.1.run(
+        match self.algo.gemm() {
+            None => reference::backward_input(p, weight, grad_output, grad_input),
+            Some(g) => {
+                let kern = self.gemm_kernel::<T>()?;
+                g.grad_input.run(
                     &kern,
                     self.threads,
                     weight,
@@ -355,11 +395,11 @@ impl Plan {
             self.backward_weight_workspace_len::<T>(),
             workspace.len(),
         )?;
-        match &self.algo {
-            Algo::Reference => reference::backward_weight(p, input, grad_output, grad_weight),
-            Algo::Im2col(a) => {
-                let kern = self.kernel::<T>()?;
-                a.0.backward_weight(
+        match self.algo.gemm() {
+            None => reference::backward_weight(p, input, grad_output, grad_weight),
+            Some(g) => {
+                let kern = self.gemm_kernel::<T>()?;
+                g.fwd.backward_weight(
                     &kern,
                     self.threads,
                     input,
@@ -380,7 +420,7 @@ impl Plan {
         let p = &self.problem;
         match &self.algo {
             Algo::Reference => reference::backward_bias(p, grad_output, grad_bias),
-            Algo::Im2col(_) => {
+            Algo::Im2col(_) | Algo::Direct(_) => {
                 check_len(Buffer::GradOutput, p.output_len(), grad_output.len())?;
                 check_len(Buffer::GradBias, p.bias_len(), grad_bias.len())?;
                 im2col::backward_bias(p, grad_output, grad_bias);

@@ -242,3 +242,25 @@ fn conformance_im2col_every_isa() {
         }
     }
 }
+
+/// The direct path at every SIMD level, on 1 and 2 threads, for every case it
+/// accepts (innermost stride 1); it must refuse the others with `PathUnsupported`.
+#[test]
+fn conformance_direct_every_isa() {
+    for isa in Isa::supported().filter(|&i| i != Isa::Scalar) {
+        for threads in [1, 2] {
+            run_all(
+                &format!("direct/{isa}/{threads}T"),
+                &|p| match Plan::with_path(p, Path::Direct) {
+                    Ok(plan) => Ok(plan.with_isa(isa)?.with_threads(threads)),
+                    Err(xcorr::XcorrError::PathUnsupported { .. })
+                        if p.stride().last() != Some(&1) =>
+                    {
+                        Ok(Plan::with_path(p, Path::Reference)?)
+                    }
+                    Err(e) => Err(e),
+                },
+            );
+        }
+    }
+}

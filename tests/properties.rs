@@ -188,6 +188,18 @@ proptest! {
         }
     }
 
+    #[test]
+    fn direct_matches_reference_at_every_isa(p in problem_strategy(), seed: u64) {
+        for isa in Isa::supported().filter(|&i| i != Isa::Scalar) {
+            match Plan::with_path(&p, Path::Direct) {
+                Ok(_) => check_plan_against_reference_all(&p, seed, &|p| {
+                    Ok(Plan::with_path(p, Path::Direct)?.with_isa(isa)?.with_threads(2))
+                }),
+                Err(e) => prop_assert!(p.stride().last() != Some(&1), "{}: {}", p, e),
+            }
+        }
+    }
+
     /// Every path gives bitwise the same output on 1 and 2 threads.
     #[test]
     fn threads_do_not_change_results(p in problem_strategy(), seed: u64) {

@@ -172,3 +172,170 @@ pub unsafe fn pack_b_runs<V: Vector, const NV: usize>(
         }
     }
 }
+
+/// Vectors of outputs per block of the direct kernel: 8 independent FMA chains
+/// cover the FMA latency on two pipes.
+pub const DIRECT_NV: usize = 8;
+
+/// One output row segment of a direct correlation:
+/// `out[j] (+)= Σ_r Σ_t w[r·taps + t] · rows[r][j + t·dil]` for `j < n`, starting
+/// from `out[j]` (`accumulate`) or from `bias`.
+///
+/// # Safety
+/// Level supported and called from its `#[target_feature]` wrapper; every
+/// `rows[r]` points at `n + (taps-1)·dil` readable elements; `w` holds
+/// `rows.len()·taps`; `out` holds `n` writable elements.
+#[inline(always)]
+pub unsafe fn direct_row<V: Vector>(
+    rows: &[*const V::Elem],
+    taps: usize,
+    dil: usize,
+    w: *const V::Elem,
+    out: *mut V::Elem,
+    n: usize,
+    bias: V::Elem,
+    accumulate: bool,
+) {
+    // SAFETY (whole body): the caller's contract above.
+    unsafe {
+        let l = V::LANES;
+        let mut j = 0;
+        // Blocks of DIRECT_NV vectors.
+        while j + DIRECT_NV * l <= n {
+            let mut acc = [V::zero(); DIRECT_NV];
+            for (v, a) in acc.iter_mut().enumerate() {
+                *a = if accumulate {
+                    V::load(out.add(j + v * l))
+                } else {
+                    V::splat(bias)
+                };
+            }
+            for (r, &row) in rows.iter().enumerate() {
+                let rp = row.add(j);
+                let wr = w.add(r * taps);
+                for t in 0..taps {
+                    let wv = V::splat(*wr.add(t));
+                    let p = rp.add(t * dil);
+                    for (v, a) in acc.iter_mut().enumerate() {
+                        *a = V::fmadd(wv, V::load(p.add(v * l)), *a);
+                    }
+                }
+            }
+            for (v, a) in acc.iter().enumerate() {
+                a.store(out.add(j + v * l));
+            }
+            j += DIRECT_NV * l;
+        }
+        // Single vectors, the last one masked.
+        while j < n {
+            let width = (n - j).min(l);
+            let load = |p: *const V::Elem| {
+                if width == l {
+                    V::load(p)
+                } else {
+                    V::load_partial(p, width)
+                }
+            };
+            let mut a = if accumulate {
+                load(out.add(j))
+            } else {
+                V::splat(bias)
+            };
+            for (r, &row) in rows.iter().enumerate() {
+                let rp = row.add(j);
+                let wr = w.add(r * taps);
+                for t in 0..taps {
+                    a = V::fmadd(V::splat(*wr.add(t)), load(rp.add(t * dil)), a);
+                }
+            }
+            if width == l {
+                a.store(out.add(j));
+            } else {
+                a.store_partial(out.add(j), width);
+            }
+            j += width;
+        }
+    }
+}
+
+/// `R` consecutive output rows of a direct correlation with stride and dilation 1
+/// between rows: output row `r` sums kernel row `kh` against input row `r + kh`,
+/// so each input vector is loaded once and used by up to `R` output rows.
+/// `out_r[j] (+)= Σ_kh Σ_t w[kh·taps + t] · inp[r + kh][j + t·dil]` for `j < n`.
+///
+/// # Safety
+/// Level supported and called from its `#[target_feature]` wrapper;
+/// `inp.len() == R + kh - 1`, each input row holds `n + (taps-1)·dil` readable
+/// elements, `w` holds `kh·taps`, every `out[r]` holds `n` writable elements.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+pub unsafe fn direct_rows<V: Vector, const R: usize, const NV: usize>(
+    inp: &[*const V::Elem],
+    kh: usize,
+    taps: usize,
+    dil: usize,
+    w: *const V::Elem,
+    out: &[*mut V::Elem; R],
+    n: usize,
+    bias: V::Elem,
+    accumulate: bool,
+) {
+    // SAFETY (whole body): the caller's contract above.
+    unsafe {
+        let l = V::LANES;
+        let mut j = 0;
+        while j + NV * l <= n {
+            let mut acc = [[V::zero(); NV]; R];
+            for (r, acc) in acc.iter_mut().enumerate() {
+                for (v, a) in acc.iter_mut().enumerate() {
+                    *a = if accumulate {
+                        V::load(out[r].add(j + v * l))
+                    } else {
+                        V::splat(bias)
+                    };
+                }
+            }
+            for (ir, &row) in inp.iter().enumerate() {
+                // Output rows r with 0 <= ir - r < kh use this input row.
+                let r_lo = (ir + 1).saturating_sub(kh);
+                let r_hi = ir.min(R - 1);
+                let rp = row.add(j);
+                for t in 0..taps {
+                    let p = rp.add(t * dil);
+                    let mut x = [V::zero(); NV];
+                    for (v, x) in x.iter_mut().enumerate() {
+                        *x = V::load(p.add(v * l));
+                    }
+                    for (r, acc) in acc.iter_mut().enumerate() {
+                        if r < r_lo || r > r_hi {
+                            continue;
+                        }
+                        let wv = V::splat(*w.add((ir - r) * taps + t));
+                        for v in 0..NV {
+                            acc[v] = V::fmadd(wv, x[v], acc[v]);
+                        }
+                    }
+                }
+            }
+            for (r, acc) in acc.iter().enumerate() {
+                for (v, a) in acc.iter().enumerate() {
+                    a.store(out[r].add(j + v * l));
+                }
+            }
+            j += NV * l;
+        }
+        // The remaining columns, one row at a time.
+        if j < n {
+            for (r, &o) in out.iter().enumerate() {
+                let rows: [*const V::Elem; crate::isa::DIRECT_MAX_ROWS] = {
+                    let mut a = [core::ptr::null(); crate::isa::DIRECT_MAX_ROWS];
+                    for (d, s) in a.iter_mut().zip(&inp[r..r + kh]) {
+                        *d = s.add(j);
+                    }
+                    a
+                };
+                direct_row::<V>(&rows[..kh], taps, dil, w, o.add(j), n - j, bias, accumulate);
+            }
+        }
+    }
+}

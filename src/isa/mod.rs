@@ -364,3 +364,191 @@ gemm_table!(
     (microkernel::MR_NARROW, microkernel::MR_WIDE),
     [12, 12, 24]
 );
+
+/// A direct-correlation row kernel signature: see [`DirectKernel::row`].
+pub type DirectRowFn<T> = unsafe fn(&[*const T], usize, usize, *const T, *mut T, usize, T, bool);
+
+/// The most kernel rows one [`DirectKernel::row`] call takes (more are split into
+/// calls that accumulate).
+pub const DIRECT_MAX_ROWS: usize = 64;
+
+/// A multi-row direct kernel signature: see [`DirectKernel::rows`].
+pub type DirectRowsFn<T> =
+    unsafe fn(&[*const T], usize, usize, usize, *const T, &[*mut T], usize, T, bool);
+
+/// The direct-correlation kernels of one ISA level and element type.
+#[derive(Clone, Copy)]
+pub struct DirectKernel<T> {
+    pub isa: Isa,
+    /// Output rows computed together by [`rows`](Self::rows).
+    pub rows_per_block: usize,
+    row: DirectRowFn<T>,
+    rows: DirectRowsFn<T>,
+}
+
+impl<T> fmt::Debug for DirectKernel<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DirectKernel({})", self.isa)
+    }
+}
+
+impl<T: Element> DirectKernel<T> {
+    /// `out[j] (+)= Σ_r Σ_t w[r·taps + t] · rows[r][j + t·dil]` for every `j` of
+    /// `out`, starting from `out` (`accumulate`) or from `bias`. Each row slice
+    /// starts at the element the first output reads.
+    ///
+    /// # Panics
+    /// If a row is shorter than `out.len() + (taps-1)·dil`, `w` is shorter than
+    /// `rows.len()·taps`, or there are more than [`DIRECT_MAX_ROWS`] rows.
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    pub fn row(
+        &self,
+        rows: &[&[T]],
+        taps: usize,
+        dil: usize,
+        w: &[T],
+        out: &mut [T],
+        bias: T,
+        accumulate: bool,
+    ) {
+        let n = out.len();
+        if n == 0 || taps == 0 {
+            return;
+        }
+        let need = n + (taps - 1) * dil;
+        assert!(
+            rows.len() <= DIRECT_MAX_ROWS
+                && w.len() >= rows.len() * taps
+                && rows.iter().all(|r| r.len() >= need),
+            "direct row out of bounds"
+        );
+        let mut ptrs = [std::ptr::null::<T>(); DIRECT_MAX_ROWS];
+        for (p, r) in ptrs.iter_mut().zip(rows) {
+            *p = r.as_ptr();
+        }
+        // SAFETY: supported level (see `direct_kernel_f32`); every row holds the
+        // `need` elements it is read at (assert), `w` its taps, `out` its n outputs.
+        unsafe {
+            (self.row)(
+                &ptrs[..rows.len()],
+                taps,
+                dil,
+                w.as_ptr(),
+                out.as_mut_ptr(),
+                n,
+                bias,
+                accumulate,
+            )
+        }
+    }
+}
+
+impl<T: Element> DirectKernel<T> {
+    /// `rows_per_block` output rows at once, for stride and dilation 1 between
+    /// rows: output row `r` sums kernel row `kh` against input row `inp[r + kh]`:
+    /// `out[r][j] (+)= Σ_kh Σ_t w[kh·taps + t] · inp[r + kh][j + t·dil]`. Each input
+    /// slice starts at the element the first output reads.
+    ///
+    /// # Panics
+    /// If `out` does not hold `rows_per_block` rows of equal length, `inp` does not
+    /// hold `rows_per_block + kh - 1` rows long enough, or `w` is short.
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    pub fn rows(
+        &self,
+        inp: &[&[T]],
+        kh: usize,
+        taps: usize,
+        dil: usize,
+        w: &[T],
+        out: &mut [&mut [T]],
+        bias: T,
+        accumulate: bool,
+    ) {
+        let r = self.rows_per_block;
+        let n = out.first().map_or(0, |o| o.len());
+        if n == 0 || taps == 0 || kh == 0 {
+            return;
+        }
+        let need = n + (taps - 1) * dil;
+        assert!(
+            out.len() == r
+                && out.iter().all(|o| o.len() == n)
+                && inp.len() == r + kh - 1
+                && inp.len() <= DIRECT_MAX_ROWS
+                && kh <= DIRECT_MAX_ROWS
+                && inp.iter().all(|i| i.len() >= need)
+                && w.len() >= kh * taps,
+            "direct rows out of bounds"
+        );
+        let mut ip = [std::ptr::null::<T>(); DIRECT_MAX_ROWS];
+        for (p, i) in ip.iter_mut().zip(inp) {
+            *p = i.as_ptr();
+        }
+        let mut op = [std::ptr::null_mut::<T>(); 8];
+        for (p, o) in op.iter_mut().zip(out.iter_mut()) {
+            *p = o.as_mut_ptr();
+        }
+        // SAFETY: supported level (see `direct_kernel_f32`); every input row holds
+        // the `need` elements it is read at, `w` its taps, each output row n values
+        // (asserts); the rows are distinct `&mut` slices, so writes do not alias.
+        unsafe {
+            (self.rows)(
+                &ip[..inp.len()],
+                kh,
+                taps,
+                dil,
+                w.as_ptr(),
+                &op[..r],
+                n,
+                bias,
+                accumulate,
+            )
+        }
+    }
+}
+
+macro_rules! direct_table {
+    ($f:ident, $t:ty, $portable:expr, $avx2:expr, $avx512:expr) => {
+        /// The direct kernel of `isa`, or `None` for `Scalar` or a level this CPU
+        /// lacks: the only way to obtain one, so holding it proves the level.
+        pub fn $f(isa: Isa) -> Option<DirectKernel<$t>> {
+            if !isa.is_supported() {
+                return None;
+            }
+            let ((row, rows), rows_per_block): ((DirectRowFn<$t>, DirectRowsFn<$t>), usize) =
+                match isa {
+                    Isa::Scalar => return None,
+                    Isa::Portable => ($portable, 2),
+                    #[cfg(target_arch = "x86_64")]
+                    Isa::Avx2 => ($avx2, 2),
+                    #[cfg(target_arch = "x86_64")]
+                    Isa::Avx512 => ($avx512, 4),
+                    #[cfg(not(target_arch = "x86_64"))]
+                    _ => return None,
+                };
+            Some(DirectKernel {
+                isa,
+                rows_per_block,
+                row,
+                rows,
+            })
+        }
+    };
+}
+
+direct_table!(
+    direct_kernel_f32,
+    f32,
+    (portable::direct_row_f32, portable::direct_rows_f32),
+    (avx2::direct_row_f32, avx2::direct_rows_f32),
+    (avx512::direct_row_f32, avx512::direct_rows_f32)
+);
+direct_table!(
+    direct_kernel_f64,
+    f64,
+    (portable::direct_row_f64, portable::direct_rows_f64),
+    (avx2::direct_row_f64, avx2::direct_rows_f64),
+    (avx512::direct_row_f64, avx512::direct_rows_f64)
+);

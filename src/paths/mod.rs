@@ -2,4 +2,5 @@
 //! `crate::reference`; the fast paths live here, one module each, and the plan
 //! (`crate::plan`) chooses between them.
 
+pub(crate) mod direct;
 pub(crate) mod im2col;

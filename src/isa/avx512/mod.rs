@@ -213,3 +213,93 @@ pub unsafe fn pack_b_runs_f64(
     // SAFETY: forwarded contract; compiled for this level.
     unsafe { microkernel::pack_b_runs::<F64x8, 3>(kc, b, offsets, runs, n, dst) }
 }
+
+/// One direct-correlation output row segment ([`microkernel::direct_row`]).
+///
+/// # Safety
+/// The CPU supports this level; the contract of [`microkernel::direct_row`].
+#[allow(clippy::too_many_arguments)]
+#[target_feature(enable = "avx512f")]
+pub unsafe fn direct_row_f32(
+    rows: &[*const f32],
+    taps: usize,
+    dil: usize,
+    w: *const f32,
+    out: *mut f32,
+    n: usize,
+    bias: f32,
+    accumulate: bool,
+) {
+    // SAFETY: forwarded contract; compiled for this level.
+    unsafe { microkernel::direct_row::<F32x16>(rows, taps, dil, w, out, n, bias, accumulate) }
+}
+
+/// One direct-correlation output row segment ([`microkernel::direct_row`]).
+///
+/// # Safety
+/// The CPU supports this level; the contract of [`microkernel::direct_row`].
+#[allow(clippy::too_many_arguments)]
+#[target_feature(enable = "avx512f")]
+pub unsafe fn direct_row_f64(
+    rows: &[*const f64],
+    taps: usize,
+    dil: usize,
+    w: *const f64,
+    out: *mut f64,
+    n: usize,
+    bias: f64,
+    accumulate: bool,
+) {
+    // SAFETY: forwarded contract; compiled for this level.
+    unsafe { microkernel::direct_row::<F64x8>(rows, taps, dil, w, out, n, bias, accumulate) }
+}
+
+/// 4 output rows of a direct correlation at once ([`microkernel::direct_rows`]).
+///
+/// # Safety
+/// The CPU supports this level; the contract of [`microkernel::direct_rows`]
+/// with `R = 4` (`out` holds 4 row pointers).
+#[allow(clippy::too_many_arguments)]
+#[target_feature(enable = "avx512f")]
+pub unsafe fn direct_rows_f32(
+    inp: &[*const f32],
+    kh: usize,
+    taps: usize,
+    dil: usize,
+    w: *const f32,
+    out: &[*mut f32],
+    n: usize,
+    bias: f32,
+    accumulate: bool,
+) {
+    let out: &[*mut f32; 4] = out.try_into().expect("4 output rows");
+    // SAFETY: forwarded contract; compiled for this level.
+    unsafe {
+        microkernel::direct_rows::<F32x16, 4, 4>(inp, kh, taps, dil, w, out, n, bias, accumulate)
+    }
+}
+
+/// 4 output rows of a direct correlation at once ([`microkernel::direct_rows`]).
+///
+/// # Safety
+/// The CPU supports this level; the contract of [`microkernel::direct_rows`]
+/// with `R = 4` (`out` holds 4 row pointers).
+#[allow(clippy::too_many_arguments)]
+#[target_feature(enable = "avx512f")]
+pub unsafe fn direct_rows_f64(
+    inp: &[*const f64],
+    kh: usize,
+    taps: usize,
+    dil: usize,
+    w: *const f64,
+    out: &[*mut f64],
+    n: usize,
+    bias: f64,
+    accumulate: bool,
+) {
+    let out: &[*mut f64; 4] = out.try_into().expect("4 output rows");
+    // SAFETY: forwarded contract; compiled for this level.
+    unsafe {
+        microkernel::direct_rows::<F64x8, 4, 4>(inp, kh, taps, dil, w, out, n, bias, accumulate)
+    }
+}

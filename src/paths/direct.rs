@@ -1,0 +1,266 @@
+//! The SIMD-tiled direct path: for single-channel and few-channel filtering (images,
+//! signals, volumes) and depthwise / grouped convolutions, where im2col would copy
+//! the input `k` times for a GEMM with one or a few rows.
+//!
+//! Every problem is a set of **output rows** `(n, co, od, oh)`. One output row sums,
+//! over the input channels of its group and the kernel rows `(kd, kh)`, a 1-D
+//! correlation of one input row with one kernel row. The input row of kernel row
+//! `(kd, kh)` is chosen through the padding mode (a reflected, replicated or
+//! wrapped row, or a shared row of zeros), so the top, bottom, front and back
+//! borders cost nothing per tap. Along the row:
+//!
+//! * the **interior** columns, whose taps all fall inside the row, run the level's
+//!   vector kernel (`isa::DirectKernel`) with no bounds checks: blocks of 8 vectors of
+//!   outputs (8 independent FMA chains), every tap a broadcast weight times an
+//!   unaligned load;
+//! * the few **border** columns at either end go through `PaddingMode::source`.
+//!
+//! No padded copy of the input is made. Output rows are independent, so threads
+//! split over them and each row is summed in the same order whatever the thread
+//! count. The innermost stride must be 1 (vector loads are contiguous); other
+//! problems go to the im2col path.
+
+use crate::element::Element;
+use crate::error::{Result, XcorrError};
+use crate::geometry::{Op, Problem};
+use crate::isa::{DirectKernel, DIRECT_MAX_ROWS};
+use crate::parallel;
+
+/// The geometry of the direct path for one problem, computed once per plan.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Direct {
+    p: Problem,
+    /// Output columns `lo..hi` read only inside the input row.
+    lo: usize,
+    hi: usize,
+}
+
+impl Direct {
+    /// # Errors
+    /// `PathUnsupported` if the innermost stride is not 1.
+    pub(crate) fn new(p: &Problem) -> Result<Direct> {
+        let (inp, ker, out) = (p.input3(), p.kernel3(), p.output3());
+        let (stride, dil, pad) = (p.stride3(), p.dilation3(), p.pad3());
+        if stride[2] != 1 {
+            return Err(XcorrError::PathUnsupported {
+                path: "direct",
+                reason: format!(
+                    "the innermost stride is {}; the direct path needs 1",
+                    stride[2]
+                ),
+            });
+        }
+        // Output ow reads input ow - pad + t·dil for t < k: inside for all t iff
+        // pad <= ow and ow + (k-1)·dil - pad < W.
+        let span = (ker[2] - 1) * dil[2];
+        let lo = pad[2].0.min(out[2]);
+        let hi = (inp[2] + pad[2].0).saturating_sub(span).min(out[2]).max(lo);
+        Ok(Direct { p: *p, lo, hi })
+    }
+
+    /// Workspace: the weights in tap order (flipped for convolution) and a row of zeros.
+    pub(crate) fn workspace_len(&self) -> usize {
+        self.p.weight_len() + self.p.input3()[2]
+    }
+
+    /// `output = input ⋆ weight + bias`.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn forward<T: Element>(
+        &self,
+        kern: &DirectKernel<T>,
+        threads: usize,
+        input: &[T],
+        weight: &[T],
+        bias: Option<&[T]>,
+        output: &mut [T],
+        workspace: &mut [T],
+    ) {
+        let p = &self.p;
+        let (wt, zero) = workspace.split_at_mut(p.weight_len());
+        let taps = p.kernel_spatial();
+        match p.op() {
+            Op::Correlation => wt.copy_from_slice(weight),
+            // Reversing each (co, ci) kernel flips every spatial axis at once.
+            Op::Convolution => {
+                for (d, s) in wt.chunks_exact_mut(taps).zip(weight.chunks_exact(taps)) {
+                    d.iter_mut().zip(s.iter().rev()).for_each(|(d, s)| *d = *s);
+                }
+            }
+        }
+        zero.fill(T::ZERO);
+        let (wt, zero) = (&*wt, &*zero);
+        let out = p.output3();
+        let (out_h, out_w) = (out[1], out[2]);
+        // Rows of a block share input rows when consecutive output rows are
+        // consecutive input rows (stride and dilation 1 along H).
+        let rpb = if p.stride3()[1] == 1 && p.dilation3()[1] == 1 && out_h > 1 {
+            kern.rows_per_block
+        } else {
+            1
+        };
+        // Threads split planes into blocks of rows, or a single long row (a 1-D
+        // signal) into column segments.
+        let inner = if out_h == 1 {
+            SEGMENT.min(out_w)
+        } else {
+            rpb * out_w
+        };
+        parallel::for_each_nested_chunk_mut(
+            threads,
+            output,
+            out_h * out_w,
+            inner,
+            |plane, i, chunk| {
+                if out_h == 1 {
+                    self.block(kern, plane, 0, 1, i * inner, input, wt, bias, zero, chunk);
+                } else {
+                    let rows = chunk.len() / out_w;
+                    self.block(kern, plane, i * rpb, rows, 0, input, wt, bias, zero, chunk);
+                }
+            },
+        );
+    }
+
+    /// Computes output rows `oh0..oh0 + nrows` of output plane `plane` (`(n, co,
+    /// od)` flattened), columns `c0..c0 + width` where `out` holds
+    /// `nrows × width` values.
+    #[allow(clippy::too_many_arguments)]
+    fn block<T: Element>(
+        &self,
+        kern: &DirectKernel<T>,
+        plane: usize,
+        oh0: usize,
+        nrows: usize,
+        c0: usize,
+        input: &[T],
+        wt: &[T],
+        bias: Option<&[T]>,
+        zero: &[T],
+        out: &mut [T],
+    ) {
+        let p = &self.p;
+        let (inp, ker, outd) = (p.input3(), p.kernel3(), p.output3());
+        let (stride, dil, pad) = (p.stride3(), p.dilation3(), p.pad3());
+        let mode = p.padding_mode();
+        let (od, rest) = (plane % outd[0], plane / outd[0]);
+        let (co, n) = (rest % p.out_channels(), rest / p.out_channels());
+        let (cin_g, cout_g) = (p.in_channels_per_group(), p.out_channels_per_group());
+        let g = co / cout_g;
+        let (taps, kw, kh) = (p.kernel_spatial(), ker[2], ker[1]);
+        let width = out.len() / nrows;
+        let c1 = c0 + width;
+        // Interior columns of this segment, relative to c0.
+        let (lo, hi) = (self.lo.clamp(c0, c1) - c0, self.hi.clamp(c0, c1) - c0);
+        let b = bias.map_or(T::ZERO, |b| b[co]);
+        let source = |a: usize, o: usize, t: usize| {
+            mode.source(
+                (o * stride[a] + t * dil[a]) as isize - pad[a].0 as isize,
+                inp[a],
+            )
+        };
+        let multi = nrows == kern.rows_per_block && nrows > 1 && nrows + kh - 1 <= DIRECT_MAX_ROWS;
+        let mut first = true;
+        for ci in 0..cin_g {
+            let c = g * cin_g + ci;
+            let chan = &input[(n * p.in_channels() + c) * p.input_spatial()..][..p.input_spatial()];
+            for kd in 0..ker[0] {
+                let w = &wt[(co * cin_g + ci) * taps + kd * kh * kw..][..kh * kw];
+                let depth =
+                    source(0, od, kd).map(|d| &chan[d * inp[1] * inp[2]..][..inp[1] * inp[2]]);
+                let row_of = |ih: Option<usize>| -> &[T] {
+                    match (depth, ih) {
+                        (Some(dp), Some(h)) => &dp[h * inp[2]..][..inp[2]],
+                        _ => zero,
+                    }
+                };
+                if multi {
+                    // Input rows oh0 + i - pad for i < nrows + kh - 1, shared by the block.
+                    let mut rows: [&[T]; DIRECT_MAX_ROWS] = [zero; DIRECT_MAX_ROWS];
+                    let nin = nrows + kh - 1;
+                    for (i, r) in rows[..nin].iter_mut().enumerate() {
+                        *r = row_of(source(1, oh0, i));
+                    }
+                    if hi > lo {
+                        let start = c0 + lo - pad[2].0;
+                        let mut sl: [&[T]; DIRECT_MAX_ROWS] = [zero; DIRECT_MAX_ROWS];
+                        for (s, r) in sl[..nin].iter_mut().zip(&rows[..nin]) {
+                            *s = &r[start..];
+                        }
+                        let mut it = out.chunks_exact_mut(width);
+                        let mut o4: [&mut [T]; 8] = Default::default();
+                        for o in o4[..nrows].iter_mut() {
+                            *o = &mut it.next().expect("nrows rows")[lo..hi];
+                        }
+                        kern.rows(&sl[..nin], kh, kw, dil[2], w, &mut o4[..nrows], b, !first);
+                    }
+                    for (r, o) in out.chunks_exact_mut(width).enumerate() {
+                        self.border(&rows[r..r + kh], w, o, c0, lo, hi, b, first);
+                    }
+                } else {
+                    for (r, o) in out.chunks_exact_mut(width).enumerate() {
+                        // Kernel rows in chunks the kernel call takes; later chunks add.
+                        for k0 in (0..kh).step_by(DIRECT_MAX_ROWS) {
+                            let nk = DIRECT_MAX_ROWS.min(kh - k0);
+                            let mut rows: [&[T]; DIRECT_MAX_ROWS] = [zero; DIRECT_MAX_ROWS];
+                            for (t, row) in rows[..nk].iter_mut().enumerate() {
+                                *row = row_of(source(1, oh0 + r, k0 + t));
+                            }
+                            let wk = &w[k0 * kw..(k0 + nk) * kw];
+                            let acc = !(first && k0 == 0);
+                            if hi > lo {
+                                let start = c0 + lo - pad[2].0;
+                                let mut sl: [&[T]; DIRECT_MAX_ROWS] = [zero; DIRECT_MAX_ROWS];
+                                for (s, row) in sl[..nk].iter_mut().zip(&rows[..nk]) {
+                                    *s = &row[start..];
+                                }
+                                kern.row(&sl[..nk], kw, dil[2], wk, &mut o[lo..hi], b, acc);
+                            }
+                            self.border(&rows[..nk], wk, o, c0, lo, hi, b, !acc);
+                        }
+                    }
+                }
+                first = false;
+            }
+        }
+    }
+
+    /// The border columns of one output row segment (`out` = columns `c0..`; the
+    /// interior is `lo..hi` relative to `c0`): every tap through the padding mode.
+    #[allow(clippy::too_many_arguments)]
+    fn border<T: Element>(
+        &self,
+        rows: &[&[T]],
+        w: &[T],
+        out: &mut [T],
+        c0: usize,
+        lo: usize,
+        hi: usize,
+        b: T,
+        first: bool,
+    ) {
+        let p = &self.p;
+        let (kw, dil, pad, len) = (
+            p.kernel3()[2],
+            p.dilation3()[2],
+            p.pad3()[2].0,
+            p.input3()[2],
+        );
+        let mode = p.padding_mode();
+        let n = out.len();
+        for j in (0..lo).chain(hi..n) {
+            let ow = c0 + j;
+            let mut acc = if first { b } else { out[j] };
+            for (row, wr) in rows.iter().zip(w.chunks_exact(kw)) {
+                for (t, &wv) in wr.iter().enumerate() {
+                    let pos = (ow + t * dil) as isize - pad as isize;
+                    let x = mode.source(pos, len).map_or(T::ZERO, |i| row[i]);
+                    acc += x * wv;
+                }
+            }
+            out[j] = acc;
+        }
+    }
+}
+
+/// Columns per task when a plane is a single row (a 1-D signal).
+const SEGMENT: usize = 16384;
