@@ -186,6 +186,7 @@ pub const DIRECT_NV: usize = 8;
 /// `rows[r]` points at `n + (taps-1)·dil` readable elements; `w` holds
 /// `rows.len()·taps`; `out` holds `n` writable elements.
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 pub unsafe fn direct_row<V: Vector>(
     rows: &[*const V::Elem],
     taps: usize,
