@@ -14,7 +14,9 @@
 //!                    zeros | reflect | replicate | circular [zeros]
 //!                    xcorr | conv [xcorr]
 //!   --workloads-file PATH   [../shared/peers/workloads.json]
-//!   --path P[,P..]   reference, im2col, auto (default: auto)
+//!   --path P[,P..]   reference, im2col, direct, auto (the estimate-mode planner),
+//!                    measure (the measure-mode planner), or all (= auto,im2col,direct)
+//!                    (default: auto)
 //!   --isa I[,I..]    scalar, portable, avx2, avx512 (default: the active level)
 //!   --threads T[,T..]  (default: 1,2)
 //!   --dtype f32|f64  (default: f32)
@@ -34,92 +36,11 @@
 use std::time::Instant;
 
 use xcorr::isa::Isa;
-use xcorr::{reference, within_tolerance, Element, Op, Padding, PaddingMode, Path, Plan, Problem};
+use xcorr::{reference, within_tolerance, Element, Padding, Path, Plan, Problem};
 
 struct Case {
     name: String,
     problem: Problem,
-}
-
-fn parse_axes(s: &str) -> Result<Vec<usize>, String> {
-    s.split('x')
-        .map(|v| {
-            v.parse::<usize>()
-                .map_err(|e| format!("bad number {v:?}: {e}"))
-        })
-        .collect()
-}
-
-/// Parses a problem descriptor (see the module docs).
-fn parse_descriptor(d: &str) -> Result<Problem, String> {
-    let mut b = Problem::builder();
-    let (mut ic, mut oc) = (1, 1);
-    for tok in d.split('_') {
-        let num = |prefix: &str| {
-            tok[prefix.len()..]
-                .parse::<usize>()
-                .map_err(|e| format!("{tok}: {e}"))
-        };
-        b = match tok {
-            "zeros" => b.padding_mode(PaddingMode::Zeros),
-            "reflect" => b.padding_mode(PaddingMode::Reflect),
-            "replicate" => b.padding_mode(PaddingMode::Replicate),
-            "circular" => b.padding_mode(PaddingMode::Circular),
-            "xcorr" => b.op(Op::Correlation),
-            "conv" => b.op(Op::Convolution),
-            "pvalid" => b.padding(Padding::Valid),
-            "psame" => b.padding(Padding::Same),
-            "pfull" => b.padding(Padding::Full),
-            t if t.starts_with("ic") => {
-                ic = num("ic")?;
-                b
-            }
-            t if t.starts_with("oc") => {
-                oc = num("oc")?;
-                b
-            }
-            t if t.starts_with('n') => b.batch(num("n")?),
-            t if t.starts_with('g') => b.groups(num("g")?),
-            t if t.starts_with('i') => b.input(parse_axes(&t[1..])?),
-            t if t.starts_with('k') => b.kernel(parse_axes(&t[1..])?),
-            t if t.starts_with('s') => {
-                let v = parse_axes(&t[1..])?;
-                if v.len() == 1 {
-                    b.stride(v[0])
-                } else {
-                    b.stride(v)
-                }
-            }
-            t if t.starts_with('d') => {
-                let v = parse_axes(&t[1..])?;
-                if v.len() == 1 {
-                    b.dilation(v[0])
-                } else {
-                    b.dilation(v)
-                }
-            }
-            t if t.starts_with('p') => {
-                let body = &t[1..];
-                if body.contains(':') {
-                    let pairs = body
-                        .split('x')
-                        .map(|pr| {
-                            let (x, y) = pr.split_once(':').ok_or(format!("bad pad {pr}"))?;
-                            Ok((
-                                x.parse().map_err(|_| "bad pad")?,
-                                y.parse().map_err(|_| "bad pad")?,
-                            ))
-                        })
-                        .collect::<Result<Vec<(usize, usize)>, String>>()?;
-                    b.padding(Padding::explicit(&pairs))
-                } else {
-                    b.padding(Padding::Uniform(num("p")?))
-                }
-            }
-            _ => return Err(format!("unknown descriptor token {tok:?}")),
-        };
-    }
-    b.channels(ic, oc).build().map_err(|e| e.to_string())
 }
 
 fn load_workloads(path: &str) -> Result<Vec<Case>, String> {
@@ -277,7 +198,7 @@ fn run_case<T: Element>(
         let gflops = 2.0 * p.flops() as f64 / med / 1e9;
         return Row {
             workload: case.name.clone() + ":bwd",
-            descriptor: descriptor(p),
+            descriptor: p.descriptor(),
             path: plan.path().name().to_string(),
             isa: plan.isa().name().to_string(),
             threads: plan.threads(),
@@ -308,7 +229,7 @@ fn run_case<T: Element>(
     let bytes = ((p.input_len() + p.output_len()) * std::mem::size_of::<T>()) as f64;
     Row {
         workload: case.name.clone(),
-        descriptor: descriptor(p),
+        descriptor: p.descriptor(),
         path: plan.path().name().to_string(),
         isa: plan.isa().name().to_string(),
         threads: plan.threads(),
@@ -320,40 +241,6 @@ fn run_case<T: Element>(
         gbs: single.then(|| bytes / med / 1e9),
         check,
     }
-}
-
-/// The problem in the descriptor syntax this driver reads.
-fn descriptor(p: &Problem) -> String {
-    let j = |v: &[usize]| {
-        v.iter()
-            .map(|x| x.to_string())
-            .collect::<Vec<_>>()
-            .join("x")
-    };
-    let pads = p
-        .padding()
-        .iter()
-        .map(|(a, b)| format!("{a}:{b}"))
-        .collect::<Vec<_>>()
-        .join("x");
-    format!(
-        "n{}_ic{}_oc{}_g{}_i{}_k{}_s{}_d{}_p{}_{}_{}",
-        p.batch(),
-        p.in_channels(),
-        p.out_channels(),
-        p.groups(),
-        j(p.input_shape()),
-        j(p.kernel_shape()),
-        j(p.stride()),
-        j(p.dilation()),
-        pads,
-        p.padding_mode().name(),
-        if p.op() == Op::Correlation {
-            "xcorr"
-        } else {
-            "conv"
-        }
-    )
 }
 
 fn main() {
@@ -406,6 +293,9 @@ fn main() {
             _ => names.push(a),
         }
     }
+    if paths == ["all"] {
+        paths = ["auto", "im2col", "direct"].map(String::from).to_vec();
+    }
     let workloads = load_workloads(&workloads_file).unwrap_or_else(|e| {
         eprintln!("workloads: {e}");
         vec![]
@@ -422,7 +312,7 @@ fn main() {
                 },
                 None => Case {
                     name: "-".into(),
-                    problem: parse_descriptor(n).unwrap_or_else(|e| panic!("{n}: {e}")),
+                    problem: n.parse::<Problem>().unwrap_or_else(|e| panic!("{n}: {e}")),
                 },
             })
             .collect()
@@ -479,6 +369,14 @@ fn main() {
                 for &t in &threads {
                     let plan = match path.as_str() {
                         "auto" => Ok(Plan::new(&case.problem)),
+                        "measure" => {
+                            let planner =
+                                xcorr::Planner::new(xcorr::PlanMode::Measure).with_threads(t);
+                            Ok(match dtype.as_str() {
+                                "f64" => planner.plan::<f64>(&case.problem),
+                                _ => planner.plan::<f32>(&case.problem),
+                            })
+                        }
                         name => name
                             .parse::<Path>()
                             .and_then(|p| Plan::with_path(&case.problem, p)),

@@ -725,8 +725,8 @@ impl Problem {
         check_len(Buffer::Output, self.output_len(), output)
     }
 
-    /// A short descriptor of the problem, the syntax the benchmark driver reads
-    /// (e.g. `n1c64k64g1_i56x56_k3x3_s1x1_d1x1_p1:1x1:1_zeros_xcorr`).
+    /// The problem as a descriptor, the syntax [`Problem::from_str`] and the
+    /// benchmark driver read, e.g. `n1_ic64_oc64_g1_i56x56_k3x3_s1x1_d1x1_p1:1x1:1_zeros_xcorr`.
     pub fn descriptor(&self) -> String {
         let join = |v: &[usize]| {
             v.iter()
@@ -741,7 +741,7 @@ impl Problem {
             .collect::<Vec<_>>()
             .join("x");
         format!(
-            "n{}c{}k{}g{}_i{}_k{}_s{}_d{}_p{}_{}_{}",
+            "n{}_ic{}_oc{}_g{}_i{}_k{}_s{}_d{}_p{}_{}_{}",
             self.batch,
             self.in_channels,
             self.out_channels,
@@ -757,6 +757,84 @@ impl Problem {
                 Op::Convolution => "conv",
             }
         )
+    }
+}
+
+fn parse_axes(s: &str) -> Result<Vec<usize>> {
+    s.split('x')
+        .map(|v| {
+            v.parse::<usize>().map_err(|_| XcorrError::InvalidArgument {
+                what: "descriptor number",
+                value: v.to_string(),
+            })
+        })
+        .collect()
+}
+
+impl std::str::FromStr for Problem {
+    type Err = XcorrError;
+
+    /// Parses a descriptor: `_`-separated tokens in any order (defaults in brackets)
+    /// `n<N>` [1], `ic<C_in>` [1], `oc<C_out>` [1], `g<groups>` [1], `i<L>x<L>...`
+    /// (sets the dimension count), `k<k>x<k>...`, `s<s>[x...]` [1], `d<d>[x...]` [1],
+    /// `p<p>` | `p<b>:<a>x<b>:<a>...` | `pvalid` | `psame` | `pfull` [pvalid],
+    /// `zeros` | `reflect` | `replicate` | `circular` [zeros], `xcorr` | `conv` [xcorr].
+    fn from_str(d: &str) -> Result<Problem> {
+        let bad = |t: &str| XcorrError::InvalidArgument {
+            what: "descriptor token",
+            value: t.to_string(),
+        };
+        let mut b = Problem::builder();
+        let (mut ic, mut oc) = (1, 1);
+        for tok in d.split('_').filter(|t| !t.is_empty()) {
+            let num = |prefix: usize| tok[prefix..].parse::<usize>().map_err(|_| bad(tok));
+            let axes = |prefix: usize| -> Result<AxesArg> {
+                let v = parse_axes(&tok[prefix..])?;
+                Ok(if v.len() == 1 {
+                    AxesArg::all(v[0])
+                } else {
+                    AxesArg::from(v)
+                })
+            };
+            match tok {
+                "zeros" => b.padding_mode = PaddingMode::Zeros,
+                "reflect" => b.padding_mode = PaddingMode::Reflect,
+                "replicate" => b.padding_mode = PaddingMode::Replicate,
+                "circular" => b.padding_mode = PaddingMode::Circular,
+                "xcorr" => b.op = Op::Correlation,
+                "conv" => b.op = Op::Convolution,
+                "pvalid" => b.padding = Padding::Valid,
+                "psame" => b.padding = Padding::Same,
+                "pfull" => b.padding = Padding::Full,
+                t if t.starts_with("ic") => ic = num(2)?,
+                t if t.starts_with("oc") => oc = num(2)?,
+                t if t.starts_with('n') => b.batch = num(1)?,
+                t if t.starts_with('g') => b.groups = num(1)?,
+                t if t.starts_with('i') => b.input = Some(AxesArg::from(parse_axes(&t[1..])?)),
+                t if t.starts_with('k') => b.kernel = Some(AxesArg::from(parse_axes(&t[1..])?)),
+                t if t.starts_with('s') => b.stride = axes(1)?,
+                t if t.starts_with('d') => b.dilation = axes(1)?,
+                t if t.starts_with('p') && t.contains(':') => {
+                    let pairs = t[1..]
+                        .split('x')
+                        .map(|pr| {
+                            let (x, y) = pr.split_once(':').ok_or_else(|| bad(tok))?;
+                            Ok((
+                                x.parse().map_err(|_| bad(tok))?,
+                                y.parse().map_err(|_| bad(tok))?,
+                            ))
+                        })
+                        .collect::<Result<Vec<(usize, usize)>>>()?;
+                    if pairs.len() > MAX_DIMS {
+                        return Err(bad(tok));
+                    }
+                    b.padding = Padding::explicit(&pairs);
+                }
+                t if t.starts_with('p') => b.padding = Padding::Uniform(num(1)?),
+                _ => return Err(bad(tok)),
+            }
+        }
+        b.channels(ic, oc).build()
     }
 }
 
@@ -834,5 +912,18 @@ mod tests {
         assert_eq!(p.flops(), 2 * (2 * 6 * 7 * 8 * 7) as u128 * 12);
         assert_eq!(p.with_batch(3).unwrap().batch(), 3);
         assert_eq!(p.to_builder().build().unwrap(), p);
+        assert_eq!(p.descriptor().parse::<Problem>().unwrap(), p);
+    }
+
+    #[test]
+    fn descriptors_round_trip_and_reject_junk() {
+        let p: Problem = "n2_ic4_oc6_g2_i9x8_k3x2_s2x1_d1x2_psame_reflect_conv"
+            .parse()
+            .unwrap();
+        assert_eq!(p.output_shape(), &[5, 8]);
+        assert_eq!(p.descriptor().parse::<Problem>().unwrap(), p);
+        for bad in ["i4_q3", "i4_k3_p1:2:3", "i4_kx", "", "i4x4x4x4_k1"] {
+            assert!(bad.parse::<Problem>().is_err(), "{bad}");
+        }
     }
 }

@@ -37,6 +37,7 @@ pub mod layer;
 mod parallel;
 mod paths;
 pub mod plan;
+pub mod planner;
 pub mod reference;
 
 pub use api::{convolve, correlate, filter, Array, Mode};
@@ -47,3 +48,4 @@ pub use geometry::{
 };
 pub use layer::Conv;
 pub use plan::{Path, Plan};
+pub use planner::{PlanMode, Planner};

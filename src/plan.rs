@@ -122,28 +122,38 @@ pub struct Plan {
     isa: Isa,
     threads: usize,
     algo: Algo,
+    /// Why this path was chosen (the planner's estimate or measurement, or "forced").
+    why: String,
 }
 
 impl Plan {
-    /// Chooses the path for `problem` at the active ISA level ([`Isa::active`]) on
-    /// the default thread count (the physical cores).
+    /// Chooses the path for `problem` with the estimate-mode planner, at the active
+    /// ISA level ([`Isa::active`]) on the default thread count (the physical cores).
+    /// Use a [`Planner`](crate::Planner) for measure mode or other settings.
     pub fn new(problem: &Problem) -> Plan {
-        let path = if Isa::active() == Isa::Scalar {
-            Path::Reference
-        } else {
-            Path::Im2col
-        };
-        Plan::with_path(problem, path).unwrap_or_else(|_| Plan::reference(problem))
+        crate::planner::Planner::default().plan::<f32>(problem)
     }
 
-    fn reference(problem: &Problem) -> Plan {
+    pub(crate) fn reference_plan(problem: &Problem) -> Plan {
         Plan {
             problem: *problem,
             path: Path::Reference,
             isa: Isa::Scalar,
             threads: 1,
             algo: Algo::Reference,
+            why: "forced".into(),
         }
+    }
+
+    pub(crate) fn with_reason(mut self, why: String) -> Plan {
+        self.why = why;
+        self
+    }
+
+    /// What this plan runs and why: path, ISA level, threads and the planner's
+    /// reason (its estimates or measurements).
+    pub fn describe(&self) -> String {
+        format!("{self}: {}", self.why)
     }
 
     /// A plan that uses `path` at the active ISA level.
@@ -154,7 +164,7 @@ impl Plan {
     pub fn with_path(problem: &Problem, path: Path) -> Result<Plan> {
         let isa = Isa::active();
         let algo = match path {
-            Path::Reference => return Ok(Plan::reference(problem)),
+            Path::Reference => return Ok(Plan::reference_plan(problem)),
             Path::Im2col => Algo::Im2col(Arc::new(Gemm::new(problem)?)),
             Path::Direct => Algo::Direct(Arc::new((Direct::new(problem)?, Gemm::new(problem)?))),
         };
@@ -170,6 +180,7 @@ impl Plan {
             isa,
             threads: parallel::default_threads(),
             algo,
+            why: "forced".into(),
         })
     }
 
@@ -216,6 +227,16 @@ impl Plan {
 
     pub fn threads(&self) -> usize {
         self.threads
+    }
+
+    /// Threads a call actually uses: one for problems too small to pay for a
+    /// hand-off to the pool (results are the same for every thread count).
+    fn run_threads(&self) -> usize {
+        if self.problem.flops() < 1 << 18 {
+            1
+        } else {
+            self.threads
+        }
     }
 
     fn no_kernels<T: Element>(&self) -> XcorrError {
@@ -298,13 +319,28 @@ impl Plan {
             Algo::Reference => reference::forward(p, input, weight, bias, output),
             Algo::Im2col(g) => {
                 let kern = self.gemm_kernel::<T>()?;
-                g.fwd
-                    .forward(&kern, self.threads, input, weight, bias, output, workspace);
+                g.fwd.forward(
+                    &kern,
+                    self.run_threads(),
+                    input,
+                    weight,
+                    bias,
+                    output,
+                    workspace,
+                );
                 Ok(())
             }
             Algo::Direct(d) => {
                 let kern = T::direct_kernel(self.isa).ok_or_else(|| self.no_kernels::<T>())?;
-                d.0.forward(&kern, self.threads, input, weight, bias, output, workspace);
+                d.0.forward(
+                    &kern,
+                    self.run_threads(),
+                    input,
+                    weight,
+                    bias,
+                    output,
+                    workspace,
+                );
                 Ok(())
             }
         }
@@ -350,7 +386,7 @@ impl Plan {
                 let kern = self.gemm_kernel::<T>()?;
                 g.grad_input.run(
                     &kern,
-                    self.threads,
+                    self.run_threads(),
                     weight,
                     grad_output,
                     grad_input,
@@ -401,7 +437,7 @@ impl Plan {
                 let kern = self.gemm_kernel::<T>()?;
                 g.fwd.backward_weight(
                     &kern,
-                    self.threads,
+                    self.run_threads(),
                     input,
                     grad_output,
                     grad_weight,

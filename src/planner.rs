@@ -1,0 +1,281 @@
+//! The planner: chooses the path for a problem, in the manner of FFTW's plans.
+//!
+//! * **Estimate** (the default): a cost model, deterministic and without timing,
+//!   fast enough to run for every new shape.
+//! * **Measure**: times every path that can compute the problem on the real shape
+//!   and keeps the fastest. Choices are cached in the planner and can be exported
+//!   as a small text file and imported elsewhere, so an application can tune once
+//!   and ship the result.
+//!
+//! Every plan records why its path was chosen (`Plan::describe`).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use crate::element::Element;
+use crate::error::{Result, XcorrError};
+use crate::geometry::Problem;
+use crate::isa::Isa;
+use crate::parallel;
+use crate::plan::{Path, Plan};
+
+/// How a planner chooses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PlanMode {
+    /// A cost model: deterministic, no timing.
+    Estimate,
+    /// Time the candidate paths on the real shape and keep the fastest.
+    Measure,
+}
+
+/// The cost model's estimate of a path's time, in cycles of one core (relative
+/// units: only comparisons between paths matter).
+pub fn estimated_cycles(p: &Problem, path: Path, isa: Isa) -> Option<f64> {
+    let flops = p.flops() as f64;
+    // FLOPs per cycle of one core at this level: 2 FMA pipes × lanes × 2.
+    let peak = match isa {
+        Isa::Avx512 => 64.0,
+        Isa::Avx2 => 32.0,
+        Isa::Portable => 8.0,
+        Isa::Scalar => 2.0,
+    };
+    let bytes = 4.0 * (p.input_len() + p.output_len()) as f64;
+    // Compulsory traffic at about 16 bytes per cycle (an L3-resident copy).
+    let traffic = bytes / 16.0;
+    let (stride, kernel) = (p.stride(), p.kernel_shape());
+    match path {
+        Path::Reference => Some(flops / 0.5 + traffic),
+        Path::Im2col => {
+            // The GEMM fills MR-row tiles with output channels of one group; short
+            // reductions are dominated by packing.
+            let mr = if isa == Isa::Avx512 { 8.0 } else { 4.0 };
+            let m = p.out_channels_per_group() as f64;
+            let fill = m / ((m / mr).ceil() * mr);
+            let k = p.reduction_len() as f64;
+            let eff = 0.8 * fill * (k / (k + 16.0));
+            // Preparing the padded input costs a pass over it.
+            Some(flops / (peak * eff) + traffic + 4.0 * p.input_len() as f64 / 8.0)
+        }
+        Path::Direct => {
+            if *stride.last()? != 1 {
+                return None;
+            }
+            // Efficiency grows with the taps per row (loads amortised over more
+            // FMAs) and with row blocking (rows share input loads).
+            let kw = *kernel.last()? as f64;
+            let multi =
+                p.dims() >= 2 && stride[stride.len() - 2] == 1 && p.dilation()[p.dims() - 2] == 1;
+            let eff = (0.12 + 0.04 * kw).min(0.55) * if multi { 1.0 } else { 0.7 };
+            // Short rows pay the per-row set-up.
+            let w = *p.output_shape().last()? as f64;
+            let eff = eff * (w / (w + 48.0));
+            Some(flops / (peak * eff) + traffic)
+        }
+    }
+}
+
+/// The estimate-mode choice: the path with the lowest modelled cost, and why.
+pub fn estimate(p: &Problem, isa: Isa) -> (Path, String) {
+    if isa == Isa::Scalar {
+        return (Path::Reference, "no SIMD level is active".into());
+    }
+    let mut costs: Vec<(Path, f64)> = [Path::Im2col, Path::Direct]
+        .into_iter()
+        .filter_map(|path| estimated_cycles(p, path, isa).map(|c| (path, c)))
+        .collect();
+    costs.sort_by(|a, b| a.1.total_cmp(&b.1));
+    let why = costs
+        .iter()
+        .map(|(path, c)| format!("{path} ~{:.2} Mcycles", c / 1e6))
+        .collect::<Vec<_>>()
+        .join(", ");
+    (costs[0].0, format!("estimate: {why}"))
+}
+
+type Key = (Problem, &'static str, usize, Isa);
+
+/// Makes plans; in measure mode, remembers what it measured.
+#[derive(Debug)]
+pub struct Planner {
+    mode: PlanMode,
+    isa: Isa,
+    threads: usize,
+    cache: Mutex<HashMap<Key, Path>>,
+}
+
+impl Default for Planner {
+    fn default() -> Self {
+        Planner::new(PlanMode::Estimate)
+    }
+}
+
+impl Planner {
+    /// A planner at the active ISA level on the default thread count.
+    pub fn new(mode: PlanMode) -> Planner {
+        Planner {
+            mode,
+            isa: Isa::active(),
+            threads: parallel::default_threads(),
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Plans on `threads` threads.
+    pub fn with_threads(mut self, threads: usize) -> Planner {
+        self.threads = threads.max(1);
+        self
+    }
+
+    /// Plans at ISA level `isa`.
+    ///
+    /// # Errors
+    /// `InvalidArgument` if the CPU lacks it.
+    pub fn with_isa(mut self, isa: Isa) -> Result<Planner> {
+        self.isa = isa.require()?;
+        Ok(self)
+    }
+
+    pub fn mode(&self) -> PlanMode {
+        self.mode
+    }
+
+    /// The plan for `p` in element type `T`.
+    pub fn plan<T: Element>(&self, p: &Problem) -> Plan {
+        let key = (*p, T::NAME, self.threads, self.isa);
+        let known = self
+            .cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+            .copied();
+        let (path, why) = match (known, self.mode) {
+            (Some(path), _) => (path, "measured earlier (planner cache)".to_string()),
+            (None, PlanMode::Estimate) => estimate(p, self.isa),
+            (None, PlanMode::Measure) => {
+                let (path, why) = self.measure::<T>(p);
+                self.cache
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(key, path);
+                (path, why)
+            }
+        };
+        self.build(p, path, why)
+    }
+
+    fn build(&self, p: &Problem, path: Path, why: String) -> Plan {
+        Plan::with_path(p, path)
+            .and_then(|pl| pl.with_isa(self.isa))
+            .map(|pl| pl.with_threads(self.threads).with_reason(why))
+            .unwrap_or_else(|e| Plan::reference_plan(p).with_reason(format!("fallback: {e}")))
+    }
+
+    /// Times each candidate on the real shape (forward pass, median of a few calls)
+    /// and returns the fastest with the timings.
+    fn measure<T: Element>(&self, p: &Problem) -> (Path, String) {
+        if self.isa == Isa::Scalar {
+            return (Path::Reference, "no SIMD level is active".into());
+        }
+        let x: Vec<T> = (0..p.input_len())
+            .map(|i| T::from_f64((i % 7) as f64 * 0.25 - 0.75))
+            .collect();
+        let w: Vec<T> = (0..p.weight_len())
+            .map(|i| T::from_f64((i % 5) as f64 * 0.5 - 1.0))
+            .collect();
+        let mut y = vec![T::ZERO; p.output_len()];
+        let mut results = vec![];
+        for path in [Path::Im2col, Path::Direct] {
+            let Ok(plan) = Plan::with_path(p, path).and_then(|pl| pl.with_isa(self.isa)) else {
+                continue;
+            };
+            let plan = plan.with_threads(self.threads);
+            let mut ws = vec![T::ZERO; plan.workspace_len::<T>()];
+            let mut times = vec![];
+            let start = Instant::now();
+            while times.len() < 3 || (times.len() < 15 && start.elapsed().as_secs_f64() < 0.05) {
+                let t = Instant::now();
+                if plan
+                    .forward_with_workspace(&x, &w, None, &mut y, &mut ws)
+                    .is_err()
+                {
+                    break;
+                }
+                times.push(t.elapsed().as_secs_f64());
+            }
+            if times.is_empty() {
+                continue;
+            }
+            times.sort_by(f64::total_cmp);
+            results.push((path, times[times.len() / 2]));
+        }
+        results.sort_by(|a, b| a.1.total_cmp(&b.1));
+        let why = results
+            .iter()
+            .map(|(path, t)| format!("{path} {:.3} ms", t * 1e3))
+            .collect::<Vec<_>>()
+            .join(", ");
+        match results.first() {
+            Some(&(path, _)) => (path, format!("measured: {why}")),
+            None => (Path::Reference, "no SIMD path could run".into()),
+        }
+    }
+
+    /// The cached choices as text: a header line, then one line per choice:
+    /// `descriptor dtype threads isa path`.
+    pub fn export(&self) -> String {
+        let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        let mut lines: Vec<String> = cache
+            .iter()
+            .map(|((p, t, th, isa), path)| format!("{} {t} {th} {isa} {path}", p.descriptor()))
+            .collect();
+        lines.sort();
+        format!(
+            "xcorr-plans 1\n{}",
+            lines.iter().map(|l| format!("{l}\n")).collect::<String>()
+        )
+    }
+
+    /// Adds the choices of an [`export`](Self::export)ed text to the cache; returns
+    /// how many were read.
+    ///
+    /// # Errors
+    /// `InvalidArgument` naming the first malformed line; nothing is added then.
+    pub fn import(&self, text: &str) -> Result<usize> {
+        let bad = |line: &str| XcorrError::InvalidArgument {
+            what: "plan line",
+            value: line.to_string(),
+        };
+        let mut lines = text.lines();
+        if lines.next().map(str::trim) != Some("xcorr-plans 1") {
+            return Err(bad("missing header `xcorr-plans 1`"));
+        }
+        let mut entries = vec![];
+        for line in lines.map(str::trim).filter(|l| !l.is_empty()) {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let [d, t, th, isa, path] = f[..] else {
+                return Err(bad(line));
+            };
+            let dtype = match t {
+                "f32" => "f32",
+                "f64" => "f64",
+                _ => return Err(bad(line)),
+            };
+            entries.push((
+                (
+                    d.parse::<Problem>()?,
+                    dtype,
+                    th.parse::<usize>().map_err(|_| bad(line))?,
+                    isa.parse::<Isa>()?,
+                ),
+                path.parse::<Path>()?,
+            ));
+        }
+        let n = entries.len();
+        self.cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend(entries);
+        Ok(n)
+    }
+}

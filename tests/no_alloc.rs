@@ -1,0 +1,87 @@
+//! `*_with_workspace` allocates nothing: a counting global allocator around every
+//! fast path, forward and backward, on 1 and 2 threads. One test in its own binary,
+//! so no other test allocates while it counts.
+
+mod common;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use common::Rng;
+use xcorr::{Path, Plan, Problem};
+
+struct Counting;
+
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: forwards to the system allocator, only counting calls.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: same contract as the caller's.
+        unsafe { System.alloc(l) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        // SAFETY: same contract as the caller's.
+        unsafe { System.dealloc(p, l) }
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: same contract as the caller's.
+        unsafe { System.realloc(p, l, n) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn allocations_during(f: impl FnOnce()) -> usize {
+    let before = ALLOCATIONS.load(Ordering::SeqCst);
+    f();
+    ALLOCATIONS.load(Ordering::SeqCst) - before
+}
+
+#[test]
+fn execute_with_workspace_allocates_nothing() {
+    let problems = [
+        "n1_ic8_oc16_g1_i20x20_k3x3_s1_d1_p1_zeros_xcorr",
+        "n2_ic4_oc4_g4_i33x17_k5x3_s1_d2_psame_reflect_conv",
+        "n1_ic1_oc1_g1_i5000_k7_s1_d1_p3_circular_xcorr",
+        "n1_ic3_oc8_g1_i9x9x9_k3x3x3_s2_d1_p1_replicate_xcorr",
+    ];
+    for d in problems {
+        let p: Problem = d.parse().unwrap();
+        for path in [Path::Im2col, Path::Direct] {
+            let Ok(plan) = Plan::with_path(&p, path) else {
+                continue;
+            };
+            for threads in [1, 2] {
+                let plan = plan.clone().with_threads(threads);
+                let mut r = Rng(7);
+                let (x, w, b) = (
+                    r.vec::<f32>(p.input_len()),
+                    r.vec::<f32>(p.weight_len()),
+                    r.vec::<f32>(p.bias_len()),
+                );
+                let mut y = vec![0.0f32; p.output_len()];
+                let mut ws = vec![0.0f32; plan.workspace_len::<f32>()];
+                let mut gx = vec![0.0f32; p.input_len()];
+                let mut wsi = vec![0.0f32; plan.backward_input_workspace_len::<f32>()];
+                let mut gw = vec![0.0f32; p.weight_len()];
+                let mut wsw = vec![0.0f32; plan.backward_weight_workspace_len::<f32>()];
+                // Warm up: the first parallel call builds the thread pool.
+                plan.forward_with_workspace(&x, &w, Some(&b), &mut y, &mut ws)
+                    .unwrap();
+                let n = allocations_during(|| {
+                    plan.forward_with_workspace(&x, &w, Some(&b), &mut y, &mut ws)
+                        .unwrap();
+                    plan.backward_input_with_workspace(&w, &y, &mut gx, &mut wsi)
+                        .unwrap();
+                    plan.backward_weight_with_workspace(&x, &y, &mut gw, &mut wsw)
+                        .unwrap();
+                });
+                assert_eq!(n, 0, "{plan}: {n} allocations in execute");
+            }
+        }
+    }
+}
