@@ -16,6 +16,7 @@ use crate::isa::Isa;
 use crate::parallel;
 use crate::paths::direct::Direct;
 use crate::paths::im2col::{self, GradInput, Im2col};
+use crate::paths::separable::Separable;
 use crate::reference;
 
 /// An algorithm that computes a problem. Names are stable (they appear in exported
@@ -28,13 +29,18 @@ pub enum Path {
     /// Implicit im2col + GEMM: multi-channel layers (`paths/im2col.rs`).
     Im2col,
     /// SIMD-tiled direct correlation: filters, depthwise and grouped layers
-    /// (`paths/direct.rs`).
+    /// (`paths/direct.rs`); it takes the separable route by itself for rank-1
+    /// kernels that are large enough to gain.
     Direct,
+    /// Two 1-D passes for a rank-1 2-D kernel (`paths/separable.rs`); a call whose
+    /// kernel is not rank 1 fails with `PathUnsupported`.
+    Separable,
 }
 
 impl Path {
     /// Every path, in the order the planner considers them.
-    pub const ALL: &'static [Path] = &[Path::Reference, Path::Im2col, Path::Direct];
+    pub const ALL: &'static [Path] =
+        &[Path::Reference, Path::Im2col, Path::Direct, Path::Separable];
 
     /// The stable name: `reference`, `im2col`, `direct`.
     pub fn name(self) -> &'static str {
@@ -42,6 +48,7 @@ impl Path {
             Path::Reference => "reference",
             Path::Im2col => "im2col",
             Path::Direct => "direct",
+            Path::Separable => "separable",
         }
     }
 }
@@ -71,8 +78,11 @@ impl FromStr for Path {
 enum Algo {
     Reference,
     Im2col(Arc<Gemm>),
-    /// The direct forward; gradients run on the GEMM engine.
-    Direct(Arc<(Direct, Gemm)>),
+    /// The direct forward (with the separable route where it applies); gradients
+    /// run on the GEMM engine.
+    Direct(Arc<(Direct, Option<Separable>, Gemm)>),
+    /// The separable route only.
+    Separable(Arc<(Separable, Gemm)>),
 }
 
 /// The GEMM engine's state for a problem: the im2col geometry (forward and weight
@@ -97,7 +107,8 @@ impl Algo {
         match self {
             Algo::Reference => None,
             Algo::Im2col(g) => Some(g),
-            Algo::Direct(d) => Some(&d.1),
+            Algo::Direct(d) => Some(&d.2),
+            Algo::Separable(s) => Some(&s.1),
         }
     }
 }
@@ -166,7 +177,16 @@ impl Plan {
         let algo = match path {
             Path::Reference => return Ok(Plan::reference_plan(problem)),
             Path::Im2col => Algo::Im2col(Arc::new(Gemm::new(problem)?)),
-            Path::Direct => Algo::Direct(Arc::new((Direct::new(problem)?, Gemm::new(problem)?))),
+            Path::Direct => {
+                let sep = Separable::new(problem).ok().filter(|_| {
+                    let (kh, kw) = (problem.kernel_shape()[0], problem.kernel_shape()[1]);
+                    kh * kw >= 2 * (kh + kw)
+                });
+                Algo::Direct(Arc::new((Direct::new(problem)?, sep, Gemm::new(problem)?)))
+            }
+            Path::Separable => {
+                Algo::Separable(Arc::new((Separable::new(problem)?, Gemm::new(problem)?)))
+            }
         };
         if isa == Isa::Scalar {
             return Err(XcorrError::PathUnsupported {
@@ -255,7 +275,11 @@ impl Plan {
         match &self.algo {
             Algo::Reference => 0,
             Algo::Im2col(g) => T::gemm_kernel(self.isa).map_or(0, |k| g.fwd.workspace_len(k.mr)),
-            Algo::Direct(d) => d.0.workspace_len(),
+            Algo::Direct(d) => {
+                d.0.workspace_len()
+                    .max(d.1.as_ref().map_or(0, |s| s.workspace_len(self.threads)))
+            }
+            Algo::Separable(s) => s.0.workspace_len(self.threads),
         }
     }
 
@@ -332,18 +356,89 @@ impl Plan {
             }
             Algo::Direct(d) => {
                 let kern = T::direct_kernel(self.isa).ok_or_else(|| self.no_kernels::<T>())?;
-                d.0.forward(
-                    &kern,
-                    self.run_threads(),
-                    input,
-                    weight,
-                    bias,
-                    output,
-                    workspace,
-                );
+                let threads = self.run_threads();
+                match &d.1 {
+                    Some(sep) if sep.factor_all(weight, workspace) => {
+                        sep.forward(&kern, threads, input, bias, output, workspace)
+                    }
+                    _ => {
+                        d.0.forward(&kern, threads, input, weight, bias, output, workspace)
+                    }
+                }
+                Ok(())
+            }
+            Algo::Separable(s) => {
+                let kern = T::direct_kernel(self.isa).ok_or_else(|| self.no_kernels::<T>())?;
+                if !s.0.factor_all(weight, workspace) {
+                    return Err(XcorrError::PathUnsupported {
+                        path: "separable",
+                        reason: "the kernel is not rank 1 (within 4 ulp per weight)".into(),
+                    });
+                }
+                s.0.forward(&kern, self.run_threads(), input, bias, output, workspace);
                 Ok(())
             }
         }
+    }
+
+    /// The forward pass of a 2-D problem with a rank-1 kernel given by its factors:
+    /// `weight[co][i][j] = col[co·kh + i]·row[co·kw + j]` (for convolution, the
+    /// factors of the unflipped kernel). Runs the separable route of a `direct` or
+    /// `separable` plan; `workspace` as for [`forward_with_workspace`](Self::forward_with_workspace).
+    ///
+    /// # Errors
+    /// `BufferLength` for wrong lengths; `PathUnsupported` on another path or problem.
+    pub fn forward_separable<T: Element>(
+        &self,
+        input: &[T],
+        col: &[T],
+        row: &[T],
+        bias: Option<&[T]>,
+        output: &mut [T],
+        workspace: &mut [T],
+    ) -> Result<()> {
+        let p = &self.problem;
+        let sep = match &self.algo {
+            Algo::Direct(d) => d.1.as_ref(),
+            Algo::Separable(s) => Some(&s.0),
+            _ => None,
+        };
+        let sep = sep.ok_or_else(|| XcorrError::PathUnsupported {
+            path: self.path.name(),
+            reason: "factored kernels run on a 2-D direct or separable plan".into(),
+        })?;
+        let (kh, kw, co) = (p.kernel_shape()[0], p.kernel_shape()[1], p.out_channels());
+        p.check_forward(
+            input.len(),
+            p.weight_len(),
+            bias.map(<[T]>::len),
+            output.len(),
+        )?;
+        check_len(Buffer::Weight, co * kh, col.len())?;
+        check_len(Buffer::Weight, co * kw, row.len())?;
+        check_len(
+            Buffer::Workspace,
+            self.workspace_len::<T>(),
+            workspace.len(),
+        )?;
+        let kern = T::direct_kernel(self.isa).ok_or_else(|| self.no_kernels::<T>())?;
+        for c in 0..co {
+            let f = &mut workspace[c * (kh + kw)..(c + 1) * (kh + kw)];
+            let (u, v) = f.split_at_mut(kh);
+            let (cu, rv) = (&col[c * kh..(c + 1) * kh], &row[c * kw..(c + 1) * kw]);
+            match p.op() {
+                crate::Op::Correlation => {
+                    u.copy_from_slice(cu);
+                    v.copy_from_slice(rv);
+                }
+                crate::Op::Convolution => {
+                    u.iter_mut().zip(cu.iter().rev()).for_each(|(d, s)| *d = *s);
+                    v.iter_mut().zip(rv.iter().rev()).for_each(|(d, s)| *d = *s);
+                }
+            }
+        }
+        sep.forward(&kern, self.run_threads(), input, bias, output, workspace);
+        Ok(())
     }
 
     /// Gradient of `Σ output·grad_output` with respect to the input.
@@ -456,7 +551,7 @@ impl Plan {
         let p = &self.problem;
         match &self.algo {
             Algo::Reference => reference::backward_bias(p, grad_output, grad_bias),
-            Algo::Im2col(_) | Algo::Direct(_) => {
+            Algo::Im2col(_) | Algo::Direct(_) | Algo::Separable(_) => {
                 check_len(Buffer::GradOutput, p.output_len(), grad_output.len())?;
                 check_len(Buffer::GradBias, p.bias_len(), grad_bias.len())?;
                 im2col::backward_bias(p, grad_output, grad_bias);

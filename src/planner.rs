@@ -46,6 +46,8 @@ pub fn estimated_cycles(p: &Problem, path: Path, isa: Isa) -> Option<f64> {
     let (stride, kernel) = (p.stride(), p.kernel_shape());
     match path {
         Path::Reference => Some(flops / 0.5 + traffic),
+        // Chosen per call by the direct path (the kernel is only known then).
+        Path::Separable => None,
         Path::Im2col => {
             // The GEMM fills MR-row tiles with output channels of one group; short
             // reductions are dominated by packing.

@@ -82,6 +82,24 @@ impl<'a, T: Copy> SharedOut<'a, T> {
         unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), self.ptr.add(offset), src.len()) }
     }
 
+    /// The elements `offset..offset + n` as a mutable slice.
+    ///
+    /// # Safety
+    /// No other task reads or writes that range while the slice lives.
+    ///
+    /// # Panics
+    /// If the range lies outside the buffer.
+    #[allow(clippy::mut_from_ref)]
+    #[inline]
+    pub unsafe fn slice_mut(&self, offset: usize, n: usize) -> &mut [T] {
+        assert!(
+            offset <= self.len && n <= self.len - offset,
+            "output range out of bounds"
+        );
+        // SAFETY: in bounds (assert above); exclusive by the caller's contract.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.add(offset), n) }
+    }
+
     /// Applies `f` to each element of `offset..offset + n`.
     ///
     /// # Safety

@@ -4,3 +4,4 @@
 
 pub(crate) mod direct;
 pub(crate) mod im2col;
+pub mod separable;
