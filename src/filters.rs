@@ -93,6 +93,24 @@ pub fn box_blur<T: Element>(size: usize) -> Result<Array<T>> {
     Array::from_fn(&[size, size], |_| T::from_f64(v))
 }
 
+/// The factors `(u, v)` of a separable 2-D kernel, `kernel[i][j] = u[i]·v[j]`, if it
+/// is rank 1 to within 4 ulp per weight (the rule the direct path uses to take the
+/// separable route); `None` otherwise.
+///
+/// ```
+/// let (u, v) = xcorr::filters::separate(&xcorr::filters::sobel_x::<f32>()).unwrap();
+/// assert_eq!((u.len(), v.len()), (3, 3));
+/// assert!(xcorr::filters::separate(&xcorr::filters::sharpen::<f32>()).is_none());
+/// ```
+pub fn separate<T: Element>(kernel: &Array<T>) -> Option<(Vec<T>, Vec<T>)> {
+    let s = kernel.shape();
+    if s.len() != 2 {
+        return None;
+    }
+    let (mut u, mut v) = (vec![T::ZERO; s[0]], vec![T::ZERO; s[1]]);
+    crate::paths::separable::factor(kernel.data(), s[0], s[1], &mut u, &mut v).then_some((u, v))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -124,22 +142,4 @@ mod tests {
         assert!(box_blur::<f32>(0).is_err());
         assert_eq!(box_blur::<f64>(2).unwrap().data(), &[0.25; 4]);
     }
-}
-
-/// The factors `(u, v)` of a separable 2-D kernel, `kernel[i][j] = u[i]·v[j]`, if it
-/// is rank 1 to within 4 ulp per weight (the rule the direct path uses to take the
-/// separable route); `None` otherwise.
-///
-/// ```
-/// let (u, v) = xcorr::filters::separate(&xcorr::filters::sobel_x::<f32>()).unwrap();
-/// assert_eq!((u.len(), v.len()), (3, 3));
-/// assert!(xcorr::filters::separate(&xcorr::filters::sharpen::<f32>()).is_none());
-/// ```
-pub fn separate<T: Element>(kernel: &Array<T>) -> Option<(Vec<T>, Vec<T>)> {
-    let s = kernel.shape();
-    if s.len() != 2 {
-        return None;
-    }
-    let (mut u, mut v) = (vec![T::ZERO; s[0]], vec![T::ZERO; s[1]]);
-    crate::paths::separable::factor(kernel.data(), s[0], s[1], &mut u, &mut v).then_some((u, v))
 }
