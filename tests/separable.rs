@@ -49,10 +49,10 @@ fn detection_accepts_rank_one_and_refuses_almost_rank_one() {
     use xcorr::Array;
     let g = filters::gaussian::<f32>(11, 2.0).unwrap();
     let (u, v) = filters::separate(&g).unwrap();
-    for i in 0..11 {
-        for j in 0..11 {
+    for (i, ui) in u.iter().enumerate() {
+        for (j, vj) in v.iter().enumerate() {
             let w = g.data()[i * 11 + j];
-            assert!((u[i] * v[j] - w).abs() <= 4.0 * f32::EPSILON * w.abs());
+            assert!((ui * vj - w).abs() <= 4.0 * f32::EPSILON * w.abs());
         }
     }
     for k in [

@@ -260,14 +260,17 @@ pub unsafe fn direct_row<V: Vector>(
 }
 
 /// `R` consecutive output rows of a direct correlation with stride and dilation 1
-/// between rows: output row `r` sums kernel row `kh` against input row `r + kh`,
-/// so each input vector is loaded once and used by up to `R` output rows.
-/// `out_r[j] (+)= Σ_kh Σ_t w[kh·taps + t] · inp[r + kh][j + t·dil]` for `j < n`.
+/// between rows, over `planes` kernel planes: in plane `d`, output row `r` sums
+/// kernel row `kh` against input row `inp[d·(R + kh - 1) + r + kh]`, so each input
+/// vector is loaded once and used by up to `R` output rows, and the accumulators
+/// stay in registers across planes.
+/// `out_r[j] (+)= Σ_d Σ_kh Σ_t w[(d·kh + kh')·taps + t] · inp[..][j + t·dil]`.
 ///
 /// # Safety
 /// Level supported and called from its `#[target_feature]` wrapper;
-/// `inp.len() == R + kh - 1`, each input row holds `n + (taps-1)·dil` readable
-/// elements, `w` holds `kh·taps`, every `out[r]` holds `n` writable elements.
+/// `inp.len() == planes·(R + kh - 1)`, each input row holds `n + (taps-1)·dil`
+/// readable elements, `w` holds `planes·kh·taps`, every `out[r]` holds `n` writable
+/// elements.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 pub unsafe fn direct_rows<V: Vector, const R: usize, const NV: usize>(
@@ -284,7 +287,10 @@ pub unsafe fn direct_rows<V: Vector, const R: usize, const NV: usize>(
     // SAFETY (whole body): the caller's contract above.
     unsafe {
         let l = V::LANES;
+        let per_plane = R + kh - 1;
+        let planes = inp.len() / per_plane;
         let mut j = 0;
+        // Blocks of R rows × NV vectors.
         while j + NV * l <= n {
             let mut acc = [[V::zero(); NV]; R];
             for (r, acc) in acc.iter_mut().enumerate() {
@@ -296,24 +302,27 @@ pub unsafe fn direct_rows<V: Vector, const R: usize, const NV: usize>(
                     };
                 }
             }
-            for (ir, &row) in inp.iter().enumerate() {
-                // Output rows r with 0 <= ir - r < kh use this input row.
-                let r_lo = (ir + 1).saturating_sub(kh);
-                let r_hi = ir.min(R - 1);
-                let rp = row.add(j);
-                for t in 0..taps {
-                    let p = rp.add(t * dil);
-                    let mut x = [V::zero(); NV];
-                    for (v, x) in x.iter_mut().enumerate() {
-                        *x = V::load(p.add(v * l));
-                    }
-                    for (r, acc) in acc.iter_mut().enumerate() {
-                        if r < r_lo || r > r_hi {
-                            continue;
+            for d in 0..planes {
+                let wd = w.add(d * kh * taps);
+                for (ir, &row) in inp[d * per_plane..(d + 1) * per_plane].iter().enumerate() {
+                    // Output rows r with 0 <= ir - r < kh use this input row.
+                    let r_lo = (ir + 1).saturating_sub(kh);
+                    let r_hi = ir.min(R - 1);
+                    let rp = row.add(j);
+                    for t in 0..taps {
+                        let p = rp.add(t * dil);
+                        let mut x = [V::zero(); NV];
+                        for (v, x) in x.iter_mut().enumerate() {
+                            *x = V::load(p.add(v * l));
                         }
-                        let wv = V::splat(*w.add((ir - r) * taps + t));
-                        for v in 0..NV {
-                            acc[v] = V::fmadd(wv, x[v], acc[v]);
+                        for (r, acc) in acc.iter_mut().enumerate() {
+                            if r < r_lo || r > r_hi {
+                                continue;
+                            }
+                            let wv = V::splat(*wd.add((ir - r) * taps + t));
+                            for v in 0..NV {
+                                acc[v] = V::fmadd(wv, x[v], acc[v]);
+                            }
                         }
                     }
                 }
@@ -325,18 +334,49 @@ pub unsafe fn direct_rows<V: Vector, const R: usize, const NV: usize>(
             }
             j += NV * l;
         }
-        // The remaining columns, one row at a time.
-        if j < n {
-            for (r, &o) in out.iter().enumerate() {
-                let rows: [*const V::Elem; crate::isa::DIRECT_MAX_ROWS] = {
-                    let mut a = [core::ptr::null(); crate::isa::DIRECT_MAX_ROWS];
-                    for (d, s) in a.iter_mut().zip(&inp[r..r + kh]) {
-                        *d = s.add(j);
-                    }
-                    a
+        // The rest one vector at a time, still R rows at once (R independent FMA
+        // chains); the last vector masked.
+        while j < n {
+            let width = (n - j).min(l);
+            let load = |p: *const V::Elem| {
+                if width == l {
+                    V::load(p)
+                } else {
+                    V::load_partial(p, width)
+                }
+            };
+            let mut acc = [V::zero(); R];
+            for (r, a) in acc.iter_mut().enumerate() {
+                *a = if accumulate {
+                    load(out[r].add(j))
+                } else {
+                    V::splat(bias)
                 };
-                direct_row::<V>(&rows[..kh], taps, dil, w, o.add(j), n - j, bias, accumulate);
             }
+            for d in 0..planes {
+                let wd = w.add(d * kh * taps);
+                for (ir, &row) in inp[d * per_plane..(d + 1) * per_plane].iter().enumerate() {
+                    let r_lo = (ir + 1).saturating_sub(kh);
+                    let r_hi = ir.min(R - 1);
+                    let rp = row.add(j);
+                    for t in 0..taps {
+                        let x = load(rp.add(t * dil));
+                        for (r, a) in acc.iter_mut().enumerate() {
+                            if r >= r_lo && r <= r_hi {
+                                *a = V::fmadd(V::splat(*wd.add((ir - r) * taps + t)), x, *a);
+                            }
+                        }
+                    }
+                }
+            }
+            for (r, a) in acc.iter().enumerate() {
+                if width == l {
+                    a.store(out[r].add(j));
+                } else {
+                    a.store_partial(out[r].add(j), width);
+                }
+            }
+            j += width;
         }
     }
 }

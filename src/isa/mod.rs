@@ -446,13 +446,15 @@ impl<T: Element> DirectKernel<T> {
 
 impl<T: Element> DirectKernel<T> {
     /// `rows_per_block` output rows at once, for stride and dilation 1 between
-    /// rows: output row `r` sums kernel row `kh` against input row `inp[r + kh]`:
-    /// `out[r][j] (+)= Σ_kh Σ_t w[kh·taps + t] · inp[r + kh][j + t·dil]`. Each input
-    /// slice starts at the element the first output reads.
+    /// rows, over one or more kernel planes: in plane `d`, output row `r` sums kernel
+    /// row `kh` against input row `inp[d·(R + kh - 1) + r + kh]`:
+    /// `out[r][j] (+)= Σ_d Σ_kh Σ_t w[(d·kh + kh)·taps + t] · inp[..][j + t·dil]`.
+    /// Each input slice starts at the element the first output reads.
     ///
     /// # Panics
     /// If `out` does not hold `rows_per_block` rows of equal length, `inp` does not
-    /// hold `rows_per_block + kh - 1` rows long enough, or `w` is short.
+    /// hold a whole number of planes of `rows_per_block + kh - 1` rows, each long
+    /// enough, or `w` is short.
     #[allow(clippy::too_many_arguments)]
     #[inline]
     pub fn rows(
@@ -475,11 +477,12 @@ impl<T: Element> DirectKernel<T> {
         assert!(
             out.len() == r
                 && out.iter().all(|o| o.len() == n)
-                && inp.len() == r + kh - 1
+                && !inp.is_empty()
+                && inp.len() % (r + kh - 1) == 0
                 && inp.len() <= DIRECT_MAX_ROWS
                 && kh <= DIRECT_MAX_ROWS
                 && inp.iter().all(|i| i.len() >= need)
-                && w.len() >= kh * taps,
+                && w.len() >= inp.len() / (r + kh - 1) * kh * taps,
             "direct rows out of bounds"
         );
         let mut ip = [std::ptr::null::<T>(); DIRECT_MAX_ROWS];

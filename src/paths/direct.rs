@@ -33,6 +33,10 @@ pub(crate) struct Direct {
     /// Output columns `lo..hi` read only inside the input row.
     lo: usize,
     hi: usize,
+    /// For each border column (`ow`, left then right), each tap with the input
+    /// column it reads (the padding mode applied once, here), or `None` on zero
+    /// padding (multiplied as a zero, so `0·∞` is NaN as in the reference).
+    border_taps: Vec<(usize, Vec<(usize, Option<usize>)>)>,
 }
 
 impl Direct {
@@ -55,7 +59,25 @@ impl Direct {
         let span = (ker[2] - 1) * dil[2];
         let lo = pad[2].0.min(out[2]);
         let hi = (inp[2] + pad[2].0).saturating_sub(span).min(out[2]).max(lo);
-        Ok(Direct { p: *p, lo, hi })
+        let mode = p.padding_mode();
+        let border_taps = (0..lo)
+            .chain(hi..out[2])
+            .map(|ow| {
+                let taps = (0..ker[2])
+                    .map(|t| {
+                        let pos = (ow + t * dil[2]) as isize - pad[2].0 as isize;
+                        (t, mode.source(pos, inp[2]))
+                    })
+                    .collect();
+                (ow, taps)
+            })
+            .collect();
+        Ok(Direct {
+            p: *p,
+            lo,
+            hi,
+            border_taps,
+        })
     }
 
     /// Workspace: the weights in tap order (flipped for convolution) and a row of zeros.
@@ -158,65 +180,93 @@ impl Direct {
                 inp[a],
             )
         };
-        let multi = nrows == kern.rows_per_block && nrows > 1 && nrows + kh - 1 <= DIRECT_MAX_ROWS;
+        let nin = nrows + kh - 1;
+        let multi = nrows == kern.rows_per_block && nrows > 1 && ker[0] * nin <= DIRECT_MAX_ROWS;
         let mut first = true;
         for ci in 0..cin_g {
             let c = g * cin_g + ci;
             let chan = &input[(n * p.in_channels() + c) * p.input_spatial()..][..p.input_spatial()];
+            let w_c = &wt[(co * cin_g + ci) * taps..][..taps];
+            let depth = |kd: usize| {
+                source(0, od, kd).map(|d| &chan[d * inp[1] * inp[2]..][..inp[1] * inp[2]])
+            };
+            fn row_at<'a, T>(
+                depth: Option<&'a [T]>,
+                ih: Option<usize>,
+                w: usize,
+                zero: &'a [T],
+            ) -> &'a [T] {
+                match (depth, ih) {
+                    (Some(dp), Some(h)) => &dp[h * w..][..w],
+                    _ => zero,
+                }
+            }
+            let row_of = |depth, ih| row_at(depth, ih, inp[2], zero);
+            if multi {
+                // Input rows oh0 + i - pad (i < nrows + kh - 1) of every kernel plane,
+                // shared by the block's rows; one kernel call covers all planes.
+                let mut rows: [&[T]; DIRECT_MAX_ROWS] = [zero; DIRECT_MAX_ROWS];
+                for kd in 0..ker[0] {
+                    let dp = depth(kd);
+                    for (i, r) in rows[kd * nin..(kd + 1) * nin].iter_mut().enumerate() {
+                        *r = row_of(dp, source(1, oh0, i));
+                    }
+                }
+                let all = &rows[..ker[0] * nin];
+                if hi > lo {
+                    let start = c0 + lo - pad[2].0;
+                    let mut sl: [&[T]; DIRECT_MAX_ROWS] = [zero; DIRECT_MAX_ROWS];
+                    for (s, r) in sl.iter_mut().zip(all) {
+                        *s = &r[start..];
+                    }
+                    let mut it = out.chunks_exact_mut(width);
+                    let mut o8: [&mut [T]; 8] = Default::default();
+                    for o in o8[..nrows].iter_mut() {
+                        *o = &mut it.next().expect("nrows rows")[lo..hi];
+                    }
+                    kern.rows(
+                        &sl[..all.len()],
+                        kh,
+                        kw,
+                        dil[2],
+                        w_c,
+                        &mut o8[..nrows],
+                        b,
+                        !first,
+                    );
+                }
+                for (r, o) in out.chunks_exact_mut(width).enumerate() {
+                    for kd in 0..ker[0] {
+                        let w = &w_c[kd * kh * kw..][..kh * kw];
+                        let rs = &all[kd * nin + r..kd * nin + r + kh];
+                        self.border(rs, w, o, c0, b, first && kd == 0);
+                    }
+                }
+                first = false;
+                continue;
+            }
             for kd in 0..ker[0] {
-                let w = &wt[(co * cin_g + ci) * taps + kd * kh * kw..][..kh * kw];
-                let depth =
-                    source(0, od, kd).map(|d| &chan[d * inp[1] * inp[2]..][..inp[1] * inp[2]]);
-                let row_of = |ih: Option<usize>| -> &[T] {
-                    match (depth, ih) {
-                        (Some(dp), Some(h)) => &dp[h * inp[2]..][..inp[2]],
-                        _ => zero,
-                    }
-                };
-                if multi {
-                    // Input rows oh0 + i - pad for i < nrows + kh - 1, shared by the block.
-                    let mut rows: [&[T]; DIRECT_MAX_ROWS] = [zero; DIRECT_MAX_ROWS];
-                    let nin = nrows + kh - 1;
-                    for (i, r) in rows[..nin].iter_mut().enumerate() {
-                        *r = row_of(source(1, oh0, i));
-                    }
-                    if hi > lo {
-                        let start = c0 + lo - pad[2].0;
-                        let mut sl: [&[T]; DIRECT_MAX_ROWS] = [zero; DIRECT_MAX_ROWS];
-                        for (s, r) in sl[..nin].iter_mut().zip(&rows[..nin]) {
-                            *s = &r[start..];
+                let w = &w_c[kd * kh * kw..][..kh * kw];
+                let dp = depth(kd);
+                for (r, o) in out.chunks_exact_mut(width).enumerate() {
+                    // Kernel rows in chunks the kernel call takes; later chunks add.
+                    for k0 in (0..kh).step_by(DIRECT_MAX_ROWS) {
+                        let nk = DIRECT_MAX_ROWS.min(kh - k0);
+                        let mut rows: [&[T]; DIRECT_MAX_ROWS] = [zero; DIRECT_MAX_ROWS];
+                        for (t, row) in rows[..nk].iter_mut().enumerate() {
+                            *row = row_of(dp, source(1, oh0 + r, k0 + t));
                         }
-                        let mut it = out.chunks_exact_mut(width);
-                        let mut o4: [&mut [T]; 8] = Default::default();
-                        for o in o4[..nrows].iter_mut() {
-                            *o = &mut it.next().expect("nrows rows")[lo..hi];
-                        }
-                        kern.rows(&sl[..nin], kh, kw, dil[2], w, &mut o4[..nrows], b, !first);
-                    }
-                    for (r, o) in out.chunks_exact_mut(width).enumerate() {
-                        self.border(&rows[r..r + kh], w, o, c0, lo, hi, b, first);
-                    }
-                } else {
-                    for (r, o) in out.chunks_exact_mut(width).enumerate() {
-                        // Kernel rows in chunks the kernel call takes; later chunks add.
-                        for k0 in (0..kh).step_by(DIRECT_MAX_ROWS) {
-                            let nk = DIRECT_MAX_ROWS.min(kh - k0);
-                            let mut rows: [&[T]; DIRECT_MAX_ROWS] = [zero; DIRECT_MAX_ROWS];
-                            for (t, row) in rows[..nk].iter_mut().enumerate() {
-                                *row = row_of(source(1, oh0 + r, k0 + t));
+                        let wk = &w[k0 * kw..(k0 + nk) * kw];
+                        let acc = !(first && k0 == 0);
+                        if hi > lo {
+                            let start = c0 + lo - pad[2].0;
+                            let mut sl: [&[T]; DIRECT_MAX_ROWS] = [zero; DIRECT_MAX_ROWS];
+                            for (s, row) in sl[..nk].iter_mut().zip(&rows[..nk]) {
+                                *s = &row[start..];
                             }
-                            let wk = &w[k0 * kw..(k0 + nk) * kw];
-                            let acc = !(first && k0 == 0);
-                            if hi > lo {
-                                let start = c0 + lo - pad[2].0;
-                                let mut sl: [&[T]; DIRECT_MAX_ROWS] = [zero; DIRECT_MAX_ROWS];
-                                for (s, row) in sl[..nk].iter_mut().zip(&rows[..nk]) {
-                                    *s = &row[start..];
-                                }
-                                kern.row(&sl[..nk], kw, dil[2], wk, &mut o[lo..hi], b, acc);
-                            }
-                            self.border(&rows[..nk], wk, o, c0, lo, hi, b, !acc);
+                            kern.row(&sl[..nk], kw, dil[2], wk, &mut o[lo..hi], b, acc);
                         }
+                        self.border(&rows[..nk], wk, o, c0, b, !acc);
                     }
                 }
                 first = false;
@@ -225,7 +275,7 @@ impl Direct {
     }
 
     /// The border columns of one output row segment (`out` = columns `c0..`; the
-    /// interior is `lo..hi` relative to `c0`): every tap through the padding mode.
+    /// interior is `lo..hi` relative to `c0`), from the precomputed tap lists.
     #[allow(clippy::too_many_arguments)]
     fn border<T: Element>(
         &self,
@@ -233,28 +283,21 @@ impl Direct {
         w: &[T],
         out: &mut [T],
         c0: usize,
-        lo: usize,
-        hi: usize,
         b: T,
         first: bool,
     ) {
-        let p = &self.p;
-        let (kw, dil, pad, len) = (
-            p.kernel3()[2],
-            p.dilation3()[2],
-            p.pad3()[2].0,
-            p.input3()[2],
-        );
-        let mode = p.padding_mode();
+        let kw = self.p.kernel3()[2];
         let n = out.len();
-        for j in (0..lo).chain(hi..n) {
-            let ow = c0 + j;
+        let c1 = c0 + n;
+        for (ow, taps) in &self.border_taps {
+            if *ow < c0 || *ow >= c1 {
+                continue;
+            }
+            let j = ow - c0;
             let mut acc = if first { b } else { out[j] };
             for (row, wr) in rows.iter().zip(w.chunks_exact(kw)) {
-                for (t, &wv) in wr.iter().enumerate() {
-                    let pos = (ow + t * dil) as isize - pad as isize;
-                    let x = mode.source(pos, len).map_or(T::ZERO, |i| row[i]);
-                    acc += x * wv;
+                for &(t, col) in taps {
+                    acc += col.map_or(T::ZERO, |c| row[c]) * wr[t];
                 }
             }
             out[j] = acc;

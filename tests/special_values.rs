@@ -1,0 +1,76 @@
+//! IEEE special values propagate on every path as they do in the reference (which
+//! multiplies zero padding like PyTorch's pad-then-convolve): NaN where the reference
+//! gives NaN, the same infinity where it gives an infinity.
+
+mod common;
+
+use common::{problem_strategy, Rng};
+use proptest::prelude::*;
+use xcorr::isa::Isa;
+use xcorr::{reference, Path, Plan, Problem, XcorrError};
+
+fn sprinkle(v: &mut [f32], r: &mut Rng) {
+    let n = v.len();
+    for _ in 0..(1 + n / 16) {
+        let i = (r.next_u64() as usize) % n;
+        v[i] = match r.next_u64() % 3 {
+            0 => f32::INFINITY,
+            1 => f32::NEG_INFINITY,
+            _ => f32::NAN,
+        };
+    }
+}
+
+fn same_kind(got: f32, want: f32) -> bool {
+    if want.is_nan() {
+        got.is_nan()
+    } else if want.is_infinite() {
+        got == want
+    } else {
+        got.is_finite()
+    }
+}
+
+fn check(p: &Problem, seed: u64) {
+    let mut r = Rng(seed);
+    let mut x: Vec<f32> = r.vec(p.input_len());
+    let mut w: Vec<f32> = r.vec(p.weight_len());
+    if seed % 2 == 0 {
+        sprinkle(&mut x, &mut r);
+    } else {
+        sprinkle(&mut w, &mut r);
+    }
+    let mut want = vec![0.0f32; p.output_len()];
+    reference::forward(p, &x, &w, None, &mut want).unwrap();
+    for &path in Path::ALL {
+        for isa in Isa::supported() {
+            let Ok(plan) = Plan::with_path(p, path).and_then(|pl| pl.with_isa(isa)) else { continue };
+            let mut got = vec![0.0f32; p.output_len()];
+            match plan.forward(&x, &w, None, &mut got) {
+                Ok(()) => {}
+                Err(XcorrError::PathUnsupported { .. }) => continue,
+                Err(e) => panic!("{plan}: {e}"),
+            }
+            for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+                assert!(same_kind(*g, *w), "{plan}: y[{i}] = {g}, reference {w}");
+            }
+        }
+    }
+}
+
+#[test]
+fn infinite_weight_at_a_zero_padded_border_gives_nan_everywhere() {
+    let p: Problem = "n1_ic1_oc1_i9x40_k3x3_p1".parse().unwrap();
+    for seed in 0..4 {
+        check(&p, seed);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    #[test]
+    fn special_values_propagate_like_the_reference(p in problem_strategy(), seed: u64) {
+        check(&p, seed);
+    }
+}
