@@ -35,7 +35,7 @@ fn check(p: &Problem, seed: u64) {
     let mut r = Rng(seed);
     let mut x: Vec<f32> = r.vec(p.input_len());
     let mut w: Vec<f32> = r.vec(p.weight_len());
-    if seed % 2 == 0 {
+    if seed.is_multiple_of(2) {
         sprinkle(&mut x, &mut r);
     } else {
         sprinkle(&mut w, &mut r);
@@ -44,7 +44,9 @@ fn check(p: &Problem, seed: u64) {
     reference::forward(p, &x, &w, None, &mut want).unwrap();
     for &path in Path::ALL {
         for isa in Isa::supported() {
-            let Ok(plan) = Plan::with_path(p, path).and_then(|pl| pl.with_isa(isa)) else { continue };
+            let Ok(plan) = Plan::with_path(p, path).and_then(|pl| pl.with_isa(isa)) else {
+                continue;
+            };
             let mut got = vec![0.0f32; p.output_len()];
             match plan.forward(&x, &w, None, &mut got) {
                 Ok(()) => {}

@@ -478,7 +478,7 @@ impl<T: Element> DirectKernel<T> {
             out.len() == r
                 && out.iter().all(|o| o.len() == n)
                 && !inp.is_empty()
-                && inp.len() % (r + kh - 1) == 0
+                && inp.len().is_multiple_of(r + kh - 1)
                 && inp.len() <= DIRECT_MAX_ROWS
                 && kh <= DIRECT_MAX_ROWS
                 && inp.iter().all(|i| i.len() >= need)

@@ -26,6 +26,9 @@ use crate::geometry::{Op, Problem};
 use crate::isa::{DirectKernel, DIRECT_MAX_ROWS};
 use crate::parallel;
 
+/// A border output column and, per tap, the input column it reads (`None`: zero).
+type BorderColumn = (usize, Vec<(usize, Option<usize>)>);
+
 /// The geometry of the direct path for one problem, computed once per plan.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Direct {
@@ -36,7 +39,7 @@ pub(crate) struct Direct {
     /// For each border column (`ow`, left then right), each tap with the input
     /// column it reads (the padding mode applied once, here), or `None` on zero
     /// padding (multiplied as a zero, so `0·∞` is NaN as in the reference).
-    border_taps: Vec<(usize, Vec<(usize, Option<usize>)>)>,
+    border_taps: Vec<BorderColumn>,
 }
 
 impl Direct {
