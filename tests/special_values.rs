@@ -76,3 +76,33 @@ proptest! {
         check(&p, seed);
     }
 }
+
+/// Fuzz finding (backward target): an infinite weight made the input gradient NaN
+/// at input elements that no term reaches (the reference, like PyTorch, gives 0).
+#[test]
+fn infinite_weight_leaves_untouched_inputs_at_zero_gradient() {
+    let bytes = include_bytes!("regressions/backward-inf-weight-untouched-input.bin");
+    assert!(!bytes.is_empty());
+    let p: Problem = "n2_ic1_oc1_g1_i5_k3_s1_d3_p1:1_circular_conv"
+        .parse()
+        .unwrap();
+    let w = [0.5f32, f32::INFINITY, -1.0];
+    let gy: Vec<f32> = (0..p.output_len()).map(|i| i as f32 + 1.0).collect();
+    let mut want = vec![0.0f32; p.input_len()];
+    reference::backward_input(&p, &w, &gy, &mut want).unwrap();
+    for &path in Path::ALL {
+        for isa in Isa::supported() {
+            let Ok(plan) = Plan::with_path(&p, path).and_then(|pl| pl.with_isa(isa)) else {
+                continue;
+            };
+            let mut got = vec![0.0f32; p.input_len()];
+            plan.backward_input(&w, &gy, &mut got).unwrap();
+            for (g, w) in got.iter().zip(&want) {
+                assert!(
+                    same_kind(*g, *w) && (!w.is_finite() || g == w),
+                    "{plan}: {got:?} vs {want:?}"
+                );
+            }
+        }
+    }
+}
