@@ -83,9 +83,19 @@ impl Direct {
         })
     }
 
-    /// Workspace: the weights in tap order (flipped for convolution) and a row of zeros.
+    /// Workspace: the weights in tap order (flipped for convolution) and, where
+    /// the depth or height axes are padded, a row of zeros for their padded rows.
     pub(crate) fn workspace_len(&self) -> usize {
-        self.p.weight_len() + self.p.input3()[2]
+        self.p.weight_len() + self.zero_row_len()
+    }
+
+    fn zero_row_len(&self) -> usize {
+        let pad = self.p.pad3();
+        if pad[0] == (0, 0) && pad[1] == (0, 0) {
+            0
+        } else {
+            self.p.input3()[2]
+        }
     }
 
     /// `output = input ⋆ weight + bias`.

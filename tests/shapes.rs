@@ -1,0 +1,104 @@
+//! Huge and degenerate shapes: element counts past `u32`/`i32`, products that
+//! overflow, 1-element inputs, kernels as large as the padded input, strides
+//! larger than the input. Each gives a correct result or a typed error; no index
+//! wraps silently.
+
+mod common;
+
+use common::check_plan_against_reference_all;
+use xcorr::{Padding, PaddingMode, Path, Plan, Problem, XcorrError};
+
+#[test]
+fn a_three_billion_sample_signal_plans_without_touching_memory() {
+    // 3·10⁹ samples: past u32 and i32. Shape-only: build, plan, size the workspace.
+    let n = 3_000_000_000usize;
+    let p = Problem::builder()
+        .input([n])
+        .kernel([31])
+        .padding(Padding::Same)
+        .build()
+        .unwrap();
+    assert_eq!(p.input_len(), n);
+    assert_eq!(p.output_len(), n);
+    assert_eq!(p.flops(), 2 * 31 * n as u128);
+    for path in [Path::Direct, Path::Im2col] {
+        let plan = Plan::with_path(&p, path).unwrap();
+        // The direct path needs only the weights: no row-sized scratch for a signal.
+        if path == Path::Direct {
+            assert_eq!(plan.workspace_len::<f32>(), 31);
+        }
+        // Calls with buffers of the wrong size are refused before anything runs.
+        let e = plan
+            .forward::<f32>(&[0.0; 4], &[0.0; 31], None, &mut [0.0; 4])
+            .unwrap_err();
+        assert!(matches!(e, XcorrError::BufferLength { expected, .. } if expected == n));
+    }
+    // The padding-mode arithmetic at coordinates past i32.
+    let big = 5_000_000_000usize;
+    assert_eq!(PaddingMode::Circular.source(big as isize + 3, big), Some(3));
+    assert_eq!(
+        PaddingMode::Reflect.source(big as isize, big),
+        Some(big - 2)
+    );
+    assert_eq!(PaddingMode::Replicate.source(-7, big), Some(0));
+    assert_eq!(PaddingMode::Zeros.source(big as isize, big), None);
+}
+
+#[test]
+fn a_2d_problem_past_i32_has_exact_counts() {
+    let p = Problem::builder()
+        .batch(3)
+        .channels(16, 32)
+        .input([40_000, 40_000])
+        .kernel(3)
+        .stride(2)
+        .padding(Padding::Same)
+        .build()
+        .unwrap();
+    assert_eq!(p.output_shape(), &[20_000, 20_000]);
+    assert_eq!(p.output_len(), 3 * 32 * 20_000 * 20_000);
+    assert!(p.output_len() > u32::MAX as usize);
+    assert_eq!(p.descriptor().parse::<Problem>().unwrap(), p);
+    assert!(Plan::new(&p).workspace_len::<f32>() > 0);
+}
+
+#[test]
+fn degenerate_shapes_compute_correctly() {
+    let cases = [
+        // 1-element input, 1-element kernel.
+        "n1_ic1_oc1_i1_k1",
+        "n1_ic2_oc3_i1x1x1_k1x1x1",
+        // Kernel exactly as large as the padded input: one output.
+        "n1_ic2_oc2_i5x6_k7x8_p1",
+        "n1_ic1_oc1_i4_k9_p2:3_reflect",
+        "n2_ic1_oc1_i3x3_k5x5_p1_circular_conv",
+        // Stride larger than the input.
+        "n1_ic1_oc1_i4x4_k2x2_s9",
+        "n1_ic3_oc2_i5_k1_s100_p0:0",
+        // Dilated kernel spanning the padded input exactly.
+        "n1_ic1_oc1_i5x5_k3x3_d3_p1_replicate",
+    ];
+    for d in cases {
+        let p: Problem = d.parse().unwrap();
+        for path in [Path::Reference, Path::Im2col, Path::Direct] {
+            if Plan::with_path(&p, path).is_ok() {
+                check_plan_against_reference_all(&p, 9, &|p| Plan::with_path(p, path));
+            }
+        }
+    }
+}
+
+#[test]
+fn empty_and_overflowing_problems_are_typed_errors() {
+    assert!(matches!(
+        "n0_i4_k3".parse::<Problem>(),
+        Err(XcorrError::ZeroSize { what: "batch", .. })
+    ));
+    let e = Problem::builder()
+        .batch(usize::MAX / 2)
+        .input([4])
+        .kernel(1)
+        .build()
+        .unwrap_err();
+    assert!(matches!(e, XcorrError::Overflow { .. }));
+}
