@@ -94,10 +94,11 @@ struct Gemm {
 }
 
 impl Gemm {
-    fn new(p: &Problem) -> Result<Gemm> {
+    /// `direct`: the input gradient's derived forward pass runs on the direct path.
+    fn new(p: &Problem, direct: bool) -> Result<Gemm> {
         Ok(Gemm {
             fwd: Im2col::new(p),
-            grad_input: GradInput::new(p)?,
+            grad_input: GradInput::new(p, direct)?,
         })
     }
 }
@@ -176,17 +177,22 @@ impl Plan {
         let isa = Isa::active();
         let algo = match path {
             Path::Reference => return Ok(Plan::reference_plan(problem)),
-            Path::Im2col => Algo::Im2col(Arc::new(Gemm::new(problem)?)),
+            Path::Im2col => Algo::Im2col(Arc::new(Gemm::new(problem, false)?)),
             Path::Direct => {
                 let sep = Separable::new(problem).ok().filter(|_| {
                     let (kh, kw) = (problem.kernel_shape()[0], problem.kernel_shape()[1]);
                     kh * kw >= 2 * (kh + kw)
                 });
-                Algo::Direct(Arc::new((Direct::new(problem)?, sep, Gemm::new(problem)?)))
+                Algo::Direct(Arc::new((
+                    Direct::new(problem)?,
+                    sep,
+                    Gemm::new(problem, true)?,
+                )))
             }
-            Path::Separable => {
-                Algo::Separable(Arc::new((Separable::new(problem)?, Gemm::new(problem)?)))
-            }
+            Path::Separable => Algo::Separable(Arc::new((
+                Separable::new(problem)?,
+                Gemm::new(problem, true)?,
+            ))),
         };
         if isa == Isa::Scalar {
             return Err(XcorrError::PathUnsupported {

@@ -351,6 +351,9 @@ fn grad_input_problem(p: &Problem) -> crate::Result<Problem> {
 pub(crate) struct GradInput {
     p: Problem,
     t: Im2col,
+    /// The derived problem on the direct path (for plans on the direct path: a full
+    /// correlation with the flipped kernel, depthwise and single-channel included).
+    t_direct: Option<super::direct::Direct>,
     /// Stride > 1: the output gradient is spread out with zeros first.
     spread: bool,
     /// Padding > 0: the gradient of the padded input is folded onto the input.
@@ -358,11 +361,17 @@ pub(crate) struct GradInput {
 }
 
 impl GradInput {
-    pub(crate) fn new(p: &Problem) -> crate::Result<GradInput> {
+    /// `direct`: run the derived forward pass on the direct path.
+    pub(crate) fn new(p: &Problem, direct: bool) -> crate::Result<GradInput> {
         let t = grad_input_problem(p)?;
         Ok(GradInput {
             p: *p,
             t: Im2col::new(&t),
+            t_direct: if direct {
+                super::direct::Direct::new(&t).ok()
+            } else {
+                None
+            },
             spread: p.stride3() != [1; MAX_DIMS],
             fold: p.pad3() != [(0, 0); MAX_DIMS],
         })
@@ -385,7 +394,11 @@ impl GradInput {
     }
 
     pub(crate) fn workspace_len(&self, mr: usize) -> usize {
-        self.p.weight_len() + self.spread_len() + self.padded_len() + self.t.workspace_len(mr)
+        let inner = match &self.t_direct {
+            Some(d) => d.workspace_len(),
+            None => self.t.workspace_len(mr),
+        };
+        self.p.weight_len() + self.spread_len() + self.padded_len() + inner
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -446,7 +459,10 @@ impl GradInput {
             grad_output
         };
         let target: &mut [T] = if self.fold { padded } else { &mut *grad_input };
-        self.t.forward(kern, threads, gy, wt, None, target, inner);
+        match (&self.t_direct, T::direct_kernel(kern.isa)) {
+            (Some(d), Some(dk)) => d.forward(&dk, threads, gy, wt, None, target, inner),
+            _ => self.t.forward(kern, threads, gy, wt, None, target, inner),
+        }
         if self.fold {
             let padded = &*padded;
             let (inp, pad, mode) = (p.input3(), p.pad3(), p.padding_mode());
