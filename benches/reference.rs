@@ -39,6 +39,35 @@ fn bench_reference(c: &mut Criterion) {
         });
     }
     group.finish();
+
+    // Tiny problems: the worked example through a prepared plan (with its
+    // workspace), against the reference loop alone.
+    let mut group = c.benchmark_group("tiny");
+    let p = Problem::builder()
+        .input([3, 3])
+        .kernel([2, 2])
+        .build()
+        .unwrap();
+    let x: Vec<f32> = (0..9).map(|v| v as f32).collect();
+    let w = [0.0f32, 1.0, 2.0, 3.0];
+    let mut y = [0.0f32; 4];
+    group.bench_function("worked_example/reference_loop", |b| {
+        b.iter(|| {
+            xcorr::reference::forward(&p, black_box(&x), black_box(&w), None, &mut y).unwrap()
+        })
+    });
+    let plan = Plan::new(&p);
+    let mut ws = vec![0.0f32; plan.workspace_len::<f32>()];
+    group.bench_function(format!("worked_example/plan_{}", plan.path()), |b| {
+        b.iter(|| {
+            plan.forward_with_workspace(black_box(&x), black_box(&w), None, &mut y, &mut ws)
+                .unwrap()
+        })
+    });
+    group.bench_function("worked_example/plan_new", |b| {
+        b.iter(|| Plan::new(black_box(&p)))
+    });
+    group.finish();
 }
 
 criterion_group!(benches, bench_reference);

@@ -9,9 +9,11 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use rayon::prelude::*;
 
-/// The default thread count: the physical cores (`num_cpus`).
+/// The default thread count: the physical cores (`num_cpus`, read once: it parses
+/// `/proc/cpuinfo`, which costs tens of microseconds).
 pub fn default_threads() -> usize {
-    num_cpus::get_physical().max(1)
+    static THREADS: OnceLock<usize> = OnceLock::new();
+    *THREADS.get_or_init(|| num_cpus::get_physical().max(1))
 }
 
 fn pool(threads: usize) -> Option<Arc<rayon::ThreadPool>> {

@@ -56,8 +56,10 @@ pub fn estimated_cycles(p: &Problem, path: Path, isa: Isa) -> Option<f64> {
             let fill = m / ((m / mr).ceil() * mr);
             let k = p.reduction_len() as f64;
             let eff = 0.8 * fill * (k / (k + 16.0));
-            // Preparing the padded input costs a pass over it.
-            Some(flops / (peak * eff) + traffic + 4.0 * p.input_len() as f64 / 8.0)
+            // Preparing the padded input costs a pass over it; every call also sets
+            // up its packing scratch (tens of KiB) and packs the weights.
+            let fixed = 4000.0 + p.weight_len() as f64;
+            Some(flops / (peak * eff) + traffic + 4.0 * p.input_len() as f64 / 8.0 + fixed)
         }
         Path::Direct => {
             if *stride.last()? != 1 {
@@ -72,7 +74,9 @@ pub fn estimated_cycles(p: &Problem, path: Path, isa: Isa) -> Option<f64> {
             // Short rows pay the per-row set-up.
             let w = *p.output_shape().last()? as f64;
             let eff = eff * (w / (w + 48.0));
-            Some(flops / (peak * eff) + traffic)
+            // A short set-up per block of output rows.
+            let rows = (p.output_len() / p.output_shape().last()?) as f64;
+            Some(flops / (peak * eff) + traffic + 40.0 * rows)
         }
     }
 }
