@@ -469,8 +469,17 @@ impl GradInput {
             let lp = self.t.p.output3();
             let plane = lp.iter().product::<usize>();
             parallel::for_each_chunk_mut(threads, grad_input, p.input_spatial(), |c, gx| {
-                gx.fill(T::ZERO);
                 let src = &padded[c * plane..(c + 1) * plane];
+                if mode == crate::PaddingMode::Zeros {
+                    // Zero padding copies nothing: the gradient is the interior.
+                    for (r, row) in gx.chunks_exact_mut(inp[2]).enumerate() {
+                        let (d, h) = (r / inp[1], r % inp[1]);
+                        let at = ((d + pad[0].0) * lp[1] + h + pad[1].0) * lp[2] + pad[2].0;
+                        row.copy_from_slice(&src[at..at + inp[2]]);
+                    }
+                    return;
+                }
+                gx.fill(T::ZERO);
                 let map = |a: usize, i: usize| mode.source(i as isize - pad[a].0 as isize, inp[a]);
                 let mut i = 0;
                 for d in 0..lp[0] {
@@ -568,7 +577,9 @@ impl Im2col {
                         let nr_valid = nr.min(k - col);
                         let b = &b_image[g * cin_g * self.chan_stride..];
                         let rows = &self.rows.offsets()[col..col + nr_valid];
-                        // B^T panel: pixel rows p0.., tap columns; pixels walk the grid.
+                        // B^T panel: pixel rows p0.., tap columns; pixels walk the
+                        // grid, each gathering its taps (a strided scatter of whole
+                        // tap rows measured slower).
                         let pack = |dst: &mut [T], p0: usize, kc: usize| {
                             let (mut od, rem) = (p0 / (out[1] * out[2]), p0 % (out[1] * out[2]));
                             let (mut oh, mut ow) = (rem / out[2], rem % out[2]);
