@@ -80,9 +80,9 @@ enum Algo {
     Im2col(Arc<Gemm>),
     /// The direct forward (with the separable route where it applies); gradients
     /// run on the GEMM engine.
-    Direct(Arc<(Direct, Option<Separable>, Gemm)>),
+    Direct(Arc<(Direct, Option<Separable>, Option<Gemm>)>),
     /// The separable route only.
-    Separable(Arc<(Separable, Gemm)>),
+    Separable(Arc<(Separable, Option<Gemm>)>),
 }
 
 /// The GEMM engine's state for a problem: the im2col geometry (forward and weight
@@ -97,7 +97,7 @@ impl Gemm {
     /// `direct`: the input gradient's derived forward pass runs on the direct path.
     fn new(p: &Problem, direct: bool) -> Result<Gemm> {
         Ok(Gemm {
-            fwd: Im2col::new(p),
+            fwd: Im2col::new(p)?,
             grad_input: GradInput::new(p, direct)?,
         })
     }
@@ -108,8 +108,10 @@ impl Algo {
         match self {
             Algo::Reference => None,
             Algo::Im2col(g) => Some(g),
-            Algo::Direct(d) => Some(&d.2),
-            Algo::Separable(s) => Some(&s.1),
+            // Gradients of these paths run on the GEMM engine where it accepts the
+            // problem, else on the reference.
+            Algo::Direct(d) => d.2.as_ref(),
+            Algo::Separable(s) => s.1.as_ref(),
         }
     }
 }
@@ -186,12 +188,12 @@ impl Plan {
                 Algo::Direct(Arc::new((
                     Direct::new(problem)?,
                     sep,
-                    Gemm::new(problem, true)?,
+                    Gemm::new(problem, true).ok(),
                 )))
             }
             Path::Separable => Algo::Separable(Arc::new((
                 Separable::new(problem)?,
-                Gemm::new(problem, true)?,
+                Gemm::new(problem, true).ok(),
             ))),
         };
         if isa == Isa::Scalar {

@@ -49,6 +49,7 @@ pub fn estimated_cycles(p: &Problem, path: Path, isa: Isa) -> Option<f64> {
         // Chosen per call by the direct path (the kernel is only known then).
         Path::Separable => None,
         Path::Im2col => {
+            crate::paths::im2col::Im2col::new(p).ok()?;
             // The GEMM fills MR-row tiles with output channels of one group; short
             // reductions are dominated by packing.
             let mr = if isa == Isa::Avx512 { 8.0 } else { 4.0 };
@@ -96,7 +97,10 @@ pub fn estimate(p: &Problem, isa: Isa) -> (Path, String) {
         .map(|(path, c)| format!("{path} ~{:.2} Mcycles", c / 1e6))
         .collect::<Vec<_>>()
         .join(", ");
-    (costs[0].0, format!("estimate: {why}"))
+    match costs.first() {
+        Some(&(path, _)) => (path, format!("estimate: {why}")),
+        None => (Path::Reference, "no SIMD path accepts this problem".into()),
+    }
 }
 
 type Key = (Problem, &'static str, usize, Isa);

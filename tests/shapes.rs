@@ -102,3 +102,44 @@ fn empty_and_overflowing_problems_are_typed_errors() {
         .unwrap_err();
     assert!(matches!(e, XcorrError::Overflow { .. }));
 }
+
+/// Fuzz finding (hostile_geometry): a stride far longer than the padded input made
+/// the im2col path's workspace size overflow; padding far beyond the input must not
+/// blow up plan creation either.
+#[test]
+fn huge_strides_and_paddings_plan_cleanly() {
+    let bytes = include_bytes!("regressions/hostile_geometry-huge-stride-phases.bin");
+    assert!(!bytes.is_empty());
+    let p = Problem::builder()
+        .channels(2, 3)
+        .input([5, 6])
+        .kernel([2, 3])
+        .stride([usize::MAX / 64, 1 << 40])
+        .build()
+        .unwrap();
+    for path in [Path::Im2col, Path::Direct] {
+        match Plan::with_path(&p, path) {
+            Ok(plan) => {
+                assert!(plan.workspace_len::<f32>() < 1 << 20);
+                check_plan_against_reference_all(&p, 3, &|p| Plan::with_path(p, path));
+            }
+            Err(e) => assert!(matches!(e, XcorrError::PathUnsupported { .. }), "{e}"),
+        }
+    }
+    // Padding of 2^40 on both sides of a 3-wide input: valid, huge output; plans
+    // are refused or cheap, never a panic or an allocation of that size.
+    let wide = Problem::builder()
+        .input([3])
+        .kernel([2])
+        .stride(1 << 30)
+        .padding(Padding::Uniform(1 << 40))
+        .build()
+        .unwrap();
+    assert!(matches!(
+        Plan::with_path(&wide, Path::Im2col),
+        Err(XcorrError::PathUnsupported { .. })
+    ));
+    let plan = Plan::new(&wide);
+    assert!(plan.workspace_len::<f32>() < 1 << 20, "{}", plan.describe());
+    check_plan_against_reference_all(&wide, 5, &|p| Ok(Plan::new(p)));
+}

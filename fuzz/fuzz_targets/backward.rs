@@ -11,14 +11,18 @@ use xcorr::{check, Path, Plan, XcorrError};
 
 fuzz_target!(|data: &[u8]| {
     let mut u = Unstructured::new(data);
-    let Ok(Some(p)) = common::problem(&mut u) else { return };
+    let Ok(Some(p)) = common::problem(&mut u) else {
+        return;
+    };
     let x = common::values(&mut u, p.input_len());
     let w = common::values(&mut u, p.weight_len());
     let gy = common::values(&mut u, p.output_len());
     for &path in Path::ALL {
         for isa in Isa::supported() {
             for threads in [1, 2] {
-                let Ok(plan) = Plan::with_path(&p, path).and_then(|pl| pl.with_isa(isa)) else { continue };
+                let Ok(plan) = Plan::with_path(&p, path).and_then(|pl| pl.with_isa(isa)) else {
+                    continue;
+                };
                 let plan = plan.with_threads(threads);
                 match check::backward(&plan, &x, &w, &gy) {
                     Ok(Ok(())) | Err(XcorrError::PathUnsupported { .. }) => {}

@@ -14,7 +14,9 @@ use xcorr::{check, reference, Path, Plan, XcorrError};
 
 fuzz_target!(|data: &[u8]| {
     let mut u = Unstructured::new(data);
-    let Ok(Some(p)) = common::problem(&mut u) else { return };
+    let Ok(Some(p)) = common::problem(&mut u) else {
+        return;
+    };
     let x = common::values(&mut u, p.input_len());
     let w = common::values(&mut u, p.weight_len());
     let b = common::values(&mut u, p.bias_len());

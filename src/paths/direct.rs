@@ -40,7 +40,12 @@ pub(crate) struct Direct {
     /// column it reads (the padding mode applied once, here), or `None` on zero
     /// padding (multiplied as a zero, so `0·∞` is NaN as in the reference).
     border_taps: Vec<BorderColumn>,
+    /// Whether `border_taps` holds every border column.
+    tabled: bool,
 }
+
+/// Border columns tabled per plan at most.
+const MAX_TABLED_BORDER: usize = 1 << 16;
 
 impl Direct {
     /// # Errors
@@ -63,8 +68,12 @@ impl Direct {
         let lo = pad[2].0.min(out[2]);
         let hi = (inp[2] + pad[2].0).saturating_sub(span).min(out[2]).max(lo);
         let mode = p.padding_mode();
+        // Padding far beyond the input makes border columns as many as outputs; then
+        // their taps are found on the fly instead of tabled.
+        let tabled = lo + (out[2] - hi) <= MAX_TABLED_BORDER;
         let border_taps = (0..lo)
             .chain(hi..out[2])
+            .filter(|_| tabled)
             .map(|ow| {
                 let taps = (0..ker[2])
                     .map(|t| {
@@ -79,6 +88,7 @@ impl Direct {
             p: *p,
             lo,
             hi,
+            tabled,
             border_taps,
         })
     }
@@ -302,6 +312,27 @@ impl Direct {
         let kw = self.p.kernel3()[2];
         let n = out.len();
         let c1 = c0 + n;
+        if !self.tabled {
+            let p = &self.p;
+            let (dil, pad, len, mode) = (
+                p.dilation3()[2],
+                p.pad3()[2].0,
+                p.input3()[2],
+                p.padding_mode(),
+            );
+            for j in (0..self.lo.clamp(c0, c1) - c0).chain(self.hi.clamp(c0, c1) - c0..n) {
+                let ow = c0 + j;
+                let mut acc = if first { b } else { out[j] };
+                for (row, wr) in rows.iter().zip(w.chunks_exact(kw)) {
+                    for (t, &wv) in wr.iter().enumerate() {
+                        let pos = (ow + t * dil) as isize - pad as isize;
+                        acc += mode.source(pos, len).map_or(T::ZERO, |i| row[i]) * wv;
+                    }
+                }
+                out[j] = acc;
+            }
+            return;
+        }
         for (ow, taps) in &self.border_taps {
             if *ow < c0 || *ow >= c1 {
                 continue;

@@ -30,7 +30,7 @@ use crate::parallel;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Im2col {
     p: Problem,
-    /// Stride phases per axis.
+    /// Stride phases kept per axis: `min(stride, padded extent)`.
     phases: [usize; MAX_DIMS],
     /// Extent of one phase plane per axis: `ceil(padded / stride)`.
     q: [usize; MAX_DIMS],
@@ -47,17 +47,45 @@ pub(crate) struct Im2col {
 }
 
 impl Im2col {
-    pub(crate) fn new(p: &Problem) -> Im2col {
+    /// # Errors
+    /// `PathUnsupported` if the prepared (padded) input would not fit in memory,
+    /// which takes padding far beyond the input.
+    pub(crate) fn new(p: &Problem) -> crate::Result<Im2col> {
         let (inp, ker) = (p.input3(), p.kernel3());
         let (stride, dil, pad) = (p.stride3(), p.dilation3(), p.pad3());
         let mut q = [1; MAX_DIMS];
+        // Phases at or past the padded extent are never read (a stride longer than
+        // the padded input reads phase t·d < padded only), so at most `padded` of
+        // them are kept: the prepared image is at most 8× the padded volume.
+        let mut phases = [1; MAX_DIMS];
         for a in 0..MAX_DIMS {
             let padded = inp[a] + pad[a].0 + pad[a].1;
             q[a] = padded.div_ceil(stride[a]);
+            phases[a] = stride[a].min(padded);
         }
-        let plane = q.iter().product::<usize>();
-        let nphase = stride.iter().product::<usize>();
-        let chan_stride = plane * nphase;
+        let too_big = || crate::XcorrError::PathUnsupported {
+            path: "im2col",
+            reason: "the padded input is far larger than the input and the im2col matrix".into(),
+        };
+        let plane = q
+            .iter()
+            .try_fold(1usize, |a, &b| a.checked_mul(b))
+            .ok_or_else(too_big)?;
+        let nphase = phases
+            .iter()
+            .try_fold(1usize, |a, &b| a.checked_mul(b))
+            .ok_or_else(too_big)?;
+        let chan_stride = plane.checked_mul(nphase).ok_or_else(too_big)?;
+        // A prepared input larger than both 4× the input and the explicit im2col
+        // matrix (padding far beyond the input) defeats the purpose: refuse, and let
+        // the planner take the direct path.
+        let limit = (4 * p.input_len())
+            .max(p.reduction_len() * p.output_spatial())
+            .max(1 << 16);
+        chan_stride
+            .checked_mul(p.in_channels())
+            .filter(|&n| n <= limit)
+            .ok_or_else(too_big)?;
         let in_place = stride == [1; MAX_DIMS] && pad == [(0, 0); MAX_DIMS];
 
         let taps = p.kernel_spatial();
@@ -72,7 +100,7 @@ impl Im2col {
                         let mut shift = 0;
                         for a in 0..MAX_DIMS {
                             let pos = t[a] * dil[a];
-                            phase = phase * stride[a] + pos % stride[a];
+                            phase = phase * phases[a] + pos % stride[a];
                             shift = shift * q[a] + pos / stride[a];
                         }
                         offsets.push(ci * chan_stride + phase * plane + shift);
@@ -85,16 +113,16 @@ impl Im2col {
                 }
             }
         }
-        Im2col {
+        Ok(Im2col {
             p: *p,
-            phases: stride,
+            phases,
             q,
             plane,
             chan_stride,
             in_place,
             rows: RowTable::new(offsets),
             wcol,
-        }
+        })
     }
 
     fn packed_a_len(&self, mr: usize) -> usize {
@@ -120,7 +148,7 @@ impl Im2col {
         let inp = self.p.input3();
         let pad = self.p.pad3();
         let mode = self.p.padding_mode();
-        let (s, q) = (self.phases, self.q);
+        let (s, q, phases) = (self.p.stride3(), self.q, self.phases);
         // Input index that prepared position `i` of phase `ph` reads on axis `a`, or
         // None for a zero (zero padding, or past the padded extent).
         let source = |a: usize, i: usize, ph: usize| -> Option<usize> {
@@ -131,9 +159,9 @@ impl Im2col {
             mode.source(padded_pos as isize - pad[a].0 as isize, inp[a])
         };
         let mut planes = dst.chunks_exact_mut(self.plane);
-        for pd in 0..s[0] {
-            for ph in 0..s[1] {
-                for pw in 0..s[2] {
+        for pd in 0..phases[0] {
+            for ph in 0..phases[1] {
+                for pw in 0..phases[2] {
                     let plane = planes.next().expect("one plane per phase");
                     for (qd, slab) in plane.chunks_exact_mut(q[1] * q[2]).enumerate() {
                         let sd = source(0, qd, pd);
@@ -161,7 +189,7 @@ impl Im2col {
         pw: usize,
         source: &impl Fn(usize, usize, usize) -> Option<usize>,
     ) {
-        let (s, before, len) = (self.phases[2], self.p.pad3()[2].0, line.len());
+        let (s, before, len) = (self.p.stride3()[2], self.p.pad3()[2].0, line.len());
         // Prepared index i reads input i·s + pw - before: inside for lo <= i < hi.
         let lo = before.saturating_sub(pw).div_ceil(s);
         let hi = (len + before)
@@ -366,7 +394,7 @@ impl GradInput {
         let t = grad_input_problem(p)?;
         Ok(GradInput {
             p: *p,
-            t: Im2col::new(&t),
+            t: Im2col::new(&t)?,
             t_direct: if direct {
                 super::direct::Direct::new(&t).ok()
             } else {

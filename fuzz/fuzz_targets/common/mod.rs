@@ -23,9 +23,15 @@ pub fn problem(u: &mut Unstructured) -> Result<Option<Problem>> {
     let groups = pick(u, 1, 3)?;
     let cin_g = pick(u, 1, 3)?;
     let cout_g = pick(u, 1, 3)?;
-    let mode = [PaddingMode::Zeros, PaddingMode::Reflect, PaddingMode::Replicate, PaddingMode::Circular][pick(u, 0, 4)?];
+    let mode = [
+        PaddingMode::Zeros,
+        PaddingMode::Reflect,
+        PaddingMode::Replicate,
+        PaddingMode::Circular,
+    ][pick(u, 0, 4)?];
     let op = [Op::Correlation, Op::Convolution][pick(u, 0, 2)?];
-    let (mut input, mut kernel, mut stride, mut dilation, mut pads) = (vec![], vec![], vec![], vec![], vec![]);
+    let (mut input, mut kernel, mut stride, mut dilation, mut pads) =
+        (vec![], vec![], vec![], vec![], vec![]);
     for _ in 0..dims {
         let l = pick(u, 1, 12)?;
         let k = pick(u, 1, 5)?;
