@@ -20,7 +20,7 @@ bench() { target/release/examples/bench --json --threads 1,2 --peak "$PEAK" "$@"
 bench > "$OUT/xcorr-1.jsonl"
 (cd "$PEERS" && python3 peers.py --peers "$PY_PEERS" --threads 1,2 --out "$OUT/py.json" > "$OUT/py.log" 2>&1)
 if [ -x "$PEERS/rust/target/release/conv-peers" ]; then
-    (cd "$PEERS/rust" && ./target/release/conv-peers --threads 1,2 --out "$OUT/rust.json" > "$OUT/rust.log" 2>&1)
+    (cd "$PEERS/rust" && ./target/release/conv-peers --peers "${RUST_PEERS:-candle,ndconv.direct,ndconv.fft,ndconv.fft_par,tract}" --threads 1,2 --out "$OUT/rust.json" > "$OUT/rust.log" 2>&1)
 fi
 bench > "$OUT/xcorr-2.jsonl"
 cat "$OUT"/xcorr-1.jsonl "$OUT"/xcorr-2.jsonl > "$OUT/xcorr.jsonl"

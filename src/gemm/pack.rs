@@ -35,6 +35,28 @@ pub fn pack_a<T: Element>(
     }
 }
 
+/// Packs tile `t` (rows `t·mr ..`) of the `m × k` matrix `get(row, col)` into
+/// `dst` (`k·mr` values), as [`pack_a`] lays it out, so tiles can be packed in parallel.
+pub fn pack_a_tile<T: Element>(
+    dst: &mut [T],
+    m: usize,
+    k: usize,
+    mr: usize,
+    t: usize,
+    get: impl Fn(usize, usize) -> T,
+) {
+    let rows = mr.min(m - t * mr);
+    for (kk, dst) in dst[..k * mr].chunks_exact_mut(mr).enumerate() {
+        for (r, d) in dst.iter_mut().enumerate() {
+            *d = if r < rows {
+                get(t * mr + r, kk)
+            } else {
+                T::ZERO
+            };
+        }
+    }
+}
+
 /// Length of [`pack_a`]'s output.
 pub fn packed_a_len(m: usize, k: usize, mr: usize) -> usize {
     m.div_ceil(mr) * k * mr

@@ -238,16 +238,13 @@ impl Im2col {
         );
         let (apack, prepared) = workspace.split_at_mut(self.packed_a_len(mr));
         let a_len = pack::packed_a_len(cout_g, k, mr);
-        for g in 0..groups {
+        // Pack the weights tile by tile, in parallel (serial, it limited scaling).
+        let tiles_g = cout_g.div_ceil(mr);
+        parallel::for_each_chunk_mut(threads, &mut apack[..groups * a_len], k * mr, |i, dst| {
+            let (g, t) = (i / tiles_g, i % tiles_g);
             let w = &weight[g * cout_g * k..(g + 1) * cout_g * k];
-            pack::pack_a(
-                &mut apack[g * a_len..(g + 1) * a_len],
-                cout_g,
-                k,
-                mr,
-                |i, kk| w[i * k + self.wcol[kk]],
-            );
-        }
+            pack::pack_a_tile(dst, cout_g, k, mr, t, |r, kk| w[r * k + self.wcol[kk]]);
+        });
         let apack = &*apack;
         let (in_image, out_image) = (
             p.in_channels() * p.input_spatial(),
