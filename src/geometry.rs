@@ -811,7 +811,7 @@ impl std::str::FromStr for Problem {
                 t if t.starts_with('n') => b.batch = num(1)?,
                 t if t.starts_with('g') => b.groups = num(1)?,
                 t if t.starts_with('i') => b.input = Some(AxesArg::from(parse_axes(&t[1..])?)),
-                t if t.starts_with('k') => b.kernel = Some(AxesArg::from(parse_axes(&t[1..])?)),
+                t if t.starts_with('k') => b.kernel = Some(axes(1)?),
                 t if t.starts_with('s') => b.stride = axes(1)?,
                 t if t.starts_with('d') => b.dilation = axes(1)?,
                 t if t.starts_with('p') && t.contains(':') => {
