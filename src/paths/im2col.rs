@@ -143,6 +143,25 @@ impl Im2col {
         self.packed_a_len(mr) + self.prepared_len()
     }
 
+    /// The B buffer of one image `x`: `x` itself in place, else `x` padded and
+    /// phase-split into `buf` (channels in parallel).
+    fn prepare_image<'a, T: Element>(
+        &self,
+        threads: usize,
+        x: &'a [T],
+        buf: &'a mut [T],
+    ) -> &'a [T] {
+        if self.in_place {
+            return x;
+        }
+        let in_sp = self.p.input_spatial();
+        let buf = &mut buf[..self.prepared_len()];
+        parallel::for_each_chunk_mut(threads, buf, self.chan_stride, |c, dst| {
+            self.prepare_channel(dst, &x[c * in_sp..(c + 1) * in_sp]);
+        });
+        buf
+    }
+
     /// Writes channel `src` (one input channel) padded and phase-split into `dst`.
     fn prepare_channel<T: Element>(&self, dst: &mut [T], src: &[T]) {
         let inp = self.p.input3();
@@ -250,7 +269,6 @@ impl Im2col {
             p.in_channels() * p.input_spatial(),
             p.out_channels() * p.output_spatial(),
         );
-        let in_sp = p.input_spatial();
         let out_sp = p.output_spatial();
         let panels = out_sp.div_ceil(nr);
         let tiles = cout_g.div_ceil(mr);
@@ -258,15 +276,7 @@ impl Im2col {
 
         for n in 0..p.batch() {
             let x = &input[n * in_image..(n + 1) * in_image];
-            let b_image: &[T] = if self.in_place {
-                x
-            } else {
-                let prepared = &mut prepared[..self.prepared_len()];
-                parallel::for_each_chunk_mut(threads, prepared, self.chan_stride, |c, dst| {
-                    self.prepare_channel(dst, &x[c * in_sp..(c + 1) * in_sp]);
-                });
-                prepared
-            };
+            let b_image = self.prepare_image(threads, x, prepared);
             let out = SharedOut::new(&mut output[n * out_image..(n + 1) * out_image]);
             // LOOP 5 (rows of A beyond L2), then the pixel panels of every group in parallel.
             for t0 in (0..tiles).step_by(per_block) {
@@ -565,21 +575,12 @@ impl Im2col {
         let (prepared, acc) = rest.split_at_mut(self.prepared_len());
         let a_len = pack::packed_a_len(cout_g, pixels, mr);
         let in_image = p.in_channels() * p.input_spatial();
-        let in_sp = p.input_spatial();
         let panels = k.div_ceil(nr);
         let tiles = cout_g.div_ceil(mr);
         let per_block = blocking.tiles_per_l2_block(kern, pixels);
         for n in 0..p.batch() {
             let x = &input[n * in_image..(n + 1) * in_image];
-            let b_image: &[T] = if self.in_place {
-                x
-            } else {
-                let prepared = &mut prepared[..];
-                parallel::for_each_chunk_mut(threads, prepared, self.chan_stride, |c, dst| {
-                    self.prepare_channel(dst, &x[c * in_sp..(c + 1) * in_sp]);
-                });
-                prepared
-            };
+            let b_image = self.prepare_image(threads, x, prepared);
             for g in 0..groups {
                 let gy =
                     &grad_output[(n * p.out_channels() + g * cout_g) * pixels..][..cout_g * pixels];
