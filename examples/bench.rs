@@ -22,6 +22,9 @@
 //!   --dtype f32|f64  (default: f32)
 //!   --pass fwd|bwd   time the forward pass, or the input and weight gradients
 //!                    together (default: fwd)
+//!   --rank1          weights of rank 1 per (co, ci) kernel (an outer product of two
+//!                    vectors, as a Gaussian blur): the direct path takes the
+//!                    separable route for them
 //!   --check          compare with the reference (conformance tolerance rule)
 //!   --json           one JSON object per line instead of a table
 //!   --peak G1,G2     peak GFLOP/s for 1 and 2 threads (default: measured at start)
@@ -148,6 +151,7 @@ struct Row {
     check: Option<bool>,
 }
 
+#[allow(clippy::too_many_arguments)]
 fn run_case<T: Element>(
     case: &Case,
     plan: &Plan,
@@ -155,14 +159,28 @@ fn run_case<T: Element>(
     min_time: f64,
     peak: f64,
     bwd: bool,
+    rank1: bool,
 ) -> Row {
     let p = plan.problem();
     let x: Vec<T> = (0..p.input_len())
         .map(|i| T::from_f64(((i * 7919) % 2001) as f64 / 1000.0 - 1.0))
         .collect();
-    let w: Vec<T> = (0..p.weight_len())
-        .map(|i| T::from_f64(((i * 104729) % 2001) as f64 / 1000.0 - 1.0))
-        .collect();
+    let w: Vec<T> = if rank1 {
+        let (kh, kw) = (p.kernel_shape()[0], *p.kernel_shape().last().unwrap_or(&1));
+        let taps = p.kernel_spatial();
+        (0..p.weight_len())
+            .map(|i| {
+                let (r, c) = ((i % taps) / kw % kh, i % kw);
+                let g =
+                    |x: usize, n: usize| (-((x as f64 - (n / 2) as f64) / 2.0).powi(2) / 2.0).exp();
+                T::from_f64(g(r, kh) * g(c, kw) / 10.0)
+            })
+            .collect()
+    } else {
+        (0..p.weight_len())
+            .map(|i| T::from_f64(((i * 104729) % 2001) as f64 / 1000.0 - 1.0))
+            .collect()
+    };
     let b: Vec<T> = (0..p.bias_len())
         .map(|i| T::from_f64(i as f64 * 0.01))
         .collect();
@@ -254,6 +272,7 @@ fn main() {
     let (mut dtype, mut check, mut json, mut peaks, mut min_time) =
         ("f32".to_string(), false, false, None, 0.5);
     let mut bwd = false;
+    let mut rank1 = false;
     let mut names = vec![];
     let mut it = args.into_iter();
     while let Some(a) = it.next() {
@@ -276,6 +295,7 @@ fn main() {
             "--dtype" => dtype = val(),
             "--check" => check = true,
             "--pass" => bwd = val() == "bwd",
+            "--rank1" => rank1 = true,
             "--json" => json = true,
             "--peak" => {
                 peaks = Some(
@@ -389,8 +409,10 @@ fn main() {
                         }
                     };
                     let row = match dtype.as_str() {
-                        "f64" => run_case::<f64>(case, &plan, check, min_time, peak_for(t), bwd),
-                        _ => run_case::<f32>(case, &plan, check, min_time, peak_for(t), bwd),
+                        "f64" => {
+                            run_case::<f64>(case, &plan, check, min_time, peak_for(t), bwd, rank1)
+                        }
+                        _ => run_case::<f32>(case, &plan, check, min_time, peak_for(t), bwd, rank1),
                     };
                     print_row(&row, json, path);
                 }
