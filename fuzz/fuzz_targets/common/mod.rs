@@ -63,7 +63,7 @@ pub fn problem(u: &mut Unstructured) -> Result<Option<Problem>> {
         .op(op)
         .build()
         .ok()
-        .filter(|p| p.macs() <= 400_000);
+        .filter(|p| p.macs() <= 60_000);
     Ok(p)
 }
 
