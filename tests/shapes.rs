@@ -23,9 +23,10 @@ fn a_three_billion_sample_signal_plans_without_touching_memory() {
     assert_eq!(p.flops(), 2 * 31 * n as u128);
     for path in [Path::Direct, Path::Im2col] {
         let plan = Plan::with_path(&p, path).unwrap();
-        // The direct path needs only the weights: no row-sized scratch for a signal.
+        // The direct path needs no scratch for a correlated signal: it reads the
+        // weights in place and has no padded rows to fill.
         if path == Path::Direct {
-            assert_eq!(plan.workspace_len::<f32>(), 31);
+            assert_eq!(plan.workspace_len::<f32>(), 0);
         }
         // Calls with buffers of the wrong size are refused before anything runs.
         let e = plan
@@ -142,4 +143,31 @@ fn huge_strides_and_paddings_plan_cleanly() {
     let plan = Plan::new(&wide);
     assert!(plan.workspace_len::<f32>() < 1 << 20, "{}", plan.describe());
     check_plan_against_reference_all(&wide, 5, &|p| Ok(Plan::new(p)));
+}
+
+/// Review finding: a rank-1 kernel with a huge stride along the rows made the
+/// separable route's strip size wrap, and `forward` panicked allocating it.
+#[test]
+fn rank_one_kernel_with_a_huge_row_stride_runs_on_the_direct_path() {
+    let p = Problem::builder()
+        .input([40, 30])
+        .kernel([5, 5])
+        .stride([usize::MAX / 1024, 1])
+        .padding(Padding::Uniform(2))
+        .build()
+        .unwrap();
+    let w: Vec<f32> = (0..25)
+        .map(|i| ((i / 5 + 1) * (i % 5 + 1)) as f32)
+        .collect();
+    let plan = Plan::with_path(&p, Path::Direct).unwrap();
+    assert!(plan.workspace_len::<f32>() < 1 << 20);
+    let x: Vec<f32> = (0..p.input_len()).map(|i| (i % 7) as f32).collect();
+    match xcorr::check::forward(&plan, &x, &w, None) {
+        Ok(r) => assert!(r.is_ok(), "{r:?}"),
+        Err(e) => panic!("{e}"),
+    }
+    assert!(matches!(
+        Plan::with_path(&p, Path::Separable),
+        Err(XcorrError::PathUnsupported { .. })
+    ));
 }

@@ -93,10 +93,15 @@ impl Direct {
         })
     }
 
-    /// Workspace: the weights in tap order (flipped for convolution) and, where
-    /// the depth or height axes are padded, a row of zeros for their padded rows.
+    /// Workspace: for convolution, the flipped weights; where the depth or height
+    /// axes are padded, a row of zeros for their padded rows.
     pub(crate) fn workspace_len(&self) -> usize {
-        self.p.weight_len() + self.zero_row_len()
+        let flipped = if self.p.op() == Op::Convolution {
+            self.p.weight_len()
+        } else {
+            0
+        };
+        flipped + self.zero_row_len()
     }
 
     fn zero_row_len(&self) -> usize {
@@ -121,19 +126,28 @@ impl Direct {
         workspace: &mut [T],
     ) {
         let p = &self.p;
-        let (wt, zero) = workspace.split_at_mut(p.weight_len());
+        // Correlation reads the weights in place; convolution reverses each (co, ci)
+        // kernel into the workspace, which flips every spatial axis at once.
+        let (flipped, zero) = workspace.split_at_mut(match p.op() {
+            Op::Correlation => 0,
+            Op::Convolution => p.weight_len(),
+        });
         let taps = p.kernel_spatial();
-        match p.op() {
-            Op::Correlation => wt.copy_from_slice(weight),
-            // Reversing each (co, ci) kernel flips every spatial axis at once.
-            Op::Convolution => {
-                for (d, s) in wt.chunks_exact_mut(taps).zip(weight.chunks_exact(taps)) {
-                    d.iter_mut().zip(s.iter().rev()).for_each(|(d, s)| *d = *s);
-                }
+        if p.op() == Op::Convolution {
+            for (d, s) in flipped
+                .chunks_exact_mut(taps)
+                .zip(weight.chunks_exact(taps))
+            {
+                d.iter_mut().zip(s.iter().rev()).for_each(|(d, s)| *d = *s);
             }
         }
         zero.fill(T::ZERO);
-        let (wt, zero) = (&*wt, &*zero);
+        let wt: &[T] = if p.op() == Op::Convolution {
+            flipped
+        } else {
+            weight
+        };
+        let zero = &*zero;
         let out = p.output3();
         let (out_h, out_w) = (out[1], out[2]);
         // Rows of a block share input rows when consecutive output rows are

@@ -24,6 +24,9 @@ use crate::parallel;
 /// Rows of output per strip.
 const STRIP_ROWS: usize = 32;
 
+/// The largest strip, in elements (4 MiB of f32): beyond it the direct path runs.
+pub const MAX_STRIP: usize = 1 << 20;
+
 /// Factors a `kh × kw` kernel as `u ⊗ v` if it is rank 1 within 4 ulp per weight
 /// (see the module docs); writes `u` (length `kh`) and `v` (length `kw`).
 pub fn factor<T: Element>(w: &[T], kh: usize, kw: usize, u: &mut [T], v: &mut [T]) -> bool {
@@ -69,14 +72,18 @@ pub(crate) struct Separable {
 impl Separable {
     /// # Errors
     /// `PathUnsupported` unless the problem is 2-D with one input channel per group,
-    /// stride 1 and dilation 1 along the columns.
+    /// stride 1 along both axes, dilation 1 along the columns, and a strip buffer of
+    /// at most [`MAX_STRIP`] elements (with a stride along the rows the strip would
+    /// hold rows no output reads; with an absurd dilation, too many).
     pub(crate) fn new(p: &Problem) -> Result<Separable> {
         let why = if p.dims() != 2 {
             "it handles 2-D problems"
         } else if p.in_channels_per_group() != 1 {
             "it needs one input channel per group"
-        } else if p.stride()[1] != 1 || p.dilation()[1] != 1 {
-            "it needs stride and dilation 1 along the columns"
+        } else if p.stride() != [1, 1] || p.dilation()[1] != 1 {
+            "it needs stride 1 on both axes and dilation 1 along the columns"
+        } else if Separable::strip_len_of(p).is_none() {
+            "its strip buffer would exceed the cache-sized limit"
         } else {
             return Ok(Separable { p: *p });
         };
@@ -86,9 +93,18 @@ impl Separable {
         })
     }
 
+    /// Elements of one strip: `STRIP_ROWS + (kh-1)·dilation` rows of the output
+    /// width, if that is at most [`MAX_STRIP`].
+    fn strip_len_of(p: &Problem) -> Option<usize> {
+        let (kh, w) = (p.kernel_shape()[0], p.output_shape()[1]);
+        ((kh - 1).checked_mul(p.dilation()[0])?)
+            .checked_add(STRIP_ROWS)?
+            .checked_mul(w)
+            .filter(|&n| n <= MAX_STRIP)
+    }
+
     fn strip_len(&self) -> usize {
-        let (kh, w) = (self.p.kernel_shape()[0], self.p.output_shape()[1]);
-        (STRIP_ROWS * self.p.stride()[0] + (kh - 1) * self.p.dilation()[0]) * w
+        Separable::strip_len_of(&self.p).expect("checked in `new`")
     }
 
     /// Workspace: the factors of every (co) kernel, a zero row, and one strip per
