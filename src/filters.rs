@@ -5,6 +5,10 @@ use crate::api::Array;
 use crate::element::Element;
 use crate::error::{Result, XcorrError};
 
+/// The largest size the sized constructors build (its square still fits any
+/// `usize` arithmetic, and nobody filters with a larger kernel).
+pub const MAX_FILTER_SIZE: usize = 65535;
+
 fn kernel3<T: Element>(rows: [[f64; 3]; 3], scale: f64) -> Array<T> {
     Array::from_rows(&rows.map(|r| r.map(|v| T::from_f64(v * scale))))
 }
@@ -45,9 +49,9 @@ pub fn sobel_y<T: Element>() -> Array<T> {
 /// # Errors
 /// `InvalidArgument` for an even or zero size, or a sigma that is not finite and > 0.
 pub fn gaussian_1d<T: Element>(size: usize, sigma: f64) -> Result<Array<T>> {
-    if size == 0 || size.is_multiple_of(2) {
+    if size == 0 || size.is_multiple_of(2) || size > MAX_FILTER_SIZE {
         return Err(XcorrError::InvalidArgument {
-            what: "Gaussian size (must be odd)",
+            what: "Gaussian size (must be odd and at most 65535)",
             value: size.to_string(),
         });
     }
@@ -83,10 +87,10 @@ pub fn gaussian<T: Element>(size: usize, sigma: f64) -> Result<Array<T>> {
 /// # Errors
 /// `InvalidArgument` for a size of 0.
 pub fn box_blur<T: Element>(size: usize) -> Result<Array<T>> {
-    if size == 0 {
+    if size == 0 || size > MAX_FILTER_SIZE {
         return Err(XcorrError::InvalidArgument {
-            what: "box blur size",
-            value: "0".into(),
+            what: "box blur size (1 to 65535)",
+            value: size.to_string(),
         });
     }
     let v = 1.0 / (size * size) as f64;
@@ -140,6 +144,9 @@ mod tests {
         assert!(gaussian_1d::<f32>(4, 1.0).is_err());
         assert!(gaussian_1d::<f32>(5, 0.0).is_err());
         assert!(box_blur::<f32>(0).is_err());
+        assert!(box_blur::<f32>(usize::MAX).is_err());
+        assert!(gaussian_1d::<f32>(usize::MAX, 1.0).is_err());
+        assert!(gaussian::<f32>(usize::MAX - 2, 1.0).is_err());
         assert_eq!(box_blur::<f64>(2).unwrap().data(), &[0.25; 4]);
     }
 }
