@@ -171,3 +171,29 @@ fn rank_one_kernel_with_a_huge_row_stride_runs_on_the_direct_path() {
         Err(XcorrError::PathUnsupported { .. })
     ));
 }
+
+/// Kernels longer than a vector (the direct row kernel pairs taps one vector apart)
+/// and rows long enough for whole blocks, at every level, 1-D and 2-D, both ops,
+/// every padding mode; with a dilation the pairing is off and the plain loop runs.
+#[test]
+fn long_kernels_on_the_direct_path_match_the_reference_at_every_level() {
+    let cases = [
+        "n1_ic1_oc1_i700_k17_p8_zeros_xcorr",
+        "n1_ic1_oc1_i700_k31_p15_reflect_xcorr",
+        "n1_ic1_oc1_i900_k32_p3:40_replicate_conv",
+        "n1_ic1_oc1_i1000_k33_p0_zeros_xcorr",
+        "n2_ic2_oc1_i650_k47_p23_circular_xcorr",
+        "n1_ic1_oc1_i800_k70_p1_zeros_conv",
+        "n1_ic1_oc1_i800_k20_d2_p19_zeros_xcorr",
+        "n1_ic1_oc1_i9x300_k2x40_s2x1_p1:1x20:20_zeros_xcorr",
+        "n1_ic1_oc1_i12x300_k5x18_p2:2x9:9_reflect_xcorr",
+    ];
+    for d in cases {
+        let p: Problem = d.parse().unwrap();
+        for isa in xcorr::isa::Isa::supported().filter(|&i| i != xcorr::isa::Isa::Scalar) {
+            check_plan_against_reference_all(&p, 21, &|p| {
+                Plan::with_path(p, Path::Direct).and_then(|pl| pl.with_isa(isa))
+            });
+        }
+    }
+}

@@ -527,7 +527,7 @@ macro_rules! direct_table {
                     #[cfg(target_arch = "x86_64")]
                     Isa::Avx2 => ($avx2, 2),
                     #[cfg(target_arch = "x86_64")]
-                    Isa::Avx512 => ($avx512, 4),
+                    Isa::Avx512 => ($avx512, avx512::DIRECT_ROWS),
                     #[cfg(not(target_arch = "x86_64"))]
                     _ => return None,
                 };

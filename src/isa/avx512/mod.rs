@@ -214,6 +214,11 @@ pub unsafe fn pack_b_runs_f64(
     unsafe { microkernel::pack_b_runs::<F64x8, 3>(kc, b, offsets, runs, n, dst) }
 }
 
+/// Output rows per block of [`direct_rows_f32`] / [`direct_rows_f64`].
+pub const DIRECT_ROWS: usize = 4;
+/// Vectors per row in those blocks: DIRECT_ROWS · DIRECT_ROWS_NV accumulators.
+const DIRECT_ROWS_NV: usize = 4;
+
 /// One direct-correlation output row segment ([`microkernel::direct_row`]).
 ///
 /// # Safety
@@ -231,7 +236,7 @@ pub unsafe fn direct_row_f32(
     accumulate: bool,
 ) {
     // SAFETY: forwarded contract; compiled for this level.
-    unsafe { microkernel::direct_row::<F32x16>(rows, taps, dil, w, out, n, bias, accumulate) }
+    unsafe { microkernel::direct_row::<F32x16, 8>(rows, taps, dil, w, out, n, bias, accumulate) }
 }
 
 /// One direct-correlation output row segment ([`microkernel::direct_row`]).
@@ -251,7 +256,7 @@ pub unsafe fn direct_row_f64(
     accumulate: bool,
 ) {
     // SAFETY: forwarded contract; compiled for this level.
-    unsafe { microkernel::direct_row::<F64x8>(rows, taps, dil, w, out, n, bias, accumulate) }
+    unsafe { microkernel::direct_row::<F64x8, 16>(rows, taps, dil, w, out, n, bias, accumulate) }
 }
 
 /// 4 output rows of a direct correlation at once ([`microkernel::direct_rows`]).
@@ -272,10 +277,12 @@ pub unsafe fn direct_rows_f32(
     bias: f32,
     accumulate: bool,
 ) {
-    let out: &[*mut f32; 4] = out.try_into().expect("4 output rows");
+    let out: &[*mut f32; DIRECT_ROWS] = out.try_into().expect("DIRECT_ROWS output rows");
     // SAFETY: forwarded contract; compiled for this level.
     unsafe {
-        microkernel::direct_rows::<F32x16, 4, 4>(inp, kh, taps, dil, w, out, n, bias, accumulate)
+        microkernel::direct_rows::<F32x16, DIRECT_ROWS, DIRECT_ROWS_NV>(
+            inp, kh, taps, dil, w, out, n, bias, accumulate,
+        )
     }
 }
 
@@ -297,9 +304,11 @@ pub unsafe fn direct_rows_f64(
     bias: f64,
     accumulate: bool,
 ) {
-    let out: &[*mut f64; 4] = out.try_into().expect("4 output rows");
+    let out: &[*mut f64; DIRECT_ROWS] = out.try_into().expect("DIRECT_ROWS output rows");
     // SAFETY: forwarded contract; compiled for this level.
     unsafe {
-        microkernel::direct_rows::<F64x8, 4, 4>(inp, kh, taps, dil, w, out, n, bias, accumulate)
+        microkernel::direct_rows::<F64x8, DIRECT_ROWS, DIRECT_ROWS_NV>(
+            inp, kh, taps, dil, w, out, n, bias, accumulate,
+        )
     }
 }
