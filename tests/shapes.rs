@@ -197,3 +197,27 @@ fn long_kernels_on_the_direct_path_match_the_reference_at_every_level() {
         }
     }
 }
+
+/// Narrow rows with border columns are padded into a stack strip per task (every
+/// padding mode, 2-D and 3-D, depthwise and grouped, several tasks per plane), at
+/// every level, and stay bitwise identical across thread counts.
+#[test]
+fn narrow_rows_through_the_padded_strip_match_the_reference() {
+    let cases = [
+        "n1_ic3_oc3_g3_i70x40_k3x3_p1_zeros_xcorr",
+        "n1_ic2_oc2_g2_i37x50_k3x3_p1_circular_xcorr",
+        "n2_ic2_oc4_g2_i13x50_k5x5_p2_replicate_conv",
+        "n1_ic1_oc1_i9x100_k3x7_p1:1x3:3_reflect_xcorr",
+        "n1_ic2_oc2_g2_i9x20x30_k3x3x3_p1_reflect_xcorr",
+        "n1_ic1_oc1_i6x10x300_k3x3x3_p1:1x1:1x1:2_zeros_conv",
+    ];
+    for d in cases {
+        let p: Problem = d.parse().unwrap();
+        for isa in xcorr::isa::Isa::supported().filter(|&i| i != xcorr::isa::Isa::Scalar) {
+            check_plan_against_reference_all(&p, 23, &|p| {
+                Plan::with_path(p, Path::Direct).and_then(|pl| pl.with_isa(isa))
+            });
+        }
+        common::check_thread_invariance(&p, 24);
+    }
+}

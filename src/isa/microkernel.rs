@@ -294,21 +294,14 @@ pub unsafe fn direct_row<V: Vector, const NV: usize>(
     }
 }
 
-/// `R` consecutive output rows of a direct correlation with stride and dilation 1
-/// between rows, over `planes` kernel planes: in plane `d`, output row `r` sums
-/// kernel row `kh` against input row `inp[d·(R + kh - 1) + r + kh]`, so each input
-/// vector is loaded once and used by up to `R` output rows, and the accumulators
-/// stay in registers across planes.
-/// `out_r[j] (+)= Σ_d Σ_kh Σ_t w[(d·kh + kh')·taps + t] · inp[..][j + t·dil]`.
+/// The blocks of `R` rows × `NV` vectors of [`direct_rows`] from column `j0` on,
+/// while whole blocks fit: returns the first column not done.
 ///
 /// # Safety
-/// Level supported and called from its `#[target_feature]` wrapper;
-/// `inp.len() == planes·(R + kh - 1)`, each input row holds `n + (taps-1)·dil`
-/// readable elements, `w` holds `planes·kh·taps`, every `out[r]` holds `n` writable
-/// elements.
+/// As [`direct_rows`].
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-pub unsafe fn direct_rows<V: Vector, const R: usize, const NV: usize>(
+unsafe fn direct_rows_blocks<V: Vector, const R: usize, const NV: usize>(
     inp: &[*const V::Elem],
     kh: usize,
     taps: usize,
@@ -318,13 +311,14 @@ pub unsafe fn direct_rows<V: Vector, const R: usize, const NV: usize>(
     n: usize,
     bias: V::Elem,
     accumulate: bool,
-) {
-    // SAFETY (whole body): the caller's contract above.
+    j0: usize,
+) -> usize {
+    // SAFETY (whole body): the caller's contract.
     unsafe {
         let l = V::LANES;
         let per_plane = R + kh - 1;
         let planes = inp.len() / per_plane;
-        let mut j = 0;
+        let mut j = j0;
         // Blocks of R rows × NV vectors.
         while j + NV * l <= n {
             let mut acc = [[V::zero(); NV]; R];
@@ -373,6 +367,47 @@ pub unsafe fn direct_rows<V: Vector, const R: usize, const NV: usize>(
                 }
             }
             j += NV * l;
+        }
+        j
+    }
+}
+
+/// `R` consecutive output rows of a direct correlation with stride and dilation 1
+/// between rows, over `planes` kernel planes: in plane `d`, output row `r` sums
+/// kernel row `kh` against input row `inp[d·(R + kh - 1) + r + kh]`, so each input
+/// vector is loaded once and used by up to `R` output rows, and the accumulators
+/// stay in registers across planes.
+/// `out_r[j] (+)= Σ_d Σ_kh Σ_t w[(d·kh + kh')·taps + t] · inp[..][j + t·dil]`.
+///
+/// # Safety
+/// Level supported and called from its `#[target_feature]` wrapper;
+/// `inp.len() == planes·(R + kh - 1)`, each input row holds `n + (taps-1)·dil`
+/// readable elements, `w` holds `planes·kh·taps`, every `out[r]` holds `n` writable
+/// elements.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+pub unsafe fn direct_rows<V: Vector, const R: usize, const NV: usize>(
+    inp: &[*const V::Elem],
+    kh: usize,
+    taps: usize,
+    dil: usize,
+    w: *const V::Elem,
+    out: &[*mut V::Elem; R],
+    n: usize,
+    bias: V::Elem,
+    accumulate: bool,
+) {
+    // SAFETY (whole body): the caller's contract above.
+    unsafe {
+        let l = V::LANES;
+        let per_plane = R + kh - 1;
+        let planes = inp.len() / per_plane;
+        // Blocks of R rows × NV vectors, then of fewer vectors (narrow rows, such
+        // as depthwise layers', keep R·NV/2 chains instead of R).
+        let mut j =
+            direct_rows_blocks::<V, R, NV>(inp, kh, taps, dil, w, out, n, bias, accumulate, 0);
+        if NV >= 4 {
+            j = direct_rows_blocks::<V, R, 2>(inp, kh, taps, dil, w, out, n, bias, accumulate, j);
         }
         // The rest one vector at a time, still R rows at once (R independent FMA
         // chains); the last vector masked.

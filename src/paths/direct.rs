@@ -45,6 +45,11 @@ pub(crate) struct Direct {
     border_taps: Vec<BorderColumn>,
     /// Whether `border_taps` holds every border column.
     tabled: bool,
+    /// Whether row blocks go through a padded stack strip (`STRIP_LEN`, one per
+    /// task of `NARROW_BLOCKS` blocks, where they fit): the rows
+    /// are short and have border columns, which would otherwise be a large share
+    /// of scalar work (depthwise layers, small images and volumes).
+    narrow: bool,
 }
 
 /// Border columns tabled per plan at most.
@@ -87,12 +92,14 @@ impl Direct {
                 (ow, taps)
             })
             .collect();
+        let narrow = (lo > 0 || hi < out[2]) && out[2] <= NARROW_ROW;
         Ok(Direct {
             p: *p,
             lo,
             hi,
             tabled,
             border_taps,
+            narrow,
         })
     }
 
@@ -164,6 +171,8 @@ impl Direct {
         // signal) into column segments.
         let inner = if out_h == 1 {
             SEGMENT.min(out_w)
+        } else if self.narrow {
+            NARROW_BLOCKS * rpb * out_w
         } else {
             rpb * out_w
         };
@@ -174,10 +183,43 @@ impl Direct {
             inner,
             |plane, i, chunk| {
                 if out_h == 1 {
-                    self.block(kern, plane, 0, 1, i * inner, input, wt, bias, zero, chunk);
+                    self.block(
+                        kern,
+                        plane,
+                        0,
+                        1,
+                        i * inner,
+                        input,
+                        wt,
+                        bias,
+                        zero,
+                        chunk,
+                        &mut [],
+                    );
+                } else if self.narrow {
+                    // One strip per task, reused by its row blocks.
+                    let mut strip = [T::ZERO; STRIP_LEN];
+                    for (k, sub) in chunk.chunks_mut(rpb * out_w).enumerate() {
+                        let (oh0, rows) = ((i * NARROW_BLOCKS + k) * rpb, sub.len() / out_w);
+                        self.block(
+                            kern, plane, oh0, rows, 0, input, wt, bias, zero, sub, &mut strip,
+                        );
+                    }
                 } else {
                     let rows = chunk.len() / out_w;
-                    self.block(kern, plane, i * rpb, rows, 0, input, wt, bias, zero, chunk);
+                    self.block(
+                        kern,
+                        plane,
+                        i * rpb,
+                        rows,
+                        0,
+                        input,
+                        wt,
+                        bias,
+                        zero,
+                        chunk,
+                        &mut [],
+                    );
                 }
             },
         );
@@ -199,6 +241,7 @@ impl Direct {
         bias: Option<&[T]>,
         zero: &[T],
         out: &mut [T],
+        strip: &mut [T],
     ) {
         let p = &self.p;
         let (inp, ker, outd) = (p.input3(), p.kernel3(), p.output3());
@@ -253,6 +296,36 @@ impl Direct {
                     }
                 }
                 let all = &rows[..ker[0] * nin];
+                let sw = width + (kw - 1) * dil[2];
+                if all.len() * sw <= strip.len() {
+                    // Narrow rows with border columns: the block's input rows are
+                    // padded into the task's strip, and every column runs through the
+                    // vector kernel (no scalar border columns).
+                    let strip = &mut strip[..all.len() * sw];
+                    for (dst, src) in strip.chunks_exact_mut(sw).zip(all) {
+                        self.pad_row(src, dst);
+                    }
+                    let mut sl: [&[T]; DIRECT_MAX_ROWS] = [zero; DIRECT_MAX_ROWS];
+                    for (s, r) in sl.iter_mut().zip(strip.chunks_exact(sw)) {
+                        *s = r;
+                    }
+                    let mut o8: [&mut [T]; 8] = Default::default();
+                    for (o, row) in o8[..nrows].iter_mut().zip(out.chunks_exact_mut(width)) {
+                        *o = row;
+                    }
+                    kern.rows(
+                        &sl[..all.len()],
+                        kh,
+                        kw,
+                        dil[2],
+                        w_c,
+                        &mut o8[..nrows],
+                        b,
+                        !first,
+                    );
+                    first = false;
+                    continue;
+                }
                 if hi > lo {
                     let start = c0 + lo - pad[2].0;
                     let mut sl: [&[T]; DIRECT_MAX_ROWS] = [zero; DIRECT_MAX_ROWS];
@@ -314,6 +387,21 @@ impl Direct {
         }
     }
 
+    /// One input row with the padding of the innermost axis applied: `dst[x]` is
+    /// input column `x - pad` through the padding mode (0 outside, for zeros).
+    fn pad_row<T: Element>(&self, src: &[T], dst: &mut [T]) {
+        let p = &self.p;
+        let (pad, mode) = (p.pad3()[2].0, p.padding_mode());
+        let len = src.len();
+        let mid = pad.min(dst.len())..(pad + len).min(dst.len());
+        dst[mid.clone()].copy_from_slice(&src[..mid.len()]);
+        for x in (0..mid.start).chain(mid.end..dst.len()) {
+            dst[x] = mode
+                .source(x as isize - pad as isize, len)
+                .map_or(T::ZERO, |i| src[i]);
+        }
+    }
+
     /// The border columns of one output row segment (`out` = columns `c0..`; the
     /// interior is `lo..hi` relative to `c0`), from the precomputed tap lists.
     #[allow(clippy::too_many_arguments)]
@@ -365,6 +453,16 @@ impl Direct {
         }
     }
 }
+
+/// Elements of the stack strip that narrow row blocks are padded into (16 KiB of
+/// f32): enough for 3-D kernels over rows of a few hundred columns.
+const STRIP_LEN: usize = 4096;
+
+/// Output rows at most this long take the strip when they have border columns.
+const NARROW_ROW: usize = 512;
+
+/// Row blocks per task on narrow rows (they share one strip).
+const NARROW_BLOCKS: usize = 16;
 
 /// Columns per task when a plane is a single row (a 1-D signal).
 const SEGMENT: usize = 16384;
