@@ -60,9 +60,13 @@ pub fn for_each_chunk(
     } else {
         (threads * 4).min(items)
     };
-    let per = items.div_ceil(chunks.max(1)).max(1);
-    let chunks = items.div_ceil(per);
-    for_each_task(threads, chunks, |c| f(c * per..((c + 1) * per).min(items)));
+    // Sizes differ by at most one item: with `per = ceil(items / chunks)` the last
+    // chunk could be much shorter than the rest (66 panels in 8 chunks: 7 of 9 and
+    // one of 3), and two threads could not split the work evenly.
+    let chunks = chunks.max(1);
+    let (per, extra) = (items / chunks, items % chunks);
+    let start = move |c: usize| c * per + c.min(extra);
+    for_each_task(threads, chunks, |c| f(start(c)..start(c + 1)));
 }
 
 /// Runs `f(i, chunk)` for each `chunk_len`-element chunk of `data` on `threads`
