@@ -221,3 +221,30 @@ fn narrow_rows_through_the_padded_strip_match_the_reference() {
         common::check_thread_invariance(&p, 24);
     }
 }
+
+/// The im2col path's grid columns: several full panels whose B rows are read in
+/// place (one output row or several per panel, padding columns between them,
+/// rows between 3-D planes), a packed last panel, strides, dilation, groups, every
+/// padding mode, at every level, bitwise identical across thread counts.
+#[test]
+fn im2col_grid_columns_match_the_reference_at_every_level() {
+    let cases = [
+        "n2_ic3_oc5_i20x30_k3x3_p1_zeros_xcorr",
+        "n1_ic2_oc3_i6x7x20_k3x3x3_p1_reflect_conv",
+        "n1_ic4_oc6_i25x40_k3x3_s2_p1_circular_xcorr",
+        "n1_ic3_oc4_i18x50_k3x3_d2_p2_replicate_xcorr",
+        "n2_ic4_oc4_g2_i16x60_k3x3_p1_zeros_conv",
+        "n1_ic5_oc7_i300_k5_p2_zeros_xcorr",
+        "n1_ic3_oc20_i12x70_k3x3_p1_zeros_xcorr",
+        "n1_ic6_oc9_i10x100_k1x1_p0_zeros_xcorr",
+    ];
+    for d in cases {
+        let p: Problem = d.parse().unwrap();
+        for isa in xcorr::isa::Isa::supported().filter(|&i| i != xcorr::isa::Isa::Scalar) {
+            check_plan_against_reference_all(&p, 25, &|p| {
+                Plan::with_path(p, Path::Im2col).and_then(|pl| pl.with_isa(isa))
+            });
+        }
+        common::check_thread_invariance(&p, 26);
+    }
+}

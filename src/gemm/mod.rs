@@ -142,7 +142,7 @@ pub(crate) fn column_panel<T: Element>(
     m: usize,
     tiles: std::ops::Range<usize>,
     k: usize,
-    pack_b: &dyn Fn(&mut [T], usize, usize),
+    b: PanelB<'_, T>,
     mut emit: impl FnMut(usize, usize, &[T]),
 ) {
     let (mr, nr) = (kern.mr, kern.nr);
@@ -155,18 +155,42 @@ pub(crate) fn column_panel<T: Element>(
         // LOOP 2: blocks of KC rows of B, packed once and swept by every tile.
         for k0 in (0..k).step_by(kc) {
             let kl = kc.min(k - k0);
-            pack_b(&mut bpack[..kl * nr], k0, kl);
+            if let PanelB::Packed(pack_b) = b {
+                pack_b(&mut bpack[..kl * nr], k0, kl);
+            }
             let panel = &bpack[..kl * nr];
             // LOOP 1: MR-row tiles.
             for t in tb..te {
                 let a = &apack[(t * k + k0) * mr..][..kl * mr];
                 let c = &mut cbuf[(t - tb) * mr * nr..][..mr * nr];
-                kern.tile(kl, a, panel, c, k0 > 0);
+                match b {
+                    PanelB::Packed(_) => kern.tile(kl, a, panel, c, k0 > 0),
+                    PanelB::InPlace { b, rows, col } => {
+                        kern.tile_rows(kl, a, b, rows, (k0, col), c, k0 > 0)
+                    }
+                }
             }
         }
         let row0 = tb * mr;
         emit(row0, (te * mr).min(m) - row0, &cbuf[..]);
     }
+}
+
+/// Where the B panel of [`column_panel`] comes from.
+#[derive(Clone, Copy)]
+pub(crate) enum PanelB<'a, T> {
+    /// Packed per KC block: `pack(dst, k0, kc)` fills the `kc × NR` panel of rows
+    /// `k0..k0 + kc`, zero past the valid columns.
+    Packed(&'a dyn Fn(&mut [T], usize, usize)),
+    /// Read in place by the microkernel: row `k` is `b[rows[k] + col ..][..NR]`, all
+    /// NR columns readable. No copy of the panel; the rows should be close together
+    /// in memory (the im2col rows of one panel overlap heavily), or every tile
+    /// reads them from far caches.
+    InPlace {
+        b: &'a [T],
+        rows: &'a RowTable,
+        col: usize,
+    },
 }
 
 /// The B packer for B rows read through `rows` from `b`, columns `col..col + n`.
@@ -310,7 +334,17 @@ pub(crate) fn gemm_blocked<T: Element>(
                 };
                 let (a, s, tiles) = (&apack, &mut scratch, block.clone());
                 let pack = row_packer(&kern, b, &rows, col, nr_valid);
-                column_panel(s, &kern, blocking, a, m, tiles, k, &pack, emit);
+                column_panel(
+                    s,
+                    &kern,
+                    blocking,
+                    a,
+                    m,
+                    tiles,
+                    k,
+                    PanelB::Packed(&pack),
+                    emit,
+                );
             }
         });
     }

@@ -37,12 +37,51 @@ pub unsafe fn gemm_tile<V: Vector, const MR: usize, const NV: usize>(
     c: *mut V::Elem,
     accumulate: bool,
 ) {
-    // SAFETY (whole body): the caller's contract above.
+    let nr = NV * V::LANES;
+    // SAFETY: the caller's contract above; row k is b[k·NR .. (k+1)·NR].
+    unsafe { tile_body::<V, MR, NV>(kc, a, |k| b.add(k * nr), c, accumulate) }
+}
+
+/// One GEMM tile with B read in place, unpacked: row `k` of B is the `NR`
+/// contiguous values at `b + offsets[k]` (the im2col path's rows, straight from
+/// the prepared image, so the panel is never copied).
+/// `c[r·NR + j] (+)= Σ_{k<kc} a[k·MR + r] · b[offsets[k] + j]`.
+///
+/// # Safety
+/// Level supported and called from its `#[target_feature]` wrapper; `a` holds
+/// `kc·MR` values, `offsets` holds `kc`, `b + offsets[k]` points at `NR` readable
+/// values for every `k < kc`, and `c` holds `MR·NR`.
+#[inline(always)]
+pub unsafe fn gemm_tile_rows<V: Vector, const MR: usize, const NV: usize>(
+    kc: usize,
+    a: *const V::Elem,
+    b: *const V::Elem,
+    offsets: *const usize,
+    c: *mut V::Elem,
+    accumulate: bool,
+) {
+    // SAFETY: the caller's contract above.
+    unsafe { tile_body::<V, MR, NV>(kc, a, |k| b.add(*offsets.add(k)), c, accumulate) }
+}
+
+/// The body of both tiles: `row(k)` is where row `k` of B starts.
+///
+/// # Safety
+/// As the callers: `row(k)` points at `NR` readable values for `k < kc`.
+#[inline(always)]
+unsafe fn tile_body<V: Vector, const MR: usize, const NV: usize>(
+    kc: usize,
+    a: *const V::Elem,
+    row: impl Fn(usize) -> *const V::Elem,
+    c: *mut V::Elem,
+    accumulate: bool,
+) {
+    // SAFETY (whole body): the callers' contracts.
     unsafe {
         let nr = NV * V::LANES;
         let mut acc = [[V::zero(); NV]; MR];
         for k in 0..kc {
-            let bp = b.add(k * nr);
+            let bp = row(k);
             let mut bv = [V::zero(); NV];
             for (v, bv) in bv.iter_mut().enumerate() {
                 *bv = V::load(bp.add(v * V::LANES));

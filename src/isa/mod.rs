@@ -151,6 +151,16 @@ pub type PackBRunsFn<T> = unsafe fn(
 pub type GemmTileFn<T> =
     unsafe fn(kc: usize, a: *const T, b: *const T, c: *mut T, accumulate: bool);
 
+/// A GEMM microkernel reading B in place: see [`GemmKernel::tile_rows`].
+pub type GemmTileRowsFn<T> = unsafe fn(
+    kc: usize,
+    a: *const T,
+    b: *const T,
+    offsets: *const usize,
+    c: *mut T,
+    accumulate: bool,
+);
+
 /// Where each row of a B operand starts inside one buffer: row `k` is
 /// `b[offsets[k]..]`. A plain matrix has `offsets[k] = k·ldb`; the im2col path points
 /// each row `(channel, tap)` into a padded copy of the input. The maximum is kept so
@@ -192,6 +202,7 @@ pub struct GemmKernel<T> {
     /// Columns of a tile (pixels), a multiple of the vector width.
     pub nr: usize,
     tile: GemmTileFn<T>,
+    tile_rows: GemmTileRowsFn<T>,
     pack_b: PackBFn<T>,
     pack_b_runs: PackBRunsFn<T>,
 }
@@ -218,6 +229,45 @@ impl<T: Element> GemmKernel<T> {
         // SAFETY: `self` exists only for a level the CPU supports (see `gemm_kernel_f32`),
         // and the assert above bounds every access of the kernel.
         unsafe { (self.tile)(kc, a.as_ptr(), b.as_ptr(), c.as_mut_ptr(), accumulate) }
+    }
+
+    /// `c[r·NR + j] (+)= Σ_{k<kc} a[k·MR + r] · b[off_k + col + j]` with `off_k` row
+    /// `k0 + k` of `rows`: a tile whose B rows are read in place, NR columns each.
+    ///
+    /// # Panics
+    /// If a slice is too short (the table's maximum bounds every read of B).
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    pub fn tile_rows(
+        &self,
+        kc: usize,
+        a: &[T],
+        b: &[T],
+        rows: &RowTable,
+        (k0, col): (usize, usize),
+        c: &mut [T],
+        accumulate: bool,
+    ) {
+        let offsets = &rows.offsets()[k0..k0 + kc];
+        assert!(
+            a.len() >= kc * self.mr
+                && c.len() >= self.mr * self.nr
+                && (kc == 0 || rows.max() + col + self.nr <= b.len()),
+            "gemm tile_rows out of bounds"
+        );
+        // SAFETY: supported level (see `gemm_kernel_f32`); row k reads
+        // b[off + col .. off + col + NR] with off <= rows.max() (immutable table), in
+        // bounds by the assert, as are the kc·MR values of `a` and MR·NR of `c`.
+        unsafe {
+            (self.tile_rows)(
+                kc,
+                a.as_ptr(),
+                b.as_ptr().add(col),
+                offsets.as_ptr(),
+                c.as_mut_ptr(),
+                accumulate,
+            )
+        }
     }
 
     /// Packs rows `k0..k0 + kc` of `rows` (row `k` is `b[off + col .. off + col + n]`,
@@ -303,8 +353,13 @@ macro_rules! gemm_table {
             if !isa.is_supported() {
                 return None;
             }
-            type Fns = (GemmTileFn<$t>, PackBFn<$t>, PackBRunsFn<$t>);
-            let ((tile, pack_b, pack_b_runs), nr): (Fns, usize) = match isa {
+            type Fns = (
+                GemmTileFn<$t>,
+                GemmTileRowsFn<$t>,
+                PackBFn<$t>,
+                PackBRunsFn<$t>,
+            );
+            let ((tile, tile_rows, pack_b, pack_b_runs), nr): (Fns, usize) = match isa {
                 Isa::Scalar => return None,
                 Isa::Portable => ($portable, $np),
                 #[cfg(target_arch = "x86_64")]
@@ -323,6 +378,7 @@ macro_rules! gemm_table {
                 mr,
                 nr,
                 tile,
+                tile_rows,
                 pack_b,
                 pack_b_runs,
             })
@@ -335,12 +391,19 @@ gemm_table!(
     f32,
     (
         portable::gemm_tile_f32,
+        portable::gemm_tile_rows_f32,
         portable::pack_b_f32,
         portable::pack_b_runs_f32
     ),
-    (avx2::gemm_tile_f32, avx2::pack_b_f32, avx2::pack_b_runs_f32),
+    (
+        avx2::gemm_tile_f32,
+        avx2::gemm_tile_rows_f32,
+        avx2::pack_b_f32,
+        avx2::pack_b_runs_f32
+    ),
     (
         avx512::gemm_tile_f32,
+        avx512::gemm_tile_rows_f32,
         avx512::pack_b_f32,
         avx512::pack_b_runs_f32
     ),
@@ -352,12 +415,19 @@ gemm_table!(
     f64,
     (
         portable::gemm_tile_f64,
+        portable::gemm_tile_rows_f64,
         portable::pack_b_f64,
         portable::pack_b_runs_f64
     ),
-    (avx2::gemm_tile_f64, avx2::pack_b_f64, avx2::pack_b_runs_f64),
+    (
+        avx2::gemm_tile_f64,
+        avx2::gemm_tile_rows_f64,
+        avx2::pack_b_f64,
+        avx2::pack_b_runs_f64
+    ),
     (
         avx512::gemm_tile_f64,
+        avx512::gemm_tile_rows_f64,
         avx512::pack_b_f64,
         avx512::pack_b_runs_f64
     ),

@@ -8,10 +8,14 @@
 //! row of `B` is a contiguous, shifted view: tap `t` on an axis with stride `s` and
 //! dilation `d` reads phase `(t·d) mod s` at shift `⌊t·d / s⌋`, so
 //! `B[(c, t), o] = prepared[offset(c, t) + grid(o)]` with `grid(o)` the output
-//! position laid out on the phase plane's row length. The GEMM's columns are the
-//! output pixels; it packs each KC × NR panel of `B` straight through the table of
-//! row offsets (`RowTable`), one run per output row the panel touches, so only one
-//! panel of `B` exists at a time and no column is computed that is not an output.
+//! position laid out on the phase plane's row length. The GEMM's columns are
+//! either the **grid positions** from the first output to the last, where a row
+//! of a panel of `B` is `NR` contiguous values of the prepared image and the
+//! microkernel reads it in place, never packed (the few padding columns between
+//! output rows are computed and dropped); or, where those extra columns would
+//! cost more than packing saves, the output pixels, and each KC × NR panel of `B`
+//! is packed straight through the table of row offsets (`RowTable`), one run per
+//! output row the panel touches. See `Im2col::grid_columns`.
 //!
 //! Stride, dilation, padding mode and the convolution flip (folded into the order
 //! A is packed in) cost nothing in the inner loops. A 1×1 kernel with stride 1 and
@@ -21,7 +25,7 @@
 
 use crate::element::Element;
 use crate::gemm::pack::{self, RowTable, SharedOut};
-use crate::gemm::{self, Blocking, Scratch};
+use crate::gemm::{self, Blocking, PanelB, Scratch};
 use crate::geometry::{Op, Problem, MAX_DIMS};
 use crate::isa::GemmKernel;
 use crate::parallel;
@@ -44,6 +48,10 @@ pub(crate) struct Im2col {
     rows: RowTable,
     /// Column of W's row that multiplies row `k` of B (the convolution flip).
     wcol: Vec<usize>,
+    /// Grid positions from the first output to the last: every output position
+    /// plus the padding columns between output rows (and rows between planes).
+    /// See [`Im2col::grid_columns`].
+    grid_len: usize,
 }
 
 impl Im2col {
@@ -113,6 +121,8 @@ impl Im2col {
                 }
             }
         }
+        let out = p.output3();
+        let grid_len = ((out[0] - 1) * q[1] + out[1] - 1) * q[2] + out[2];
         Ok(Im2col {
             p: *p,
             phases,
@@ -122,7 +132,24 @@ impl Im2col {
             in_place,
             rows: RowTable::new(offsets),
             wcol,
+            grid_len,
         })
+    }
+
+    /// `Some(n)`: the GEMM's columns are the first `n` grid positions, so each B
+    /// row of a panel is contiguous in the prepared image and the microkernel reads
+    /// it in place, unpacked; the padding columns are computed and dropped. `None`:
+    /// the columns are the output pixels and B panels are packed.
+    ///
+    /// Packing a panel costs about as much as one tile of `mr` rows computing on it
+    /// (measured: 12% of res3x3's 8 tiles), so the grid wins while its extra
+    /// columns are under `1 / tiles` of the outputs, or under 1/8 (res3x3: 3.4%
+    /// extra, 1.1x faster; c3d, 2 tiles: 12.7% extra, 1.37x faster).
+    fn grid_columns(&self, mr: usize) -> Option<usize> {
+        let out_sp = self.p.output_spatial();
+        let tiles = self.p.out_channels_per_group().div_ceil(mr);
+        let extra = self.grid_len - out_sp;
+        (extra <= out_sp / 8 || extra * tiles <= out_sp).then_some(self.grid_len)
     }
 
     fn packed_a_len(&self, mr: usize) -> usize {
@@ -270,7 +297,10 @@ impl Im2col {
             p.out_channels() * p.output_spatial(),
         );
         let out_sp = p.output_spatial();
-        let panels = out_sp.div_ceil(nr);
+        // GEMM columns: grid positions (B read in place) or output pixels.
+        let grid = self.grid_columns(mr);
+        let columns = grid.unwrap_or(out_sp);
+        let panels = columns.div_ceil(nr);
         let tiles = cout_g.div_ceil(mr);
         let per_block = blocking.tiles_per_l2_block(kern, k);
 
@@ -286,36 +316,90 @@ impl Im2col {
                     let mut runs = [(0usize, 0usize, 0usize); gemm::NR_MAX];
                     for task in chunk {
                         let (g, col) = (task / panels, (task % panels) * nr);
-                        let nr_valid = nr.min(out_sp - col);
-                        let runs = self.grid_runs(col, nr_valid, &mut runs);
+                        let n = nr.min(columns - col);
+                        // Output pixels of the panel's columns, as (pixel, column, len).
+                        let mut segs = [(0usize, 0usize, 0usize); gemm::NR_MAX];
+                        let segs = match grid {
+                            Some(_) => self.pixel_runs(col, n, &mut segs),
+                            None => {
+                                segs[0] = (col, 0, n);
+                                &segs[..1]
+                            }
+                        };
                         let b = &b_image[g * cin_g * self.chan_stride..];
                         let a = &apack[g * a_len..(g + 1) * a_len];
                         let emit = |row0: usize, nrows: usize, cbuf: &[T]| {
                             for r in 0..nrows {
                                 let co = g * cout_g + row0 + r;
-                                let src = &cbuf[r * nr..r * nr + nr_valid];
-                                let at = co * out_sp + col;
-                                match bias {
-                                    // SAFETY: this task alone owns these output columns.
-                                    Some(b) => unsafe {
-                                        let bv = b[co];
-                                        out.update(at, nr_valid, |i, d| *d = src[i] + bv)
-                                    },
-                                    // SAFETY: as above.
-                                    None => unsafe { out.write(at, src) },
+                                for &(pixel, j, len) in segs {
+                                    let src = &cbuf[r * nr + j..][..len];
+                                    let at = co * out_sp + pixel;
+                                    match bias {
+                                        // SAFETY: this task alone owns these output pixels.
+                                        Some(b) => unsafe {
+                                            let bv = b[co];
+                                            out.update(at, len, |i, d| *d = src[i] + bv)
+                                        },
+                                        // SAFETY: as above.
+                                        None => unsafe { out.write(at, src) },
+                                    }
                                 }
                             }
                         };
                         let rows = &self.rows;
+                        let (s, tiles) = (&mut scratch, block.clone());
+                        if grid.is_some() && n == nr {
+                            let b = PanelB::InPlace { b, rows, col };
+                            gemm::column_panel(s, kern, blocking, a, cout_g, tiles, k, b, emit);
+                            continue;
+                        }
+                        let runs = match grid {
+                            Some(_) => {
+                                runs[0] = (col, 0, n);
+                                &runs[..1]
+                            }
+                            None => self.grid_runs(col, n, &mut runs),
+                        };
                         let pack = |dst: &mut [T], k0: usize, kc: usize| {
                             kern.pack_b_runs(dst, b, rows, (k0, kc), runs)
                         };
-                        let (s, tiles) = (&mut scratch, block.clone());
-                        gemm::column_panel(s, kern, blocking, a, cout_g, tiles, k, &pack, emit);
+                        let b = PanelB::Packed(&pack);
+                        gemm::column_panel(s, kern, blocking, a, cout_g, tiles, k, b, emit);
                     }
                 });
             }
         }
+    }
+
+    /// The output pixels of grid positions `g0..g0 + n` (GEMM columns in grid
+    /// mode), as `(pixel, panel column, length)`: one run per output row the panel
+    /// touches; the padding columns between rows (and rows between planes) are
+    /// skipped.
+    fn pixel_runs<'r>(
+        &self,
+        g0: usize,
+        n: usize,
+        buf: &'r mut [(usize, usize, usize); gemm::NR_MAX],
+    ) -> &'r [(usize, usize, usize)] {
+        let out = self.p.output3();
+        let q = self.q;
+        let (mut count, mut j) = (0, 0);
+        while j < n {
+            let g = g0 + j;
+            let (od, rem) = (g / (q[1] * q[2]), g % (q[1] * q[2]));
+            let (oh, ow) = (rem / q[2], rem % q[2]);
+            if oh >= out[1] {
+                j += (q[1] - oh) * q[2] - ow;
+            } else if ow >= out[2] {
+                j += q[2] - ow;
+            } else {
+                let len = (out[2] - ow).min(n - j);
+                buf[count] = ((od * out[1] + oh) * out[2] + ow, j, len);
+                count += 1;
+                j += len;
+            }
+        }
+        &buf[..count]
     }
 
     /// The runs of grid positions that output pixels `p0..p0 + n` read, as
@@ -641,9 +725,8 @@ impl Im2col {
                         };
                         let a = &apack[g * a_len..(g + 1) * a_len];
                         let (s, tiles) = (&mut scratch, block.clone());
-                        gemm::column_panel(
-                            s, kern, blocking, a, cout_g, tiles, pixels, &pack, emit,
-                        );
+                        let b = PanelB::Packed(&pack);
+                        gemm::column_panel(s, kern, blocking, a, cout_g, tiles, pixels, b, emit);
                     }
                 });
             }

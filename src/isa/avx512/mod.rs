@@ -160,6 +160,40 @@ pub unsafe fn gemm_tile_f64(
     unsafe { microkernel::gemm_tile::<F64x8, MR_WIDE, 3>(kc, a, b, c, accumulate) }
 }
 
+/// AVX-512 f32 GEMM tile reading B rows in place ([`microkernel::gemm_tile_rows`]).
+///
+/// # Safety
+/// The CPU supports AVX-512F; the contract of [`microkernel::gemm_tile_rows`].
+#[target_feature(enable = "avx512f")]
+pub unsafe fn gemm_tile_rows_f32(
+    kc: usize,
+    a: *const f32,
+    b: *const f32,
+    offsets: *const usize,
+    c: *mut f32,
+    accumulate: bool,
+) {
+    // SAFETY: forwarded contract; compiled for this level.
+    unsafe { microkernel::gemm_tile_rows::<F32x16, MR_WIDE, 3>(kc, a, b, offsets, c, accumulate) }
+}
+
+/// AVX-512 f64 GEMM tile reading B rows in place ([`microkernel::gemm_tile_rows`]).
+///
+/// # Safety
+/// The CPU supports AVX-512F; the contract of [`microkernel::gemm_tile_rows`].
+#[target_feature(enable = "avx512f")]
+pub unsafe fn gemm_tile_rows_f64(
+    kc: usize,
+    a: *const f64,
+    b: *const f64,
+    offsets: *const usize,
+    c: *mut f64,
+    accumulate: bool,
+) {
+    // SAFETY: forwarded contract; compiled for this level.
+    unsafe { microkernel::gemm_tile_rows::<F64x8, MR_WIDE, 3>(kc, a, b, offsets, c, accumulate) }
+}
+
 /// Packs B rows into a 3-vector-wide panel ([`microkernel::pack_b`]).
 ///
 /// # Safety

@@ -105,6 +105,38 @@ pub unsafe fn gemm_tile_f64(
     unsafe { microkernel::gemm_tile::<F64x4, MR_NARROW, 3>(kc, a, b, c, accumulate) }
 }
 
+/// Portable f32 GEMM tile reading B rows in place ([`microkernel::gemm_tile_rows`]).
+///
+/// # Safety
+/// The contract of [`microkernel::gemm_tile_rows`].
+pub unsafe fn gemm_tile_rows_f32(
+    kc: usize,
+    a: *const f32,
+    b: *const f32,
+    offsets: *const usize,
+    c: *mut f32,
+    accumulate: bool,
+) {
+    // SAFETY: forwarded contract; `wide` needs no run-time feature.
+    unsafe { microkernel::gemm_tile_rows::<F32x8, MR_NARROW, 3>(kc, a, b, offsets, c, accumulate) }
+}
+
+/// Portable f64 GEMM tile reading B rows in place ([`microkernel::gemm_tile_rows`]).
+///
+/// # Safety
+/// The contract of [`microkernel::gemm_tile_rows`].
+pub unsafe fn gemm_tile_rows_f64(
+    kc: usize,
+    a: *const f64,
+    b: *const f64,
+    offsets: *const usize,
+    c: *mut f64,
+    accumulate: bool,
+) {
+    // SAFETY: forwarded contract; `wide` needs no run-time feature.
+    unsafe { microkernel::gemm_tile_rows::<F64x4, MR_NARROW, 3>(kc, a, b, offsets, c, accumulate) }
+}
+
 /// Packs B rows into a 3-vector-wide panel ([`microkernel::pack_b`]).
 ///
 /// # Safety
