@@ -130,7 +130,8 @@ impl Blocking {
 
 /// Computes the rows of `C = A·B` in MR-row tiles `tiles` (of `m` rows in all) for
 /// one panel of NR columns and hands each finished block of rows to
-/// `emit(row0, rows, cbuf)`, where row `r` of the block is `cbuf[r·NR ..]`.
+/// `emit(row0, rows, cbuf)`, where row `r` of the block is `cbuf[r·NR ..]`,
+/// plus `bias[row]` where a bias is given.
 /// `pack_b(dst, k0, kc)` fills the `kc × NR` panel of B rows `k0..k0 + kc`
 /// (zero past the valid columns); see [`row_packer`] for B read through a row table.
 #[allow(clippy::too_many_arguments)]
@@ -143,6 +144,7 @@ pub(crate) fn column_panel<T: Element>(
     tiles: std::ops::Range<usize>,
     k: usize,
     b: PanelB<'_, T>,
+    bias: Option<&[T]>,
     mut emit: impl FnMut(usize, usize, &[T]),
 ) {
     let (mr, nr) = (kern.mr, kern.nr);
@@ -163,10 +165,18 @@ pub(crate) fn column_panel<T: Element>(
             for t in tb..te {
                 let a = &apack[(t * k + k0) * mr..][..kl * mr];
                 let c = &mut cbuf[(t - tb) * mr * nr..][..mr * nr];
+                // The bias starts the C block, so the scatter only copies it out.
+                let mut accumulate = k0 > 0;
+                if let (Some(bias), false) = (bias, accumulate) {
+                    for (r, row) in c.chunks_exact_mut(nr).enumerate() {
+                        row.fill(bias.get(t * mr + r).copied().unwrap_or(T::ZERO));
+                    }
+                    accumulate = true;
+                }
                 match b {
-                    PanelB::Packed(_) => kern.tile(kl, a, panel, c, k0 > 0),
+                    PanelB::Packed(_) => kern.tile(kl, a, panel, c, accumulate),
                     PanelB::InPlace { b, rows, col } => {
-                        kern.tile_rows(kl, a, b, rows, (k0, col), c, k0 > 0)
+                        kern.tile_rows(kl, a, b, rows, (k0, col), c, accumulate)
                     }
                 }
             }
@@ -343,6 +353,7 @@ pub(crate) fn gemm_blocked<T: Element>(
                     tiles,
                     k,
                     PanelB::Packed(&pack),
+                    None,
                     emit,
                 );
             }

@@ -328,29 +328,25 @@ impl Im2col {
                         };
                         let b = &b_image[g * cin_g * self.chan_stride..];
                         let a = &apack[g * a_len..(g + 1) * a_len];
+                        // The C block already holds the bias (column_panel).
                         let emit = |row0: usize, nrows: usize, cbuf: &[T]| {
                             for r in 0..nrows {
                                 let co = g * cout_g + row0 + r;
                                 for &(pixel, j, len) in segs {
                                     let src = &cbuf[r * nr + j..][..len];
-                                    let at = co * out_sp + pixel;
-                                    match bias {
-                                        // SAFETY: this task alone owns these output pixels.
-                                        Some(b) => unsafe {
-                                            let bv = b[co];
-                                            out.update(at, len, |i, d| *d = src[i] + bv)
-                                        },
-                                        // SAFETY: as above.
-                                        None => unsafe { out.write(at, src) },
-                                    }
+                                    // SAFETY: this task alone owns these output pixels.
+                                    unsafe { out.write(co * out_sp + pixel, src) }
                                 }
                             }
                         };
+                        let bias = bias.map(|b| &b[g * cout_g..(g + 1) * cout_g]);
                         let rows = &self.rows;
                         let (s, tiles) = (&mut scratch, block.clone());
                         if grid.is_some() && n == nr {
                             let b = PanelB::InPlace { b, rows, col };
-                            gemm::column_panel(s, kern, blocking, a, cout_g, tiles, k, b, emit);
+                            gemm::column_panel(
+                                s, kern, blocking, a, cout_g, tiles, k, b, bias, emit,
+                            );
                             continue;
                         }
                         let runs = match grid {
@@ -364,7 +360,7 @@ impl Im2col {
                             kern.pack_b_runs(dst, b, rows, (k0, kc), runs)
                         };
                         let b = PanelB::Packed(&pack);
-                        gemm::column_panel(s, kern, blocking, a, cout_g, tiles, k, b, emit);
+                        gemm::column_panel(s, kern, blocking, a, cout_g, tiles, k, b, bias, emit);
                     }
                 });
             }
@@ -726,7 +722,9 @@ impl Im2col {
                         let a = &apack[g * a_len..(g + 1) * a_len];
                         let (s, tiles) = (&mut scratch, block.clone());
                         let b = PanelB::Packed(&pack);
-                        gemm::column_panel(s, kern, blocking, a, cout_g, tiles, pixels, b, emit);
+                        gemm::column_panel(
+                            s, kern, blocking, a, cout_g, tiles, pixels, b, None, emit,
+                        );
                     }
                 });
             }
