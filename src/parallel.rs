@@ -5,6 +5,7 @@
 //! bitwise identical for every thread count.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use rayon::prelude::*;
@@ -47,26 +48,74 @@ pub fn for_each_task(threads: usize, tasks: usize, f: impl Fn(usize) + Sync + Se
     }
 }
 
-/// Splits `0..items` into contiguous chunks (a few per thread, for balance) and runs
-/// `f(chunk)` for each on `threads` threads. The chunking only groups independent
-/// items, so it never changes what an item computes.
-pub fn for_each_chunk(
+/// Workers of [`for_each_claimed`] with shared counters (more split statically).
+const MAX_CLAIM_WORKERS: usize = 256;
+
+/// Runs `0..items` on `threads` workers that claim items one at a time: `f(claimed)`
+/// runs once per worker, where `claimed` yields the items that worker takes, so
+/// per-worker state (a GEMM's scratch) is made once. Worker `w` starts on its own
+/// contiguous share of the items (neighbouring items share input data, so each
+/// core keeps its part in its own caches) and, when that is done, takes the
+/// remaining items of the other shares from their ends: the load balances at the
+/// grain of one item whatever the threads' speeds. Which worker computes an item
+/// never changes what the item computes.
+pub fn for_each_claimed(
     threads: usize,
     items: usize,
-    f: impl Fn(std::ops::Range<usize>) + Sync + Send,
+    f: impl Fn(&mut dyn Iterator<Item = usize>) + Sync + Send,
 ) {
-    let chunks = if threads <= 1 {
-        1
-    } else {
-        (threads * 4).min(items)
+    let workers = threads.min(items);
+    if workers <= 1 || workers > MAX_CLAIM_WORKERS || items > u32::MAX as usize {
+        if workers <= 1 {
+            f(&mut (0..items));
+        } else {
+            // Beyond the counters' range: contiguous shares, no stealing.
+            for_each_task(threads, workers, |w| {
+                f(&mut (w * items / workers..(w + 1) * items / workers))
+            });
+        }
+        return;
+    }
+    // Share w is `lo..hi`, packed as `lo << 32 | hi` so both ends move atomically.
+    // On the stack: the hot path allocates nothing.
+    let shares: [AtomicU64; MAX_CLAIM_WORKERS] = std::array::from_fn(|w| {
+        let (lo, hi) = (w * items / workers, (w + 1) * items / workers);
+        AtomicU64::new(((lo as u64) << 32) | hi as u64)
+    });
+    let take = |share: &AtomicU64, front: bool| -> Option<usize> {
+        let mut cur = share.load(Ordering::Relaxed);
+        loop {
+            let (lo, hi) = (cur >> 32, cur & 0xffff_ffff);
+            if lo >= hi {
+                return None;
+            }
+            let (next, item) = if front {
+                (((lo + 1) << 32) | hi, lo)
+            } else {
+                ((lo << 32) | (hi - 1), hi - 1)
+            };
+            match share.compare_exchange_weak(cur, next, Ordering::Relaxed, Ordering::Relaxed) {
+                Ok(_) => return Some(item as usize),
+                Err(now) => cur = now,
+            }
+        }
     };
-    // Sizes differ by at most one item: with `per = ceil(items / chunks)` the last
-    // chunk could be much shorter than the rest (66 panels in 8 chunks: 7 of 9 and
-    // one of 3), and two threads could not split the work evenly.
-    let chunks = chunks.max(1);
-    let (per, extra) = (items / chunks, items % chunks);
-    let start = move |c: usize| c * per + c.min(extra);
-    for_each_task(threads, chunks, |c| f(start(c)..start(c + 1)));
+    for_each_task(threads, workers, |w| {
+        let mut victim = 0;
+        f(&mut std::iter::from_fn(|| {
+            take(&shares[w], true).or_else(|| {
+                while victim < workers {
+                    if victim != w {
+                        if let Some(i) = take(&shares[victim], false) {
+                            return Some(i);
+                        }
+                    }
+                    victim += 1;
+                }
+                None
+            })
+        }))
+    });
 }
 
 /// Runs `f(i, chunk)` for each `chunk_len`-element chunk of `data` on `threads`
@@ -127,5 +176,29 @@ pub fn for_each_nested_chunk_mut<T: Send>(
             })
         }),
         None => serial(data),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every item is claimed exactly once, whatever the worker and item counts.
+    #[test]
+    fn claimed_items_are_each_taken_once() {
+        for (threads, items) in [(1, 5), (2, 0), (2, 1), (2, 7), (3, 1000), (4, 3), (5, 64)] {
+            let seen = Mutex::new(vec![0u32; items]);
+            for_each_claimed(threads, items, |claimed| {
+                for i in claimed {
+                    // Uneven work, so that workers finish early and steal.
+                    if i % 7 == 0 {
+                        std::thread::sleep(std::time::Duration::from_micros(50));
+                    }
+                    seen.lock().unwrap()[i] += 1;
+                }
+            });
+            let seen = seen.into_inner().unwrap();
+            assert!(seen.iter().all(|&c| c == 1), "{threads} {items}: {seen:?}");
+        }
     }
 }

@@ -328,10 +328,10 @@ pub(crate) fn gemm_blocked<T: Element>(
     // LOOP 5: row blocks of A that stay in L2 while the panels sweep them.
     for t0 in (0..tiles).step_by(per_block) {
         let block = t0..(t0 + per_block).min(tiles);
-        // LOOP 4: column panels, in parallel (contiguous chunks of them).
-        parallel::for_each_chunk(threads, panels, |chunk| {
+        // LOOP 4: column panels, in parallel (claimed one at a time).
+        parallel::for_each_claimed(threads, panels, |claimed| {
             let mut scratch = Scratch::new();
-            for p in chunk {
+            for p in claimed {
                 let col = p * kern.nr;
                 let nr_valid = kern.nr.min(n - col);
                 let emit = |row0: usize, nrows: usize, cbuf: &[T]| {

@@ -311,10 +311,10 @@ impl Im2col {
             // LOOP 5 (rows of A beyond L2), then the pixel panels of every group in parallel.
             for t0 in (0..tiles).step_by(per_block) {
                 let block = t0..(t0 + per_block).min(tiles);
-                parallel::for_each_chunk(threads, groups * panels, |chunk| {
+                parallel::for_each_claimed(threads, groups * panels, |claimed| {
                     let mut scratch = Scratch::new();
                     let mut runs = [(0usize, 0usize, 0usize); gemm::NR_MAX];
-                    for task in chunk {
+                    for task in claimed {
                         let (g, col) = (task / panels, (task % panels) * nr);
                         let n = nr.min(columns - col);
                         // Output pixels of the panel's columns, as (pixel, column, len).
@@ -676,9 +676,9 @@ impl Im2col {
             let out_acc = SharedOut::new(&mut *acc);
             for t0 in (0..tiles).step_by(per_block) {
                 let block = t0..(t0 + per_block).min(tiles);
-                parallel::for_each_chunk(threads, groups * panels, |chunk| {
+                parallel::for_each_claimed(threads, groups * panels, |claimed| {
                     let mut scratch = Scratch::new();
-                    for task in chunk {
+                    for task in claimed {
                         let (g, col) = (task / panels, (task % panels) * nr);
                         let nr_valid = nr.min(k - col);
                         let b = &b_image[g * cin_g * self.chan_stride..];
