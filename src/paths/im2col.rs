@@ -52,6 +52,9 @@ pub(crate) struct Im2col {
     /// plus the padding columns between output rows (and rows between planes).
     /// See [`Im2col::grid_columns`].
     grid_len: usize,
+    /// Whether the B rows of a KC block, read in place, would crowd a few L1 sets
+    /// (f32, f64): channels 4 KiB apart, as a 1×1 convolution over a 32×32 input.
+    l1_crowded: [bool; 2],
 }
 
 impl Im2col {
@@ -83,7 +86,13 @@ impl Im2col {
             .iter()
             .try_fold(1usize, |a, &b| a.checked_mul(b))
             .ok_or_else(too_big)?;
-        let chan_stride = plane.checked_mul(nphase).ok_or_else(too_big)?;
+        let in_place = stride == [1; MAX_DIMS] && pad == [(0, 0); MAX_DIMS];
+        let mut chan_stride = plane.checked_mul(nphase).ok_or_else(too_big)?;
+        // Channels a multiple of 4 KiB apart (a 64×64 plane) put the same rows of
+        // every channel in the same L1 sets; a few elements of slack spread them.
+        if !in_place && chan_stride % L1_WAY_F64 < 32 {
+            chan_stride = chan_stride.checked_add(32).ok_or_else(too_big)?;
+        }
         // A prepared input larger than both 4× the input and the explicit im2col
         // matrix (padding far beyond the input) defeats the purpose: refuse, and let
         // the planner take the direct path.
@@ -94,7 +103,6 @@ impl Im2col {
             .checked_mul(p.in_channels())
             .filter(|&n| n <= limit)
             .ok_or_else(too_big)?;
-        let in_place = stride == [1; MAX_DIMS] && pad == [(0, 0); MAX_DIMS];
 
         let taps = p.kernel_spatial();
         let mut offsets = Vec::with_capacity(p.reduction_len());
@@ -123,6 +131,7 @@ impl Im2col {
         }
         let out = p.output3();
         let grid_len = ((out[0] - 1) * q[1] + out[1] - 1) * q[2] + out[2];
+        let l1_crowded = [4, 8].map(|size| rows_crowd_l1(&offsets, size));
         Ok(Im2col {
             p: *p,
             phases,
@@ -133,6 +142,7 @@ impl Im2col {
             rows: RowTable::new(offsets),
             wcol,
             grid_len,
+            l1_crowded,
         })
     }
 
@@ -144,8 +154,13 @@ impl Im2col {
     /// Packing a panel costs about as much as one tile of `mr` rows computing on it
     /// (measured: 12% of res3x3's 8 tiles), so the grid wins while its extra
     /// columns are under `1 / tiles` of the outputs, or under 1/8 (res3x3: 3.4%
-    /// extra, 1.1x faster; c3d, 2 tiles: 12.7% extra, 1.37x faster).
-    fn grid_columns(&self, mr: usize) -> Option<usize> {
+    /// extra, 1.1x faster; c3d, 2 tiles: 12.7% extra, 1.37x faster), and while
+    /// the rows do not crowd L1 (`l1_crowded`).
+    fn grid_columns<T: Element>(&self, mr: usize) -> Option<usize> {
+        if self.l1_crowded[usize::from(std::mem::size_of::<T>() == 8)] {
+            // Reading such rows in place misses L1 on every tile; pack them.
+            return None;
+        }
         let out_sp = self.p.output_spatial();
         let tiles = self.p.out_channels_per_group().div_ceil(mr);
         let extra = self.grid_len - out_sp;
@@ -298,7 +313,7 @@ impl Im2col {
         );
         let out_sp = p.output_spatial();
         // GEMM columns: grid positions (B read in place) or output pixels.
-        let grid = self.grid_columns(mr);
+        let grid = self.grid_columns::<T>(mr);
         let columns = grid.unwrap_or(out_sp);
         let panels = columns.div_ceil(nr);
         let tiles = cout_g.div_ceil(mr);
@@ -753,4 +768,28 @@ pub(crate) fn backward_bias<T: Element>(p: &Problem, grad_output: &[T], grad_bia
         }
         *gb = T::from_f64(s);
     }
+}
+
+/// Elements of f64 in one L1 way (4 KiB: 64 sets of 64-byte lines): rows this far
+/// apart, or a multiple of it, share their L1 sets.
+const L1_WAY_F64: usize = 512;
+
+/// Whether the first KC rows of B (`offsets`, elements of `size` bytes), each
+/// read as one 192-byte panel row, need more than 16 lines of one L1 set (the L1
+/// of current x86 cores is 8- to 12-way): then reading B in place thrashes L1.
+fn rows_crowd_l1(offsets: &[usize], size: usize) -> bool {
+    const KC: usize = 128;
+    const SETS: usize = 64;
+    let mut lines: Vec<usize> = offsets[..offsets.len().min(KC)]
+        .iter()
+        .flat_map(|&o| {
+            let first = o.saturating_mul(size) / 64;
+            first..first.saturating_add(4)
+        })
+        .collect();
+    lines.sort_unstable();
+    lines.dedup();
+    let mut per_set = [0usize; SETS];
+    lines.iter().for_each(|l| per_set[l % SETS] += 1);
+    per_set.iter().any(|&n| n > 16)
 }
