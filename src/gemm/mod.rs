@@ -319,7 +319,7 @@ pub(crate) fn gemm_blocked<T: Element>(
     };
 
     let mut apack = vec![T::ZERO; pack::packed_a_len(m, k, kern.mr)];
-    pack::pack_a(&mut apack, m, k, kern.mr, |i, kk| a[i * lda + kk]);
+    pack::pack_a(&mut apack, a, lda, m, k, kern.mr);
     let rows = RowTable::new((0..k).map(|kk| kk * ldb).collect());
     let panels = n.div_ceil(kern.nr);
     let out = SharedOut::new(c);

@@ -48,6 +48,8 @@ pub(crate) struct Im2col {
     rows: RowTable,
     /// Column of W's row that multiplies row `k` of B (the convolution flip).
     wcol: Vec<usize>,
+    /// `wcol[k] == k` for every `k` (correlation).
+    wcol_identity: bool,
     /// Grid positions from the first output to the last: every output position
     /// plus the padding columns between output rows (and rows between planes).
     /// See [`Im2col::grid_columns`].
@@ -132,8 +134,10 @@ impl Im2col {
         let out = p.output3();
         let grid_len = ((out[0] - 1) * q[1] + out[1] - 1) * q[2] + out[2];
         let l1_crowded = [4, 8].map(|size| rows_crowd_l1(&offsets, size));
+        let wcol_identity = wcol.iter().enumerate().all(|(k, &c)| c == k);
         Ok(Im2col {
             p: *p,
+            wcol_identity,
             phases,
             q,
             plane,
@@ -304,7 +308,8 @@ impl Im2col {
         parallel::for_each_chunk_mut(threads, &mut apack[..groups * a_len], k * mr, |i, dst| {
             let (g, t) = (i / tiles_g, i % tiles_g);
             let w = &weight[g * cout_g * k..(g + 1) * cout_g * k];
-            pack::pack_a_tile(dst, cout_g, k, mr, t, |r, kk| w[r * k + self.wcol[kk]]);
+            let col = (!self.wcol_identity).then_some(&self.wcol[..]);
+            pack::pack_a_tile_rows(dst, w, k, cout_g, k, mr, t, col);
         });
         let apack = &*apack;
         let (in_image, out_image) = (
@@ -681,10 +686,11 @@ impl Im2col {
                     &grad_output[(n * p.out_channels() + g * cout_g) * pixels..][..cout_g * pixels];
                 pack::pack_a(
                     &mut apack[g * a_len..(g + 1) * a_len],
+                    gy,
+                    pixels,
                     cout_g,
                     pixels,
                     mr,
-                    |i, px| gy[i * pixels + px],
                 );
             }
             let apack = &*apack;
