@@ -5,6 +5,7 @@
 //! cargo run --release --example bench -- [OPTIONS] [WORKLOAD|DESCRIPTOR ...]
 //!
 //!   WORKLOAD       a name from the workloads file (default: all of them)
+//!   gemm<M>x<N>x<K>  the GEMM engine alone (`xcorr::gemm::gemm`), e.g. gemm1024x1024x1024
 //!   DESCRIPTOR     a problem, e.g. n1_ic64_oc64_g1_i56x56_k3x3_s1_d1_p1_zeros_xcorr
 //!                  tokens (any order, `_`-separated; defaults in brackets):
 //!                    n<N> [1]  ic<C_in> [1]  oc<C_out> [1]  g<groups> [1]
@@ -320,7 +321,13 @@ fn main() {
         eprintln!("workloads: {e}");
         vec![]
     });
-    let cases: Vec<Case> = if names.is_empty() {
+    // `gemm<M>x<N>x<K>`: the GEMM engine alone (`xcorr::gemm::gemm`).
+    let (gemms, names): (Vec<String>, Vec<String>) =
+        names.into_iter().partition(|n| parse_gemm(n).is_some());
+    let only_gemm = names.is_empty() && !gemms.is_empty();
+    let cases: Vec<Case> = if only_gemm {
+        vec![]
+    } else if names.is_empty() {
         workloads
     } else {
         names
@@ -378,6 +385,23 @@ fn main() {
             "check"
         );
     }
+    for g in &gemms {
+        let (m, n, k) = parse_gemm(g).expect("gemm descriptor");
+        let isa_list = if isas.is_empty() {
+            vec![Isa::active()]
+        } else {
+            isas.clone()
+        };
+        for &isa in &isa_list {
+            for &t in &threads {
+                let row = match dtype.as_str() {
+                    "f64" => run_gemm::<f64>(g, (m, n, k), isa, t, check, min_time, peak_for(t)),
+                    _ => run_gemm::<f32>(g, (m, n, k), isa, t, check, min_time, peak_for(t)),
+                };
+                print_row(&row, json, "gemm");
+            }
+        }
+    }
     for case in &cases {
         for path in &paths {
             let isa_list = if isas.is_empty() {
@@ -418,6 +442,71 @@ fn main() {
                 }
             }
         }
+    }
+}
+
+/// `gemm<M>x<N>x<K>` -> `(M, N, K)`.
+fn parse_gemm(s: &str) -> Option<(usize, usize, usize)> {
+    let v: Vec<usize> = s
+        .strip_prefix("gemm")?
+        .split('x')
+        .map(|d| d.parse().ok())
+        .collect::<Option<_>>()?;
+    match v[..] {
+        [m, n, k] if m > 0 && n > 0 && k > 0 => Some((m, n, k)),
+        _ => None,
+    }
+}
+
+/// Times `C = A·B` (row-major, tight leading dimensions) through `xcorr::gemm::gemm`;
+/// `--check` compares with an f64 triple loop under the conformance rule.
+#[allow(clippy::too_many_arguments)]
+fn run_gemm<T: Element>(
+    name: &str,
+    (m, n, k): (usize, usize, usize),
+    isa: Isa,
+    threads: usize,
+    check: bool,
+    min_time: f64,
+    peak: f64,
+) -> Row {
+    let a: Vec<T> = (0..m * k)
+        .map(|i| T::from_f64(((i * 7919) % 2001) as f64 / 1000.0 - 1.0))
+        .collect();
+    let b: Vec<T> = (0..k * n)
+        .map(|i| T::from_f64(((i * 104729) % 2001) as f64 / 1000.0 - 1.0))
+        .collect();
+    let mut c = vec![T::ZERO; m * n];
+    let (med, min) = time_calls(min_time, || {
+        xcorr::gemm::gemm(isa, threads, m, n, k, &a, k, &b, n, &mut c, n).expect("gemm")
+    });
+    let check = check.then(|| {
+        (0..m).all(|i| {
+            (0..n).all(|j| {
+                let (mut want, mut scale) = (0.0f64, 0.0f64);
+                for kk in 0..k {
+                    let p = a[i * k + kk].to_f64() * b[kk * n + j].to_f64();
+                    want += p;
+                    scale += p.abs();
+                }
+                within_tolerance::<T>(c[i * n + j].to_f64(), want, scale)
+            })
+        })
+    });
+    let gflops = 2.0 * (m * n * k) as f64 / med / 1e9;
+    Row {
+        workload: "gemm".into(),
+        descriptor: name.into(),
+        path: "gemm".into(),
+        isa: isa.to_string(),
+        threads,
+        dtype: T::NAME,
+        median_ms: med * 1e3,
+        min_ms: min * 1e3,
+        gflops,
+        pct_peak: 100.0 * gflops / peak,
+        gbs: None,
+        check,
     }
 }
 

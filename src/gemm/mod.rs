@@ -145,12 +145,54 @@ pub(crate) fn column_panel<T: Element>(
     k: usize,
     b: PanelB<'_, T>,
     bias: Option<&[T]>,
+    direct: Option<DirectC<'_, T>>,
     mut emit: impl FnMut(usize, usize, &[T]),
 ) {
     let (mr, nr) = (kern.mr, kern.nr);
     let Scratch { cbuf, bpack } = scratch;
-    let tiles_per_block = (blocking.mc / mr).clamp(1, CBUF_LEN / (mr * nr));
     let kc = blocking.kc.clamp(1, BPACK_LEN / nr);
+    if let (Some(d), PanelB::Packed(pack_b)) = (direct, b) {
+        // LOOP 2 outermost: each KC block of B is packed once and swept by every
+        // tile, which accumulates in place in the output. Only a last tile of
+        // fewer than MR rows goes through `cbuf` and `emit`.
+        let full = tiles.start..tiles.end.min(m / mr).max(tiles.start);
+        let partial = (full.end < tiles.end).then_some(full.end);
+        let init = |acc: bool, row0: usize, rows: &mut dyn FnMut(usize, T)| {
+            if let (Some(bias), false) = (bias, acc) {
+                for r in 0..mr {
+                    rows(r, bias.get(row0 + r).copied().unwrap_or(T::ZERO));
+                }
+                return true;
+            }
+            acc
+        };
+        for k0 in (0..k).step_by(kc) {
+            let kl = kc.min(k - k0);
+            pack_b(&mut bpack[..kl * nr], k0, kl);
+            let panel = &bpack[..kl * nr];
+            for t in full.clone() {
+                let a = &apack[(t * k + k0) * mr..][..kl * mr];
+                let at = d.offset + t * mr * d.ldc;
+                let acc = init(k0 > 0, t * mr, &mut |r, v| {
+                    // SAFETY: this task alone owns these output columns.
+                    unsafe { d.out.update(at + r * d.ldc, nr, |_, x| *x = v) }
+                });
+                // SAFETY: as above, rows at + r·ldc .. + NR for r < MR.
+                unsafe { d.out.tile(kern, kl, a, panel, at, d.ldc, acc) };
+            }
+            if let Some(t) = partial {
+                let a = &apack[(t * k + k0) * mr..][..kl * mr];
+                let c = &mut cbuf[..mr * nr];
+                let acc = init(k0 > 0, t * mr, &mut |r, v| c[r * nr..][..nr].fill(v));
+                kern.tile(kl, a, panel, c, acc);
+            }
+        }
+        if let Some(t) = partial {
+            emit(t * mr, m - t * mr, &cbuf[..]);
+        }
+        return;
+    }
+    let tiles_per_block = (blocking.mc / mr).clamp(1, CBUF_LEN / (mr * nr));
     // LOOP 3: blocks of MC rows, whose C block lives in `cbuf`.
     for tb in tiles.clone().step_by(tiles_per_block) {
         let te = (tb + tiles_per_block).min(tiles.end);
@@ -201,6 +243,16 @@ pub(crate) enum PanelB<'a, T> {
         rows: &'a RowTable,
         col: usize,
     },
+}
+
+/// Where [`column_panel`] may write C tiles directly: row `r`, column `j` of the
+/// panel is element `offset + r·ldc + j` of `out`. For full panels of packed B
+/// whose columns are contiguous in the output; the panel's task owns them.
+#[derive(Clone, Copy)]
+pub(crate) struct DirectC<'a, T> {
+    pub out: &'a SharedOut<'a, T>,
+    pub offset: usize,
+    pub ldc: usize,
 }
 
 /// The B packer for B rows read through `rows` from `b`, columns `col..col + n`.
@@ -344,18 +396,15 @@ pub(crate) fn gemm_blocked<T: Element>(
                 };
                 let (a, s, tiles) = (&apack, &mut scratch, block.clone());
                 let pack = row_packer(&kern, b, &rows, col, nr_valid);
-                column_panel(
-                    s,
-                    &kern,
-                    blocking,
-                    a,
-                    m,
-                    tiles,
-                    k,
-                    PanelB::Packed(&pack),
-                    None,
-                    emit,
-                );
+                let out = &out;
+                // Full panels accumulate in place in C.
+                let direct = (nr_valid == kern.nr).then_some(DirectC {
+                    out,
+                    offset: col,
+                    ldc,
+                });
+                let b = PanelB::Packed(&pack);
+                column_panel(s, &kern, blocking, a, m, tiles, k, b, None, direct, emit);
             }
         });
     }

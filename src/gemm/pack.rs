@@ -4,6 +4,7 @@
 use std::marker::PhantomData;
 
 use crate::element::Element;
+use crate::isa::GemmKernel;
 pub use crate::isa::RowTable;
 
 /// Packs the row-major `m × k` matrix `a` (leading dimension `lda`) into
@@ -149,6 +150,41 @@ impl<'a, T: Copy> SharedOut<'a, T> {
         );
         // SAFETY: in bounds (assert above); exclusive by the caller's contract.
         unsafe { std::slice::from_raw_parts_mut(self.ptr.add(offset), n) }
+    }
+
+    /// Runs `kern`'s tile with its C rows at `offset + r·ldc .. + NR` (`r < MR`) of
+    /// this buffer: a tile accumulated in place in the output.
+    ///
+    /// # Safety
+    /// No other task reads or writes those rows' `NR` elements during the call.
+    ///
+    /// # Panics
+    /// If the rows leave the buffer, or `a` / `b` are too short for the tile.
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    pub unsafe fn tile(
+        &self,
+        kern: &GemmKernel<T>,
+        kc: usize,
+        a: &[T],
+        b: &[T],
+        offset: usize,
+        ldc: usize,
+        accumulate: bool,
+    ) where
+        T: Element,
+    {
+        let end = (kern.mr - 1)
+            .checked_mul(ldc)
+            .and_then(|e| e.checked_add(offset))
+            .and_then(|e| e.checked_add(kern.nr));
+        assert!(
+            ldc >= kern.nr && end.is_some_and(|e| e <= self.len),
+            "output tile out of bounds"
+        );
+        // SAFETY: rows offset + r·ldc .. + NR (r < MR) lie in the buffer (assert);
+        // exclusive by the caller's contract.
+        unsafe { kern.tile_strided(kc, a, b, self.ptr.add(offset), ldc, accumulate) }
     }
 
     /// Applies `f` to each element of `offset..offset + n`.

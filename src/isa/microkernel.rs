@@ -24,22 +24,24 @@ pub const MR_NARROW: usize = 4;
 /// Tile rows for AVX-512 (32 registers).
 pub const MR_WIDE: usize = 8;
 
-/// One GEMM tile: `c[r·NR + j] (+)= Σ_{k<kc} a[k·MR + r] · b[k·NR + j]`.
+/// One GEMM tile: `c[r·ldc + j] (+)= Σ_{k<kc} a[k·MR + r] · b[k·NR + j]`.
 ///
 /// # Safety
 /// Level supported and called from its `#[target_feature]` wrapper; `a` holds
-/// `kc·MR` values, `b` holds `kc·NR` and `c` holds `MR·NR` (`NR = NV·LANES`).
+/// `kc·MR` values, `b` holds `kc·NR`, and `c + r·ldc` holds `NR` writable values
+/// for every `r < MR` (`NR = NV·LANES`).
 #[inline(always)]
 pub unsafe fn gemm_tile<V: Vector, const MR: usize, const NV: usize>(
     kc: usize,
     a: *const V::Elem,
     b: *const V::Elem,
     c: *mut V::Elem,
+    ldc: usize,
     accumulate: bool,
 ) {
     let nr = NV * V::LANES;
     // SAFETY: the caller's contract above; row k is b[k·NR .. (k+1)·NR].
-    unsafe { tile_body::<V, MR, NV>(kc, a, |k| b.add(k * nr), c, accumulate) }
+    unsafe { tile_body::<V, MR, NV>(kc, a, |k| b.add(k * nr), c, ldc, accumulate) }
 }
 
 /// One GEMM tile with B read in place, unpacked: row `k` of B is the `NR`
@@ -61,10 +63,20 @@ pub unsafe fn gemm_tile_rows<V: Vector, const MR: usize, const NV: usize>(
     accumulate: bool,
 ) {
     // SAFETY: the caller's contract above.
-    unsafe { tile_body::<V, MR, NV>(kc, a, |k| b.add(*offsets.add(k)), c, accumulate) }
+    unsafe {
+        tile_body::<V, MR, NV>(
+            kc,
+            a,
+            |k| b.add(*offsets.add(k)),
+            c,
+            NV * V::LANES,
+            accumulate,
+        )
+    }
 }
 
-/// The body of both tiles: `row(k)` is where row `k` of B starts.
+/// The body of both tiles: `row(k)` is where row `k` of B starts; row `r` of C
+/// is at `c + r·ldc`.
 ///
 /// # Safety
 /// As the callers: `row(k)` points at `NR` readable values for `k < kc`.
@@ -74,11 +86,11 @@ unsafe fn tile_body<V: Vector, const MR: usize, const NV: usize>(
     a: *const V::Elem,
     row: impl Fn(usize) -> *const V::Elem,
     c: *mut V::Elem,
+    ldc: usize,
     accumulate: bool,
 ) {
     // SAFETY (whole body): the callers' contracts.
     unsafe {
-        let nr = NV * V::LANES;
         let mut acc = [[V::zero(); NV]; MR];
         for k in 0..kc {
             let bp = row(k);
@@ -96,7 +108,7 @@ unsafe fn tile_body<V: Vector, const MR: usize, const NV: usize>(
         }
         for (r, acc) in acc.iter().enumerate() {
             for (v, &x) in acc.iter().enumerate() {
-                let p = c.add(r * nr + v * V::LANES);
+                let p = c.add(r * ldc + v * V::LANES);
                 let x = if accumulate { V::load(p).add(x) } else { x };
                 x.store(p);
             }

@@ -149,7 +149,7 @@ pub type PackBRunsFn<T> = unsafe fn(
 
 /// A GEMM microkernel signature: see [`GemmKernel::tile`].
 pub type GemmTileFn<T> =
-    unsafe fn(kc: usize, a: *const T, b: *const T, c: *mut T, accumulate: bool);
+    unsafe fn(kc: usize, a: *const T, b: *const T, c: *mut T, ldc: usize, accumulate: bool);
 
 /// A GEMM microkernel reading B in place: see [`GemmKernel::tile_rows`].
 pub type GemmTileRowsFn<T> = unsafe fn(
@@ -228,7 +228,44 @@ impl<T: Element> GemmKernel<T> {
         );
         // SAFETY: `self` exists only for a level the CPU supports (see `gemm_kernel_f32`),
         // and the assert above bounds every access of the kernel.
-        unsafe { (self.tile)(kc, a.as_ptr(), b.as_ptr(), c.as_mut_ptr(), accumulate) }
+        unsafe {
+            (self.tile)(
+                kc,
+                a.as_ptr(),
+                b.as_ptr(),
+                c.as_mut_ptr(),
+                self.nr,
+                accumulate,
+            )
+        }
+    }
+
+    /// As [`tile`](Self::tile), with row `r` of C at `c + r·ldc`: a tile written
+    /// straight into a larger matrix.
+    ///
+    /// # Safety
+    /// `c + r·ldc` points at `NR` values for every `r < MR` that nothing else reads
+    /// or writes during the call.
+    ///
+    /// # Panics
+    /// If `a` or `b` is too short for the tile.
+    #[inline]
+    pub unsafe fn tile_strided(
+        &self,
+        kc: usize,
+        a: &[T],
+        b: &[T],
+        c: *mut T,
+        ldc: usize,
+        accumulate: bool,
+    ) {
+        assert!(
+            a.len() >= kc * self.mr && b.len() >= kc * self.nr,
+            "gemm tile out of bounds"
+        );
+        // SAFETY: supported level (see `gemm_kernel_f32`); A and B bounded by the
+        // assert, C by the caller's contract.
+        unsafe { (self.tile)(kc, a.as_ptr(), b.as_ptr(), c, ldc, accumulate) }
     }
 
     /// `c[r·NR + j] (+)= Σ_{k<kc} a[k·MR + r] · b[off_k + col + j]` with `off_k` row

@@ -25,7 +25,7 @@
 
 use crate::element::Element;
 use crate::gemm::pack::{self, RowTable, SharedOut};
-use crate::gemm::{self, Blocking, PanelB, Scratch};
+use crate::gemm::{self, Blocking, DirectC, PanelB, Scratch};
 use crate::geometry::{Op, Problem, MAX_DIMS};
 use crate::isa::GemmKernel;
 use crate::parallel;
@@ -365,7 +365,7 @@ impl Im2col {
                         if grid.is_some() && n == nr {
                             let b = PanelB::InPlace { b, rows, col };
                             gemm::column_panel(
-                                s, kern, blocking, a, cout_g, tiles, k, b, bias, emit,
+                                s, kern, blocking, a, cout_g, tiles, k, b, bias, None, emit,
                             );
                             continue;
                         }
@@ -380,7 +380,15 @@ impl Im2col {
                             kern.pack_b_runs(dst, b, rows, (k0, kc), runs)
                         };
                         let b = PanelB::Packed(&pack);
-                        gemm::column_panel(s, kern, blocking, a, cout_g, tiles, k, b, bias, emit);
+                        // Full panels of output pixels accumulate in place in the output.
+                        let direct = (grid.is_none() && n == nr).then_some(DirectC {
+                            out: &out,
+                            offset: g * cout_g * out_sp + col,
+                            ldc: out_sp,
+                        });
+                        gemm::column_panel(
+                            s, kern, blocking, a, cout_g, tiles, k, b, bias, direct, emit,
+                        );
                     }
                 });
             }
@@ -744,7 +752,7 @@ impl Im2col {
                         let (s, tiles) = (&mut scratch, block.clone());
                         let b = PanelB::Packed(&pack);
                         gemm::column_panel(
-                            s, kern, blocking, a, cout_g, tiles, pixels, b, None, emit,
+                            s, kern, blocking, a, cout_g, tiles, pixels, b, None, None, emit,
                         );
                     }
                 });

@@ -171,10 +171,11 @@ pub unsafe fn gemm_tile_f32(
     a: *const f32,
     b: *const f32,
     c: *mut f32,
+    ldc: usize,
     accumulate: bool,
 ) {
     // SAFETY: forwarded contract; this fn is compiled with AVX2 and FMA.
-    unsafe { microkernel::gemm_tile::<F32x8, MR_NARROW, 3>(kc, a, b, c, accumulate) }
+    unsafe { microkernel::gemm_tile::<F32x8, MR_NARROW, 3>(kc, a, b, c, ldc, accumulate) }
 }
 
 /// AVX2 f64 GEMM tile, 4 × 12.
@@ -187,10 +188,11 @@ pub unsafe fn gemm_tile_f64(
     a: *const f64,
     b: *const f64,
     c: *mut f64,
+    ldc: usize,
     accumulate: bool,
 ) {
     // SAFETY: forwarded contract; this fn is compiled with AVX2 and FMA.
-    unsafe { microkernel::gemm_tile::<F64x4, MR_NARROW, 3>(kc, a, b, c, accumulate) }
+    unsafe { microkernel::gemm_tile::<F64x4, MR_NARROW, 3>(kc, a, b, c, ldc, accumulate) }
 }
 
 /// AVX2 f32 GEMM tile reading B rows in place ([`microkernel::gemm_tile_rows`]).

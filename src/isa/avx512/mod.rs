@@ -138,10 +138,11 @@ pub unsafe fn gemm_tile_f32(
     a: *const f32,
     b: *const f32,
     c: *mut f32,
+    ldc: usize,
     accumulate: bool,
 ) {
     // SAFETY: forwarded contract; this fn is compiled with AVX-512F.
-    unsafe { microkernel::gemm_tile::<F32x16, MR_WIDE, 3>(kc, a, b, c, accumulate) }
+    unsafe { microkernel::gemm_tile::<F32x16, MR_WIDE, 3>(kc, a, b, c, ldc, accumulate) }
 }
 
 /// AVX-512 f64 GEMM tile, 8 × 24.
@@ -154,10 +155,11 @@ pub unsafe fn gemm_tile_f64(
     a: *const f64,
     b: *const f64,
     c: *mut f64,
+    ldc: usize,
     accumulate: bool,
 ) {
     // SAFETY: forwarded contract; this fn is compiled with AVX-512F.
-    unsafe { microkernel::gemm_tile::<F64x8, MR_WIDE, 3>(kc, a, b, c, accumulate) }
+    unsafe { microkernel::gemm_tile::<F64x8, MR_WIDE, 3>(kc, a, b, c, ldc, accumulate) }
 }
 
 /// AVX-512 f32 GEMM tile reading B rows in place ([`microkernel::gemm_tile_rows`]).

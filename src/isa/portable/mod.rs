@@ -84,10 +84,11 @@ pub unsafe fn gemm_tile_f32(
     a: *const f32,
     b: *const f32,
     c: *mut f32,
+    ldc: usize,
     accumulate: bool,
 ) {
     // SAFETY: forwarded contract; `wide` needs no run-time feature.
-    unsafe { microkernel::gemm_tile::<F32x8, MR_NARROW, 3>(kc, a, b, c, accumulate) }
+    unsafe { microkernel::gemm_tile::<F32x8, MR_NARROW, 3>(kc, a, b, c, ldc, accumulate) }
 }
 
 /// Portable f64 GEMM tile, 4 × 12.
@@ -99,10 +100,11 @@ pub unsafe fn gemm_tile_f64(
     a: *const f64,
     b: *const f64,
     c: *mut f64,
+    ldc: usize,
     accumulate: bool,
 ) {
     // SAFETY: forwarded contract; `wide` needs no run-time feature.
-    unsafe { microkernel::gemm_tile::<F64x4, MR_NARROW, 3>(kc, a, b, c, accumulate) }
+    unsafe { microkernel::gemm_tile::<F64x4, MR_NARROW, 3>(kc, a, b, c, ldc, accumulate) }
 }
 
 /// Portable f32 GEMM tile reading B rows in place ([`microkernel::gemm_tile_rows`]).
