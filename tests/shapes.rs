@@ -225,7 +225,8 @@ fn narrow_rows_through_the_padded_strip_match_the_reference() {
 /// The im2col path's grid columns: several full panels whose B rows are read in
 /// place (one output row or several per panel, padding columns between them,
 /// rows between 3-D planes), a packed last panel, strides, dilation, groups, every
-/// padding mode, at every level, bitwise identical across thread counts.
+/// padding mode; and packed panels whose tiles accumulate in place in the output;
+/// at every level, bitwise identical across thread counts.
 #[test]
 fn im2col_grid_columns_match_the_reference_at_every_level() {
     let cases = [
@@ -237,6 +238,10 @@ fn im2col_grid_columns_match_the_reference_at_every_level() {
         "n1_ic5_oc7_i300_k5_p2_zeros_xcorr",
         "n1_ic3_oc20_i12x70_k3x3_p1_zeros_xcorr",
         "n1_ic6_oc9_i10x100_k1x1_p0_zeros_xcorr",
+        // Packed B with tiles written in place in the output: channels 4 KiB apart
+        // (crowding L1), and a grid with too many padding columns.
+        "n1_ic20_oc9_i32x32_k1x1_p0_zeros_xcorr",
+        "n2_ic2_oc40_i6x10_k5x5_p4_reflect_conv",
     ];
     for d in cases {
         let p: Problem = d.parse().unwrap();
