@@ -462,11 +462,15 @@ pub unsafe fn direct_rows<V: Vector, const R: usize, const NV: usize>(
         let planes = inp.len() / per_plane;
         // Blocks of R rows × NV vectors, then of fewer vectors (narrow rows, such
         // as depthwise layers', keep R·NV/2 chains instead of R).
-        let mut j =
-            direct_rows_blocks::<V, R, NV>(inp, kh, taps, dil, w, out, n, bias, accumulate, 0);
-        if NV >= 4 {
-            j = direct_rows_blocks::<V, R, 2>(inp, kh, taps, dil, w, out, n, bias, accumulate, j);
-        }
+        let mut j = if (kh, taps, dil) == (3, 3, 1) {
+            // The commonest kernel, with its loops unrolled.
+            let j = direct_rows_blocks::<V, R, NV>(inp, 3, 3, 1, w, out, n, bias, accumulate, 0);
+            direct_rows_blocks::<V, R, 2>(inp, 3, 3, 1, w, out, n, bias, accumulate, j)
+        } else {
+            let j =
+                direct_rows_blocks::<V, R, NV>(inp, kh, taps, dil, w, out, n, bias, accumulate, 0);
+            direct_rows_blocks::<V, R, 2>(inp, kh, taps, dil, w, out, n, bias, accumulate, j)
+        };
         // The rest one vector at a time, still R rows at once (R independent FMA
         // chains); the last vector masked.
         while j < n {
