@@ -240,6 +240,9 @@ fn im2col_grid_columns_match_the_reference_at_every_level() {
         "n1_ic6_oc9_i10x100_k1x1_p0_zeros_xcorr",
         // Packed B with tiles written in place in the output: channels 4 KiB apart
         // (crowding L1), and a grid with too many padding columns.
+        "n1_ic3_oc5_i30x40_k3x3_s3_p1_zeros_xcorr",
+        "n1_ic2_oc4_i33x51_k5x5_s4_p2_replicate_xcorr",
+        "n1_ic2_oc3_i20x61_k3x3_s5x7_p1_circular_xcorr",
         "n1_ic20_oc9_i32x32_k1x1_p0_zeros_xcorr",
         "n2_ic2_oc40_i6x10_k5x5_p4_reflect_conv",
     ];

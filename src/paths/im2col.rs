@@ -270,8 +270,24 @@ impl Im2col {
             if s == 1 {
                 row[lo..hi].copy_from_slice(&line[first..first + (hi - lo)]);
             } else {
-                for (r, x) in row[lo..hi].iter_mut().zip(line[first..].iter().step_by(s)) {
-                    *r = *x;
+                // Every s-th value: through fixed-size chunks, which vectorise (an
+                // iterator's `step_by` did not: the prepare was 20% of `down`).
+                let n = hi - lo;
+                let dst = &mut row[lo..hi];
+                let src = &line[first..];
+                let whole = (src.len() / s).min(n);
+                match s {
+                    2 => copy_every::<T, 2>(&mut dst[..whole], src),
+                    3 => copy_every::<T, 3>(&mut dst[..whole], src),
+                    4 => copy_every::<T, 4>(&mut dst[..whole], src),
+                    _ => {
+                        for (i, r) in dst[..whole].iter_mut().enumerate() {
+                            *r = src[i * s];
+                        }
+                    }
+                }
+                for (i, r) in dst.iter_mut().enumerate().skip(whole) {
+                    *r = src[i * s];
                 }
             }
         }
@@ -453,6 +469,13 @@ impl Im2col {
             j += len;
         }
         &buf[..count]
+    }
+}
+
+/// `dst[i] = src[i·S]` for the `dst.len()` whole chunks of `S` at the start of `src`.
+fn copy_every<T: Element, const S: usize>(dst: &mut [T], src: &[T]) {
+    for (d, c) in dst.iter_mut().zip(src.chunks_exact(S)) {
+        *d = c[0];
     }
 }
 
