@@ -12,6 +12,12 @@
 //!   while every MR-row tile of the block sweeps it.
 //! * LOOP 1 (tiles): the MR × NR microkernel of the level (`isa::GemmKernel`).
 //!
+//! Where a full panel's columns are contiguous in the output (`DirectC`), LOOP 2
+//! runs outside LOOP 3: each KC block of B is packed once per LOOP 5 block and
+//! every tile accumulates in place in the output, so there is no C buffer and no
+//! copy out. Where B's rows can be read in place (`PanelB::InPlace`: the im2col
+//! path's grid columns), no B panel is packed at all.
+//!
 //! A is packed into MR-row panels ([`pack::pack_a`]), B into a KC × NR panel per
 //! (column panel, k block) ([`pack::pack_b`]) read through a row table: row `k` of
 //! B starts at `b[offsets[k]]`. For a plain matrix the offsets are `k·ldb`; the

@@ -8,14 +8,20 @@
 //! | AVX-512 (32 zmm) | 8 × 48 | 8 × 24 | 24 zmm, + 3 for B; A is broadcast from memory |
 //! | AVX2 (16 ymm), portable | 4 × 24 | 4 × 12 | 12, + 3 for B |
 //!
-//! Both operands are packed (A in MR-row panels, B in KC × NR panels, zero-padded),
+//! For `gemm_tile` both operands are packed (A in MR-row panels, B in KC × NR panels, zero-padded),
 //! so the kernel always computes whole tiles and reads memory sequentially. Each
 //! `k` step loads NV vectors of B and broadcasts MR values of A into MR·NV FMAs
 //! (24 or 12), enough independent chains to cover FMA latency on two FMA pipes.
 //!
-//! Assembly check (AVX-512 f32, `objdump -d` of `gemm_tile_f32` in a release build):
-//! the k loop is 3 `vmovups zmm` loads of B, 8 `vbroadcastss zmm` of A and 24
-//! `vfmadd231ps zmm` into zmm0-23, plus loop control; no accumulator spills.
+//! `gemm_tile_rows` is the same tile reading each row of B in place through a
+//! table of row offsets (the im2col path's grid columns), so no B panel is packed;
+//! both write C rows `ldc` apart, into a block buffer or straight into the output.
+//!
+//! Assembly check (AVX-512 f32, `objdump -d` of `gemm_tile_f32` and
+//! `gemm_tile_rows_f32` in a release build): the k loop is 3 `vmovups zmm` loads of
+//! B (after one offset load for `_rows`), 8 `vbroadcastss zmm` of A and 24
+//! `vfmadd231ps zmm` into 24 accumulators, plus loop control; no spills (no stack
+//! references at all).
 
 use super::vector::Vector;
 
