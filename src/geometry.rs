@@ -725,7 +725,7 @@ impl Problem {
         check_len(Buffer::Output, self.output_len(), output)
     }
 
-    /// The problem as a descriptor, the syntax [`Problem::from_str`] and the
+    /// The problem as a descriptor, the syntax `Problem::from_str` (`FromStr`) and the
     /// benchmark driver read, e.g. `n1_ic64_oc64_g1_i56x56_k3x3_s1x1_d1x1_p1:1x1:1_zeros_xcorr`.
     pub fn descriptor(&self) -> String {
         let join = |v: &[usize]| {
@@ -774,11 +774,12 @@ fn parse_axes(s: &str) -> Result<Vec<usize>> {
 impl std::str::FromStr for Problem {
     type Err = XcorrError;
 
-    /// Parses a descriptor: `_`-separated tokens in any order (defaults in brackets)
-    /// `n<N>` [1], `ic<C_in>` [1], `oc<C_out>` [1], `g<groups>` [1], `i<L>x<L>...`
-    /// (sets the dimension count), `k<k>x<k>...`, `s<s>[x...]` [1], `d<d>[x...]` [1],
-    /// `p<p>` | `p<b>:<a>x<b>:<a>...` | `pvalid` | `psame` | `pfull` [pvalid],
-    /// `zeros` | `reflect` | `replicate` | `circular` [zeros], `xcorr` | `conv` [xcorr].
+    /// Parses a descriptor: `_`-separated tokens in any order (defaults in
+    /// parentheses) `n<N>` (1), `ic<C_in>` (1), `oc<C_out>` (1), `g<groups>` (1),
+    /// `i<L>x<L>...` (sets the dimension count), `k<k>x<k>...`, `s<s>[x...]` (1),
+    /// `d<d>[x...]` (1), `p<p>` | `p<b>:<a>x<b>:<a>...` | `pvalid` | `psame` | `pfull`
+    /// (pvalid), `zeros` | `reflect` | `replicate` | `circular` (zeros), `xcorr` |
+    /// `conv` (xcorr).
     fn from_str(d: &str) -> Result<Problem> {
         let bad = |t: &str| XcorrError::InvalidArgument {
             what: "descriptor token",

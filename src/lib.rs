@@ -6,7 +6,7 @@
 //! * [`Problem`] describes one problem (batch, channels, groups, kernel, stride,
 //!   dilation, padding and its mode, correlation or convolution) and validates it.
 //! * [`Plan`] computes it, forward and backward, through the path chosen for it.
-//! * [`reference`] is the scalar oracle every path is tested against.
+//! * [`reference`](mod@reference) is the scalar oracle every path is tested against.
 //! * [`correlate`] / [`convolve`] are SciPy-style one-shot helpers for single-channel
 //!   arrays, and [`filters`] holds the classic image kernels.
 //! * [`Conv`] is a learnable layer with gradients and an SGD step.

@@ -19,7 +19,7 @@
 //! path's grid columns), no B panel is packed at all.
 //!
 //! A is packed into MR-row panels ([`pack::pack_a`]), B into a KC × NR panel per
-//! (column panel, k block) ([`pack::pack_b`]) read through a row table: row `k` of
+//! (column panel, k block) ([`GemmKernel::pack_b`]) read through a row table: row `k` of
 //! B starts at `b[offsets[k]]`. For a plain matrix the offsets are `k·ldb`; the
 //! im2col path points them into a padded copy of the input, which is how the im2col
 //! matrix is never materialised: only one KC × NR panel of it exists at a time.
