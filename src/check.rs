@@ -3,7 +3,7 @@
 //!
 //! The rule is the crate's: element by element, `|got - want| <= C·K·eps·scale`,
 //! where `scale` is the sum of `|term|` over the element's `K` terms (see
-//! [`reference::scale`](crate::reference::scale)); `C = 2`. Special values must
+//! [`reference::scale`]); `C = 2`. Special values must
 //! match in kind: NaN for NaN, the same infinity for an infinity.
 
 use crate::element::Element;
