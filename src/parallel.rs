@@ -51,9 +51,10 @@ pub fn for_each_task(threads: usize, tasks: usize, f: impl Fn(usize) + Sync + Se
 /// Workers of [`for_each_claimed`] with shared counters (more split statically).
 const MAX_CLAIM_WORKERS: usize = 256;
 
-/// Runs `0..items` on `threads` workers that claim items one at a time: `f(claimed)`
-/// runs once per worker, where `claimed` yields the items that worker takes, so
-/// per-worker state (a GEMM's scratch) is made once. Worker `w` starts on its own
+/// Runs `0..items` on `threads` workers that claim items one at a time:
+/// `f(worker, claimed)` runs once per worker (`worker < threads`, distinct), where
+/// `claimed` yields the items that worker takes, so per-worker state (a GEMM's
+/// scratch, a workspace slot) is made once. Worker `w` starts on its own
 /// contiguous share of the items (neighbouring items share input data, so each
 /// core keeps its part in its own caches) and, when that is done, takes the
 /// remaining items of the other shares from their ends: the load balances at the
@@ -62,16 +63,16 @@ const MAX_CLAIM_WORKERS: usize = 256;
 pub fn for_each_claimed(
     threads: usize,
     items: usize,
-    f: impl Fn(&mut dyn Iterator<Item = usize>) + Sync + Send,
+    f: impl Fn(usize, &mut dyn Iterator<Item = usize>) + Sync + Send,
 ) {
     let workers = threads.min(items);
     if workers <= 1 || workers > MAX_CLAIM_WORKERS || items > u32::MAX as usize {
         if workers <= 1 {
-            f(&mut (0..items));
+            f(0, &mut (0..items));
         } else {
             // Beyond the counters' range: contiguous shares, no stealing.
             for_each_task(threads, workers, |w| {
-                f(&mut (w * items / workers..(w + 1) * items / workers))
+                f(w, &mut (w * items / workers..(w + 1) * items / workers))
             });
         }
         return;
@@ -102,19 +103,22 @@ pub fn for_each_claimed(
     };
     for_each_task(threads, workers, |w| {
         let mut victim = 0;
-        f(&mut std::iter::from_fn(|| {
-            take(&shares[w], true).or_else(|| {
-                while victim < workers {
-                    if victim != w {
-                        if let Some(i) = take(&shares[victim], false) {
-                            return Some(i);
+        f(
+            w,
+            &mut std::iter::from_fn(|| {
+                take(&shares[w], true).or_else(|| {
+                    while victim < workers {
+                        if victim != w {
+                            if let Some(i) = take(&shares[victim], false) {
+                                return Some(i);
+                            }
                         }
+                        victim += 1;
                     }
-                    victim += 1;
-                }
-                None
-            })
-        }))
+                    None
+                })
+            }),
+        )
     });
 }
 
@@ -188,7 +192,7 @@ mod tests {
     fn claimed_items_are_each_taken_once() {
         for (threads, items) in [(1, 5), (2, 0), (2, 1), (2, 7), (3, 1000), (4, 3), (5, 64)] {
             let seen = Mutex::new(vec![0u32; items]);
-            for_each_claimed(threads, items, |claimed| {
+            for_each_claimed(threads, items, |_, claimed| {
                 for i in claimed {
                     // Uneven work, so that workers finish early and steal.
                     if i % 7 == 0 {

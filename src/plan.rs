@@ -282,7 +282,9 @@ impl Plan {
     pub fn workspace_len<T: Element>(&self) -> usize {
         match &self.algo {
             Algo::Reference => 0,
-            Algo::Im2col(g) => T::gemm_kernel(self.isa).map_or(0, |k| g.fwd.workspace_len(k.mr)),
+            Algo::Im2col(g) => {
+                T::gemm_kernel(self.isa).map_or(0, |k| g.fwd.workspace_len(k.mr, self.threads))
+            }
             Algo::Direct(d) => {
                 d.0.workspace_len()
                     .max(d.1.as_ref().map_or(0, |s| s.workspace_len(self.threads)))
@@ -294,7 +296,7 @@ impl Plan {
     /// Elements of scratch space that [`backward_input_with_workspace`](Self::backward_input_with_workspace) needs.
     pub fn backward_input_workspace_len<T: Element>(&self) -> usize {
         match (self.algo.gemm(), T::gemm_kernel(self.isa)) {
-            (Some(g), Some(k)) => g.grad_input.workspace_len(k.mr),
+            (Some(g), Some(k)) => g.grad_input.workspace_len(k.mr, self.threads),
             _ => 0,
         }
     }

@@ -387,7 +387,7 @@ pub(crate) fn gemm_blocked<T: Element>(
     for t0 in (0..tiles).step_by(per_block) {
         let block = t0..(t0 + per_block).min(tiles);
         // LOOP 4: column panels, in parallel (claimed one at a time).
-        parallel::for_each_claimed(threads, panels, |claimed| {
+        parallel::for_each_claimed(threads, panels, |_, claimed| {
             let mut scratch = Scratch::new();
             for p in claimed {
                 let col = p * kern.nr;

@@ -185,8 +185,23 @@ impl Im2col {
     }
 
     /// Workspace elements for `forward` with kernel rows `mr`.
-    pub(crate) fn workspace_len(&self, mr: usize) -> usize {
-        self.packed_a_len(mr) + self.prepared_len()
+    pub(crate) fn workspace_len(&self, mr: usize, threads: usize) -> usize {
+        self.packed_a_len(mr) + self.prepared_len() * self.image_slots(threads)
+    }
+
+    /// Prepared-image slots of `forward` on `threads` threads: one per thread when
+    /// whole images go to threads (a batch that splits evenly, or of at least 4
+    /// per thread: no barrier between images, each image in one core's caches),
+    /// else one, for images in turn with every thread on each.
+    fn image_slots(&self, threads: usize) -> usize {
+        let batch = self.p.batch();
+        let whole =
+            threads > 1 && batch >= threads && (batch % threads == 0 || batch >= 4 * threads);
+        if whole {
+            threads
+        } else {
+            1
+        }
     }
 
     /// The B buffer of one image `x`: `x` itself in place, else `x` padded and
@@ -340,14 +355,12 @@ impl Im2col {
         let tiles = cout_g.div_ceil(mr);
         let per_block = blocking.tiles_per_l2_block(kern, k);
 
-        for n in 0..p.batch() {
-            let x = &input[n * in_image..(n + 1) * in_image];
-            let b_image = self.prepare_image(threads, x, prepared);
-            let out = SharedOut::new(&mut output[n * out_image..(n + 1) * out_image]);
+        let image = |threads: usize, x: &[T], slot: &mut [T], out: &SharedOut<'_, T>| {
+            let b_image = self.prepare_image(threads, x, slot);
             // LOOP 5 (rows of A beyond L2), then the pixel panels of every group in parallel.
             for t0 in (0..tiles).step_by(per_block) {
                 let block = t0..(t0 + per_block).min(tiles);
-                parallel::for_each_claimed(threads, groups * panels, |claimed| {
+                parallel::for_each_claimed(threads, groups * panels, |_, claimed| {
                     let mut scratch = Scratch::new();
                     let mut runs = [(0usize, 0usize, 0usize); gemm::NR_MAX];
                     for task in claimed {
@@ -408,6 +421,28 @@ impl Im2col {
                     }
                 });
             }
+        };
+        let slots = self.image_slots(threads);
+        let plen = self.prepared_len();
+        if slots > 1 {
+            // Whole images to threads, each with its own prepared slot.
+            let (out_all, prep_all) = (SharedOut::new(output), SharedOut::new(prepared));
+            parallel::for_each_claimed(slots, p.batch(), |w, images| {
+                // SAFETY: worker indices are distinct, so slot w is this worker's alone.
+                let slot = unsafe { prep_all.slice_mut(w * plen, plen) };
+                for n in images {
+                    // SAFETY: image n is claimed by this worker alone.
+                    let out = unsafe { out_all.slice_mut(n * out_image, out_image) };
+                    let x = &input[n * in_image..(n + 1) * in_image];
+                    image(1, x, &mut *slot, &SharedOut::new(out));
+                }
+            });
+            return;
+        }
+        for n in 0..p.batch() {
+            let x = &input[n * in_image..(n + 1) * in_image];
+            let out = SharedOut::new(&mut output[n * out_image..(n + 1) * out_image]);
+            image(threads, x, &mut prepared[..plen], &out);
         }
     }
 
@@ -559,10 +594,10 @@ impl GradInput {
         }
     }
 
-    pub(crate) fn workspace_len(&self, mr: usize) -> usize {
+    pub(crate) fn workspace_len(&self, mr: usize, threads: usize) -> usize {
         let inner = match &self.t_direct {
             Some(d) => d.workspace_len(),
-            None => self.t.workspace_len(mr),
+            None => self.t.workspace_len(mr, threads),
         };
         self.p.weight_len() + self.spread_len() + self.padded_len() + inner
     }
@@ -728,7 +763,7 @@ impl Im2col {
             let out_acc = SharedOut::new(&mut *acc);
             for t0 in (0..tiles).step_by(per_block) {
                 let block = t0..(t0 + per_block).min(tiles);
-                parallel::for_each_claimed(threads, groups * panels, |claimed| {
+                parallel::for_each_claimed(threads, groups * panels, |_, claimed| {
                     let mut scratch = Scratch::new();
                     for task in claimed {
                         let (g, col) = (task / panels, (task % panels) * nr);
