@@ -195,8 +195,9 @@ impl Im2col {
     /// else one, for images in turn with every thread on each.
     fn image_slots(&self, threads: usize) -> usize {
         let batch = self.p.batch();
-        let whole =
-            threads > 1 && batch >= threads && (batch % threads == 0 || batch >= 4 * threads);
+        let whole = threads > 1
+            && batch >= threads
+            && (batch.is_multiple_of(threads) || batch >= 4 * threads);
         if whole {
             threads
         } else {
@@ -411,7 +412,7 @@ impl Im2col {
                         let b = PanelB::Packed(&pack);
                         // Full panels of output pixels accumulate in place in the output.
                         let direct = (grid.is_none() && n == nr).then_some(DirectC {
-                            out: &out,
+                            out,
                             offset: g * cout_g * out_sp + col,
                             ldc: out_sp,
                         });
