@@ -67,6 +67,29 @@ fn bench_reference(c: &mut Criterion) {
     group.bench_function("worked_example/plan_new", |b| {
         b.iter(|| Plan::new(black_box(&p)))
     });
+    // A padded one ("same" 3×3 on 8×8): border columns, the direct path's strip.
+    let p = Problem::builder()
+        .input([8, 8])
+        .kernel([3, 3])
+        .padding(xcorr::Padding::Same)
+        .build()
+        .unwrap();
+    let x: Vec<f32> = (0..64).map(|v| v as f32).collect();
+    let w = [1.0f32; 9];
+    let mut y = [0.0f32; 64];
+    group.bench_function("same_8x8_k3/reference_loop", |b| {
+        b.iter(|| {
+            xcorr::reference::forward(&p, black_box(&x), black_box(&w), None, &mut y).unwrap()
+        })
+    });
+    let plan = Plan::new(&p);
+    let mut ws = vec![0.0f32; plan.workspace_len::<f32>()];
+    group.bench_function(format!("same_8x8_k3/plan_{}", plan.path()), |b| {
+        b.iter(|| {
+            plan.forward_with_workspace(black_box(&x), black_box(&w), None, &mut y, &mut ws)
+                .unwrap()
+        })
+    });
     group.finish();
 }
 

@@ -197,13 +197,25 @@ impl Direct {
                         &mut [],
                     );
                 } else if self.narrow {
-                    // One strip per task, reused by its row blocks.
-                    let mut strip = [T::ZERO; STRIP_LEN];
-                    for (k, sub) in chunk.chunks_mut(rpb * out_w).enumerate() {
-                        let (oh0, rows) = ((i * NARROW_BLOCKS + k) * rpb, sub.len() / out_w);
-                        self.block(
-                            kern, plane, oh0, rows, 0, input, wt, bias, zero, sub, &mut strip,
-                        );
+                    // One strip per task, reused by its row blocks, no larger than
+                    // a block needs (zeroing it is a cost on small problems).
+                    let mut run = |strip: &mut [T]| {
+                        for (k, sub) in chunk.chunks_mut(rpb * out_w).enumerate() {
+                            let (oh0, rows) = ((i * NARROW_BLOCKS + k) * rpb, sub.len() / out_w);
+                            self.block(
+                                kern, plane, oh0, rows, 0, input, wt, bias, zero, sub, strip,
+                            );
+                        }
+                    };
+                    let ker = p.kernel3();
+                    let need =
+                        ker[0] * (rpb + ker[1] - 1) * (out_w + (ker[2] - 1) * p.dilation3()[2]);
+                    if need <= STRIP_LEN / 16 {
+                        run(&mut [T::ZERO; STRIP_LEN / 16]);
+                    } else if need <= STRIP_LEN / 4 {
+                        run(&mut [T::ZERO; STRIP_LEN / 4]);
+                    } else {
+                        run(&mut [T::ZERO; STRIP_LEN]);
                     }
                 } else {
                     let rows = chunk.len() / out_w;
