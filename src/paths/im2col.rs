@@ -335,19 +335,41 @@ impl Im2col {
         );
         let (apack, prepared) = workspace.split_at_mut(self.packed_a_len(mr));
         let a_len = pack::packed_a_len(cout_g, k, mr);
-        // Pack the weights tile by tile, in parallel (serial, it limited scaling).
-        let tiles_g = cout_g.div_ceil(mr);
-        parallel::for_each_chunk_mut(threads, &mut apack[..groups * a_len], k * mr, |i, dst| {
-            let (g, t) = (i / tiles_g, i % tiles_g);
-            let w = &weight[g * cout_g * k..(g + 1) * cout_g * k];
-            let col = (!self.wcol_identity).then_some(&self.wcol[..]);
-            pack::pack_a_tile_rows(dst, w, k, cout_g, k, mr, t, col);
-        });
-        let apack = &*apack;
         let (in_image, out_image) = (
             p.in_channels() * p.input_spatial(),
             p.out_channels() * p.output_spatial(),
         );
+        let (slots, plen) = (self.image_slots(threads), self.prepared_len());
+        // Pack the weights tile by tile, in parallel (serial, it limited scaling),
+        // and, when images go in turn, prepare the first image in the same parallel
+        // region (one wake-up of the threads fewer per call).
+        let tiles_g = cout_g.div_ceil(mr);
+        let a_tasks = groups * tiles_g;
+        let first_ready = slots == 1 && !self.in_place;
+        let c_tasks = if first_ready { p.in_channels() } else { 0 };
+        {
+            let (a_out, prep_out) = (
+                SharedOut::new(&mut apack[..]),
+                SharedOut::new(&mut prepared[..]),
+            );
+            let in_sp = p.input_spatial();
+            parallel::for_each_task(threads, a_tasks + c_tasks, |i| {
+                if i < a_tasks {
+                    let (g, t) = (i / tiles_g, i % tiles_g);
+                    let w = &weight[g * cout_g * k..(g + 1) * cout_g * k];
+                    let col = (!self.wcol_identity).then_some(&self.wcol[..]);
+                    // SAFETY: task i alone writes packed tile i.
+                    let dst = unsafe { a_out.slice_mut(i * k * mr, k * mr) };
+                    pack::pack_a_tile_rows(dst, w, k, cout_g, k, mr, t, col);
+                } else {
+                    let c = i - a_tasks;
+                    // SAFETY: task i alone writes prepared channel c.
+                    let dst = unsafe { prep_out.slice_mut(c * self.chan_stride, self.chan_stride) };
+                    self.prepare_channel(dst, &input[c * in_sp..(c + 1) * in_sp]);
+                }
+            });
+        }
+        let apack = &*apack;
         let out_sp = p.output_spatial();
         // GEMM columns: grid positions (B read in place) or output pixels.
         let grid = self.grid_columns::<T>(mr);
@@ -356,75 +378,78 @@ impl Im2col {
         let tiles = cout_g.div_ceil(mr);
         let per_block = blocking.tiles_per_l2_block(kern, k);
 
-        let image = |threads: usize, x: &[T], slot: &mut [T], out: &SharedOut<'_, T>| {
-            let b_image = self.prepare_image(threads, x, slot);
-            // LOOP 5 (rows of A beyond L2), then the pixel panels of every group in parallel.
-            for t0 in (0..tiles).step_by(per_block) {
-                let block = t0..(t0 + per_block).min(tiles);
-                parallel::for_each_claimed(threads, groups * panels, |_, claimed| {
-                    let mut scratch = Scratch::new();
-                    let mut runs = [(0usize, 0usize, 0usize); gemm::NR_MAX];
-                    for task in claimed {
-                        let (g, col) = (task / panels, (task % panels) * nr);
-                        let n = nr.min(columns - col);
-                        // Output pixels of the panel's columns, as (pixel, column, len).
-                        let mut segs = [(0usize, 0usize, 0usize); gemm::NR_MAX];
-                        let segs = match grid {
-                            Some(_) => self.pixel_runs(col, n, &mut segs),
-                            None => {
-                                segs[0] = (col, 0, n);
-                                &segs[..1]
-                            }
-                        };
-                        let b = &b_image[g * cin_g * self.chan_stride..];
-                        let a = &apack[g * a_len..(g + 1) * a_len];
-                        // The C block already holds the bias (column_panel).
-                        let emit = |row0: usize, nrows: usize, cbuf: &[T]| {
-                            for r in 0..nrows {
-                                let co = g * cout_g + row0 + r;
-                                for &(pixel, j, len) in segs {
-                                    let src = &cbuf[r * nr + j..][..len];
-                                    // SAFETY: this task alone owns these output pixels.
-                                    unsafe { out.write(co * out_sp + pixel, src) }
+        let image =
+            |threads: usize, x: &[T], slot: &mut [T], ready: bool, out: &SharedOut<'_, T>| {
+                let b_image = if ready {
+                    &slot[..plen]
+                } else {
+                    self.prepare_image(threads, x, slot)
+                };
+                // LOOP 5 (rows of A beyond L2), then the pixel panels of every group in parallel.
+                for t0 in (0..tiles).step_by(per_block) {
+                    let block = t0..(t0 + per_block).min(tiles);
+                    parallel::for_each_claimed(threads, groups * panels, |_, claimed| {
+                        let mut scratch = Scratch::new();
+                        let mut runs = [(0usize, 0usize, 0usize); gemm::NR_MAX];
+                        for task in claimed {
+                            let (g, col) = (task / panels, (task % panels) * nr);
+                            let n = nr.min(columns - col);
+                            // Output pixels of the panel's columns, as (pixel, column, len).
+                            let mut segs = [(0usize, 0usize, 0usize); gemm::NR_MAX];
+                            let segs = match grid {
+                                Some(_) => self.pixel_runs(col, n, &mut segs),
+                                None => {
+                                    segs[0] = (col, 0, n);
+                                    &segs[..1]
                                 }
+                            };
+                            let b = &b_image[g * cin_g * self.chan_stride..];
+                            let a = &apack[g * a_len..(g + 1) * a_len];
+                            // The C block already holds the bias (column_panel).
+                            let emit = |row0: usize, nrows: usize, cbuf: &[T]| {
+                                for r in 0..nrows {
+                                    let co = g * cout_g + row0 + r;
+                                    for &(pixel, j, len) in segs {
+                                        let src = &cbuf[r * nr + j..][..len];
+                                        // SAFETY: this task alone owns these output pixels.
+                                        unsafe { out.write(co * out_sp + pixel, src) }
+                                    }
+                                }
+                            };
+                            let bias = bias.map(|b| &b[g * cout_g..(g + 1) * cout_g]);
+                            let rows = &self.rows;
+                            let (s, tiles) = (&mut scratch, block.clone());
+                            if grid.is_some() && n == nr {
+                                let b = PanelB::InPlace { b, rows, col };
+                                gemm::column_panel(
+                                    s, kern, blocking, a, cout_g, tiles, k, b, bias, None, emit,
+                                );
+                                continue;
                             }
-                        };
-                        let bias = bias.map(|b| &b[g * cout_g..(g + 1) * cout_g]);
-                        let rows = &self.rows;
-                        let (s, tiles) = (&mut scratch, block.clone());
-                        if grid.is_some() && n == nr {
-                            let b = PanelB::InPlace { b, rows, col };
+                            let runs = match grid {
+                                Some(_) => {
+                                    runs[0] = (col, 0, n);
+                                    &runs[..1]
+                                }
+                                None => self.grid_runs(col, n, &mut runs),
+                            };
+                            let pack = |dst: &mut [T], k0: usize, kc: usize| {
+                                kern.pack_b_runs(dst, b, rows, (k0, kc), runs)
+                            };
+                            let b = PanelB::Packed(&pack);
+                            // Full panels of output pixels accumulate in place in the output.
+                            let direct = (grid.is_none() && n == nr).then_some(DirectC {
+                                out,
+                                offset: g * cout_g * out_sp + col,
+                                ldc: out_sp,
+                            });
                             gemm::column_panel(
-                                s, kern, blocking, a, cout_g, tiles, k, b, bias, None, emit,
+                                s, kern, blocking, a, cout_g, tiles, k, b, bias, direct, emit,
                             );
-                            continue;
                         }
-                        let runs = match grid {
-                            Some(_) => {
-                                runs[0] = (col, 0, n);
-                                &runs[..1]
-                            }
-                            None => self.grid_runs(col, n, &mut runs),
-                        };
-                        let pack = |dst: &mut [T], k0: usize, kc: usize| {
-                            kern.pack_b_runs(dst, b, rows, (k0, kc), runs)
-                        };
-                        let b = PanelB::Packed(&pack);
-                        // Full panels of output pixels accumulate in place in the output.
-                        let direct = (grid.is_none() && n == nr).then_some(DirectC {
-                            out,
-                            offset: g * cout_g * out_sp + col,
-                            ldc: out_sp,
-                        });
-                        gemm::column_panel(
-                            s, kern, blocking, a, cout_g, tiles, k, b, bias, direct, emit,
-                        );
-                    }
-                });
-            }
-        };
-        let slots = self.image_slots(threads);
-        let plen = self.prepared_len();
+                    });
+                }
+            };
         if slots > 1 {
             // Whole images to threads, each with its own prepared slot.
             let (out_all, prep_all) = (SharedOut::new(output), SharedOut::new(prepared));
@@ -435,7 +460,7 @@ impl Im2col {
                     // SAFETY: image n is claimed by this worker alone.
                     let out = unsafe { out_all.slice_mut(n * out_image, out_image) };
                     let x = &input[n * in_image..(n + 1) * in_image];
-                    image(1, x, &mut *slot, &SharedOut::new(out));
+                    image(1, x, &mut *slot, false, &SharedOut::new(out));
                 }
             });
             return;
@@ -443,7 +468,13 @@ impl Im2col {
         for n in 0..p.batch() {
             let x = &input[n * in_image..(n + 1) * in_image];
             let out = SharedOut::new(&mut output[n * out_image..(n + 1) * out_image]);
-            image(threads, x, &mut prepared[..plen], &out);
+            image(
+                threads,
+                x,
+                &mut prepared[..plen],
+                n == 0 && first_ready,
+                &out,
+            );
         }
     }
 
