@@ -16,9 +16,13 @@
 //!   loads of kernels longer than a vector), or blocks of several output rows
 //!   that share each loaded input vector; both prefetch the input a few blocks
 //!   ahead, since large images and signals stream from L3 or memory;
-//! * the few **border** columns at either end go through `PaddingMode::source`.
+//! * the few **border** columns at either end go through `PaddingMode::source`;
+//!   where rows are narrow (at most 512 columns, as depthwise layers and small
+//!   volumes have) and those columns would be a large share of scalar work, a
+//!   block's few input rows are instead padded into a small stack strip (one per
+//!   task, sized to the block) and every column runs through the vector kernel.
 //!
-//! No padded copy of the input is made. Output rows are independent, so threads
+//! No padded copy of the whole input is made. Output rows are independent, so threads
 //! split over them and each row is summed in the same order whatever the thread
 //! count. The innermost stride must be 1 (vector loads are contiguous); other
 //! problems go to the im2col path.
