@@ -1,7 +1,10 @@
 //! Criterion benches over the shared workloads (`../shared/peers/workloads.json`,
 //! or `$XCORR_WORKLOADS`): one group per workload, one id per path and ISA level
 //! (`auto`, `im2col/avx512`, `direct/avx2`, ...), throughput in FLOPs (2 per
-//! multiply-add), so `cargo bench` tracks regressions per path.
+//! multiply-add), so `cargo bench` tracks regressions per path; and `auto/bytes`,
+//! the planner's choice again with its throughput in bytes (input and output, the
+//! compulsory traffic), for the memory-bound shapes. Criterion takes one throughput
+//! per benchmark, hence the second id.
 //!
 //! `XCORR_BENCH_FILTER=img3,res3x3` limits the workloads; `XCORR_BENCH_THREADS`
 //! sets the thread count (default 1).
@@ -82,7 +85,13 @@ fn bench_workloads(c: &mut Criterion) {
                 }
             }
         }
+        let auto = plans[0].1.clone();
+        plans.push(("auto/bytes".to_string(), auto));
         for (id, plan) in plans {
+            if id == "auto/bytes" {
+                let bytes = (p.input_len() + p.output_len()) * std::mem::size_of::<f32>();
+                group.throughput(Throughput::Bytes(bytes as u64));
+            }
             let mut ws = vec![0.0f32; plan.workspace_len::<f32>()];
             group.bench_function(BenchmarkId::from_parameter(id), |b| {
                 b.iter(|| {
