@@ -247,7 +247,7 @@ const PREFETCH_BLOCKS: usize = 4;
 /// `rows.len()·taps`; `out` holds `n` writable elements.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-pub unsafe fn direct_row<V: Vector, const NV: usize>(
+pub unsafe fn direct_row<V: Vector>(
     rows: &[*const V::Elem],
     taps: usize,
     dil: usize,
@@ -259,6 +259,7 @@ pub unsafe fn direct_row<V: Vector, const NV: usize>(
 ) {
     // SAFETY (whole body): the caller's contract above.
     unsafe {
+        const NV: usize = DIRECT_NV;
         let l = V::LANES;
         let mut j = 0;
         // Blocks of NV vectors.

@@ -310,7 +310,7 @@ pub unsafe fn direct_row_f32(
     accumulate: bool,
 ) {
     // SAFETY: forwarded contract; compiled for this level.
-    unsafe { microkernel::direct_row::<F32x8, 8>(rows, taps, dil, w, out, n, bias, accumulate) }
+    unsafe { microkernel::direct_row::<F32x8>(rows, taps, dil, w, out, n, bias, accumulate) }
 }
 
 /// One direct-correlation output row segment ([`microkernel::direct_row`]).
@@ -330,7 +330,7 @@ pub unsafe fn direct_row_f64(
     accumulate: bool,
 ) {
     // SAFETY: forwarded contract; compiled for this level.
-    unsafe { microkernel::direct_row::<F64x4, 8>(rows, taps, dil, w, out, n, bias, accumulate) }
+    unsafe { microkernel::direct_row::<F64x4>(rows, taps, dil, w, out, n, bias, accumulate) }
 }
 
 /// 2 output rows of a direct correlation at once ([`microkernel::direct_rows`]).

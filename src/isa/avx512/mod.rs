@@ -282,7 +282,7 @@ pub unsafe fn direct_row_f32(
     accumulate: bool,
 ) {
     // SAFETY: forwarded contract; compiled for this level.
-    unsafe { microkernel::direct_row::<F32x16, 8>(rows, taps, dil, w, out, n, bias, accumulate) }
+    unsafe { microkernel::direct_row::<F32x16>(rows, taps, dil, w, out, n, bias, accumulate) }
 }
 
 /// One direct-correlation output row segment ([`microkernel::direct_row`]).
@@ -302,7 +302,7 @@ pub unsafe fn direct_row_f64(
     accumulate: bool,
 ) {
     // SAFETY: forwarded contract; compiled for this level.
-    unsafe { microkernel::direct_row::<F64x8, 16>(rows, taps, dil, w, out, n, bias, accumulate) }
+    unsafe { microkernel::direct_row::<F64x8>(rows, taps, dil, w, out, n, bias, accumulate) }
 }
 
 /// 4 output rows of a direct correlation at once ([`microkernel::direct_rows`]).
