@@ -150,6 +150,40 @@ pub fn for_each_chunk_mut<T: Send>(
     }
 }
 
+/// [`for_each_chunk_mut`] over two buffers at once, in one parallel region (one
+/// wake-up of the threads instead of two): `fa(i, chunk)` for the `a_len`-element
+/// chunks of `a`, `fb(i, chunk)` for the `b_len`-element chunks of `b`.
+pub fn for_each_chunk_mut2<A: Send, B: Send>(
+    threads: usize,
+    (a, a_len): (&mut [A], usize),
+    (b, b_len): (&mut [B], usize),
+    fa: impl Fn(usize, &mut [A]) + Sync + Send,
+    fb: impl Fn(usize, &mut [B]) + Sync + Send,
+) {
+    let (a_len, b_len) = (a_len.max(1), b_len.max(1));
+    let serial = |a: &mut [A], b: &mut [B]| {
+        a.chunks_mut(a_len).enumerate().for_each(|(i, c)| fa(i, c));
+        b.chunks_mut(b_len).enumerate().for_each(|(i, c)| fb(i, c));
+    };
+    match (threads > 1).then(|| pool(threads)).flatten() {
+        Some(p) => p.install(|| {
+            rayon::join(
+                || {
+                    a.par_chunks_mut(a_len)
+                        .enumerate()
+                        .for_each(|(i, c)| fa(i, c))
+                },
+                || {
+                    b.par_chunks_mut(b_len)
+                        .enumerate()
+                        .for_each(|(i, c)| fb(i, c))
+                },
+            );
+        }),
+        None => serial(a, b),
+    }
+}
+
 /// Splits `data` into `outer`-element chunks, each into `inner`-element chunks, and
 /// runs `f(i, j, chunk)` for chunk `j` of outer chunk `i` on `threads` threads.
 pub fn for_each_nested_chunk_mut<T: Send>(

@@ -346,29 +346,20 @@ impl Im2col {
         let tiles_g = cout_g.div_ceil(mr);
         let a_tasks = groups * tiles_g;
         let first_ready = slots == 1 && !self.in_place;
-        let c_tasks = if first_ready { p.in_channels() } else { 0 };
-        {
-            let (a_out, prep_out) = (
-                SharedOut::new(&mut apack[..]),
-                SharedOut::new(&mut prepared[..]),
-            );
-            let in_sp = p.input_spatial();
-            parallel::for_each_task(threads, a_tasks + c_tasks, |i| {
-                if i < a_tasks {
-                    let (g, t) = (i / tiles_g, i % tiles_g);
-                    let w = &weight[g * cout_g * k..(g + 1) * cout_g * k];
-                    let col = (!self.wcol_identity).then_some(&self.wcol[..]);
-                    // SAFETY: task i alone writes packed tile i.
-                    let dst = unsafe { a_out.slice_mut(i * k * mr, k * mr) };
-                    pack::pack_a_tile_rows(dst, w, k, cout_g, k, mr, t, col);
-                } else {
-                    let c = i - a_tasks;
-                    // SAFETY: task i alone writes prepared channel c.
-                    let dst = unsafe { prep_out.slice_mut(c * self.chan_stride, self.chan_stride) };
-                    self.prepare_channel(dst, &input[c * in_sp..(c + 1) * in_sp]);
-                }
-            });
-        }
+        let in_sp = p.input_spatial();
+        let prep_len = if first_ready { plen } else { 0 };
+        parallel::for_each_chunk_mut2(
+            threads,
+            (&mut apack[..a_tasks * k * mr], k * mr),
+            (&mut prepared[..prep_len], self.chan_stride),
+            |i, dst| {
+                let (g, t) = (i / tiles_g, i % tiles_g);
+                let w = &weight[g * cout_g * k..(g + 1) * cout_g * k];
+                let col = (!self.wcol_identity).then_some(&self.wcol[..]);
+                pack::pack_a_tile_rows(dst, w, k, cout_g, k, mr, t, col);
+            },
+            |c, dst| self.prepare_channel(dst, &input[c * in_sp..(c + 1) * in_sp]),
+        );
         let apack = &*apack;
         let out_sp = p.output_spatial();
         // GEMM columns: grid positions (B read in place) or output pixels.
