@@ -157,21 +157,24 @@ pub(crate) fn column_panel<T: Element>(
     let (mr, nr) = (kern.mr, kern.nr);
     let Scratch { cbuf, bpack } = scratch;
     let kc = blocking.kc.clamp(1, BPACK_LEN / nr);
+    // The bias starts a tile's C rows (`set(r, value)`) on its first KC block, so
+    // the tile accumulates from there and the scatter only copies C out. Returns
+    // whether the tile accumulates.
+    let init = |acc: bool, row0: usize, set: &mut dyn FnMut(usize, T)| {
+        if let (Some(bias), false) = (bias, acc) {
+            for r in 0..mr {
+                set(r, bias.get(row0 + r).copied().unwrap_or(T::ZERO));
+            }
+            return true;
+        }
+        acc
+    };
     if let (Some(d), PanelB::Packed(pack_b)) = (direct, b) {
         // LOOP 2 outermost: each KC block of B is packed once and swept by every
         // tile, which accumulates in place in the output. Only a last tile of
         // fewer than MR rows goes through `cbuf` and `emit`.
         let full = tiles.start..tiles.end.min(m / mr).max(tiles.start);
         let partial = (full.end < tiles.end).then_some(full.end);
-        let init = |acc: bool, row0: usize, rows: &mut dyn FnMut(usize, T)| {
-            if let (Some(bias), false) = (bias, acc) {
-                for r in 0..mr {
-                    rows(r, bias.get(row0 + r).copied().unwrap_or(T::ZERO));
-                }
-                return true;
-            }
-            acc
-        };
         for k0 in (0..k).step_by(kc) {
             let kl = kc.min(k - k0);
             pack_b(&mut bpack[..kl * nr], k0, kl);
@@ -213,14 +216,7 @@ pub(crate) fn column_panel<T: Element>(
             for t in tb..te {
                 let a = &apack[(t * k + k0) * mr..][..kl * mr];
                 let c = &mut cbuf[(t - tb) * mr * nr..][..mr * nr];
-                // The bias starts the C block, so the scatter only copies it out.
-                let mut accumulate = k0 > 0;
-                if let (Some(bias), false) = (bias, accumulate) {
-                    for (r, row) in c.chunks_exact_mut(nr).enumerate() {
-                        row.fill(bias.get(t * mr + r).copied().unwrap_or(T::ZERO));
-                    }
-                    accumulate = true;
-                }
+                let accumulate = init(k0 > 0, t * mr, &mut |r, v| c[r * nr..][..nr].fill(v));
                 match b {
                     PanelB::Packed(_) => kern.tile(kl, a, panel, c, accumulate),
                     PanelB::InPlace { b, rows, col } => {
