@@ -256,3 +256,30 @@ fn im2col_grid_columns_match_the_reference_at_every_level() {
         common::check_thread_invariance(&p, 26);
     }
 }
+
+/// Review finding: a narrow output row whose kernel span is huge (dilation and
+/// padding near the extent limit) must not overflow the padded strip's size.
+#[test]
+fn narrow_rows_with_a_huge_dilated_span_do_not_overflow_the_strip() {
+    // 32 input rows of a block × a strip row of 1.5·2^59 elements: 1.5·2^64.
+    let span = (1usize << 59) + (1 << 58);
+    let p = Problem::builder()
+        .input([32, 3])
+        .kernel([29, 2])
+        .dilation([1, span])
+        .padding(xcorr::Padding::explicit(&[(14, 14), (span / 2, span / 2)]))
+        .build()
+        .unwrap();
+    assert!(p.output_dims().last().copied().unwrap_or(0) <= 512);
+    for path in [Path::Reference, Path::Direct] {
+        if let Ok(plan) = Plan::with_path(&p, path) {
+            let x = vec![1.0f32; p.input_len()];
+            let w = vec![1.0f32; p.weight_len()];
+            let mut y = vec![0.0f32; p.output_len()];
+            plan.forward(&x, &w, None, &mut y).unwrap();
+            let mut want = vec![0.0f32; p.output_len()];
+            xcorr::reference::forward(&p, &x, &w, None, &mut want).unwrap();
+            assert_eq!(y, want, "{plan}");
+        }
+    }
+}

@@ -212,8 +212,11 @@ impl Direct {
                         }
                     };
                     let ker = p.kernel3();
-                    let need =
-                        ker[0] * (rpb + ker[1] - 1) * (out_w + (ker[2] - 1) * p.dilation3()[2]);
+                    // Saturating: a dilated span near the extent limit overflows.
+                    let row = (ker[2] - 1)
+                        .saturating_mul(p.dilation3()[2])
+                        .saturating_add(out_w);
+                    let need = (ker[0] * (rpb + ker[1] - 1)).saturating_mul(row);
                     if need <= STRIP_LEN / 16 {
                         run(&mut [T::ZERO; STRIP_LEN / 16]);
                     } else if need <= STRIP_LEN / 4 {
@@ -313,7 +316,7 @@ impl Direct {
                 }
                 let all = &rows[..ker[0] * nin];
                 let sw = width + (kw - 1) * dil[2];
-                if all.len() * sw <= strip.len() {
+                if all.len().checked_mul(sw).is_some_and(|n| n <= strip.len()) {
                     // Narrow rows with border columns: the block's input rows are
                     // padded into the task's strip, and every column runs through the
                     // vector kernel (no scalar border columns).

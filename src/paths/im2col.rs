@@ -186,7 +186,12 @@ impl Im2col {
 
     /// Workspace elements for `forward` with kernel rows `mr`.
     pub(crate) fn workspace_len(&self, mr: usize, threads: usize) -> usize {
-        self.packed_a_len(mr) + self.prepared_len() * self.image_slots(threads)
+        // Saturating: a huge plan reports a length no buffer has (a typed error at
+        // execution), not a wrapped small one.
+        self.packed_a_len(mr).saturating_add(
+            self.prepared_len()
+                .saturating_mul(self.image_slots(threads)),
+        )
     }
 
     /// Prepared-image slots of `forward` on `threads` threads: one per thread when
