@@ -26,6 +26,8 @@
 //!   --rank1          weights of rank 1 per (co, ci) kernel (an outer product of two
 //!                    vectors, as a Gaussian blur): the direct path takes the
 //!                    separable route for them
+//!   --zeros F        a fraction F of each kernel's taps set to zero (a fixed
+//!                    scattered pattern; the direct path skips zero taps)
 //!   --check          compare with the reference (conformance tolerance rule)
 //!   --json           one JSON object per line instead of a table
 //!   --peak G1,G2     peak GFLOP/s for 1 and 2 threads (default: measured at start)
@@ -41,6 +43,15 @@ use std::time::Instant;
 
 use xcorr::isa::Isa;
 use xcorr::{reference, within_tolerance, Element, Padding, Path, Plan, Problem};
+
+/// The weights timed: dense pseudo-random values, rank-1 kernels, or kernels with
+/// a fraction of zero taps.
+#[derive(Clone, Copy, PartialEq)]
+enum Weights {
+    Dense,
+    Rank1,
+    Zeros(f64),
+}
 
 struct Case {
     name: String,
@@ -160,13 +171,13 @@ fn run_case<T: Element>(
     min_time: f64,
     peak: f64,
     bwd: bool,
-    rank1: bool,
+    weights: Weights,
 ) -> Row {
     let p = plan.problem();
     let x: Vec<T> = (0..p.input_len())
         .map(|i| T::from_f64(((i * 7919) % 2001) as f64 / 1000.0 - 1.0))
         .collect();
-    let w: Vec<T> = if rank1 {
+    let w: Vec<T> = if weights == Weights::Rank1 {
         let (kh, kw) = (p.kernel_shape()[0], *p.kernel_shape().last().unwrap_or(&1));
         let taps = p.kernel_spatial();
         (0..p.weight_len())
@@ -178,8 +189,21 @@ fn run_case<T: Element>(
             })
             .collect()
     } else {
+        let zeros = match weights {
+            Weights::Zeros(f) => f,
+            _ => 0.0,
+        };
+        let taps = p.kernel_spatial();
         (0..p.weight_len())
-            .map(|i| T::from_f64(((i * 104729) % 2001) as f64 / 1000.0 - 1.0))
+            .map(|i| {
+                // Tap t is zero when its scrambled rank falls below the fraction.
+                let t = i % taps;
+                if ((t * 7919 + 13) % taps) < (zeros * taps as f64).round() as usize {
+                    T::ZERO
+                } else {
+                    T::from_f64(((i * 104729) % 2001) as f64 / 1000.0 - 1.0)
+                }
+            })
             .collect()
     };
     let b: Vec<T> = (0..p.bias_len())
@@ -273,7 +297,7 @@ fn main() {
     let (mut dtype, mut check, mut json, mut peaks, mut min_time) =
         ("f32".to_string(), false, false, None, 0.5);
     let mut bwd = false;
-    let mut rank1 = false;
+    let mut weights = Weights::Dense;
     let mut names = vec![];
     let mut it = args.into_iter();
     while let Some(a) = it.next() {
@@ -296,7 +320,8 @@ fn main() {
             "--dtype" => dtype = val(),
             "--check" => check = true,
             "--pass" => bwd = val() == "bwd",
-            "--rank1" => rank1 = true,
+            "--rank1" => weights = Weights::Rank1,
+            "--zeros" => weights = Weights::Zeros(val().parse().expect("fraction")),
             "--json" => json = true,
             "--peak" => {
                 peaks = Some(
@@ -434,9 +459,11 @@ fn main() {
                     };
                     let row = match dtype.as_str() {
                         "f64" => {
-                            run_case::<f64>(case, &plan, check, min_time, peak_for(t), bwd, rank1)
+                            run_case::<f64>(case, &plan, check, min_time, peak_for(t), bwd, weights)
                         }
-                        _ => run_case::<f32>(case, &plan, check, min_time, peak_for(t), bwd, rank1),
+                        _ => {
+                            run_case::<f32>(case, &plan, check, min_time, peak_for(t), bwd, weights)
+                        }
                     };
                     print_row(&row, json, path);
                 }

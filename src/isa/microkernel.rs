@@ -359,6 +359,141 @@ pub unsafe fn direct_row<V: Vector>(
     }
 }
 
+/// One output row segment of a direct correlation over an explicit list of taps
+/// (the kernel's non-zero taps: zero taps are skipped, not multiplied):
+/// `out[j] (+)= Σ_e w[e] · taps[e][j]` for `j < n`, starting from `out[j]`
+/// (`accumulate`) or from `bias`. Bit `e` of `fetch` marks a tap that starts a new
+/// input row; only those are prefetched ahead.
+///
+/// # Safety
+/// Level supported and called from its `#[target_feature]` wrapper; every
+/// `taps[e]` points at `n` readable elements, `w` holds `taps.len()` values and
+/// `out` holds `n` writable elements.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn direct_taps<V: Vector>(
+    taps: &[*const V::Elem],
+    w: *const V::Elem,
+    fetch: u64,
+    out: *mut V::Elem,
+    n: usize,
+    bias: V::Elem,
+    accumulate: bool,
+) {
+    // SAFETY (whole body): the caller's contract above.
+    unsafe {
+        // Blocks of 8 vectors, then of 4 and 2 (short rows keep several FMA
+        // chains), then single vectors, the last one masked.
+        let j = direct_taps_blocks::<V, DIRECT_NV>(taps, w, fetch, out, n, bias, accumulate, 0);
+        let j = direct_taps_blocks::<V, 4>(taps, w, 0, out, n, bias, accumulate, j);
+        let mut j = direct_taps_blocks::<V, 2>(taps, w, 0, out, n, bias, accumulate, j);
+        let l = V::LANES;
+        while j < n {
+            let width = (n - j).min(l);
+            let load = |p: *const V::Elem| {
+                if width == l {
+                    V::load(p)
+                } else {
+                    V::load_partial(p, width)
+                }
+            };
+            let mut a = if accumulate {
+                load(out.add(j))
+            } else {
+                V::splat(bias)
+            };
+            for (e, &tap) in taps.iter().enumerate() {
+                a = V::fmadd(V::splat(*w.add(e)), load(tap.add(j)), a);
+            }
+            if width == l {
+                a.store(out.add(j));
+            } else {
+                a.store_partial(out.add(j), width);
+            }
+            j += width;
+        }
+    }
+}
+
+/// The blocks of `NV` vectors of [`direct_taps`] from column `j0` on, while whole
+/// blocks fit: returns the first column not done.
+///
+/// # Safety
+/// As [`direct_taps`].
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn direct_taps_blocks<V: Vector, const NV: usize>(
+    taps: &[*const V::Elem],
+    w: *const V::Elem,
+    fetch: u64,
+    out: *mut V::Elem,
+    n: usize,
+    bias: V::Elem,
+    accumulate: bool,
+    j0: usize,
+) -> usize {
+    // SAFETY (whole body): the caller's contract.
+    unsafe {
+        let l = V::LANES;
+        let mut j = j0;
+        while j + NV * l <= n {
+            let mut acc = [V::zero(); NV];
+            for (v, a) in acc.iter_mut().enumerate() {
+                *a = if accumulate {
+                    V::load(out.add(j + v * l))
+                } else {
+                    V::splat(bias)
+                };
+            }
+            for (e, &tap) in taps.iter().enumerate() {
+                let p = tap.add(j);
+                if fetch >> e & 1 == 1 {
+                    for v in 0..NV {
+                        V::prefetch(p.wrapping_add((PREFETCH_BLOCKS * NV + v) * l));
+                    }
+                }
+                let wv = V::splat(*w.add(e));
+                for (v, a) in acc.iter_mut().enumerate() {
+                    *a = V::fmadd(wv, V::load(p.add(v * l)), *a);
+                }
+            }
+            for (v, a) in acc.iter().enumerate() {
+                a.store(out.add(j + v * l));
+            }
+            j += NV * l;
+        }
+        j
+    }
+}
+
+/// Whether all `n` values at `x` are finite: `0·x` is 0 for a finite `x` and NaN
+/// for an infinity or a NaN, so the lanes of `Σ 0·x` stay 0 exactly when all are.
+///
+/// # Safety
+/// Level supported and called from its `#[target_feature]` wrapper; `x` points at
+/// `n` readable elements.
+#[inline(always)]
+pub unsafe fn all_finite<V: Vector>(x: *const V::Elem, n: usize) -> bool {
+    // SAFETY (whole body): the caller's contract above.
+    unsafe {
+        let l = V::LANES;
+        let mut acc = [V::zero(); 4];
+        let mut j = 0;
+        while j + 4 * l <= n {
+            for (v, a) in acc.iter_mut().enumerate() {
+                *a = V::fmadd(V::zero(), V::load(x.add(j + v * l)), *a);
+            }
+            j += 4 * l;
+        }
+        while j < n {
+            let width = (n - j).min(l);
+            acc[0] = V::fmadd(V::zero(), V::load_partial(x.add(j), width), acc[0]);
+            j += width;
+        }
+        acc.iter().all(|a| a.reduce_add() == V::zero().reduce_add())
+    }
+}
+
 /// The blocks of `R` rows × `NV` vectors of [`direct_rows`] from column `j0` on,
 /// while whole blocks fit: returns the first column not done.
 ///

@@ -483,6 +483,13 @@ pub const DIRECT_MAX_ROWS: usize = 32;
 pub type DirectRowsFn<T> =
     unsafe fn(&[*const T], usize, usize, usize, *const T, &[*mut T], usize, T, bool);
 
+/// A tap-list direct kernel signature: see [`DirectKernel::taps`].
+pub type DirectTapsFn<T> = unsafe fn(&[*const T], *const T, u64, *mut T, usize, T, bool);
+
+/// The most taps one [`DirectKernel::taps`] call takes (more are split into calls
+/// that accumulate).
+pub const DIRECT_MAX_TAPS: usize = 64;
+
 /// The direct-correlation kernels of one ISA level and element type.
 #[derive(Clone, Copy)]
 pub struct DirectKernel<T> {
@@ -491,6 +498,8 @@ pub struct DirectKernel<T> {
     pub rows_per_block: usize,
     row: DirectRowFn<T>,
     rows: DirectRowsFn<T>,
+    taps: DirectTapsFn<T>,
+    finite: unsafe fn(*const T, usize) -> bool,
 }
 
 impl<T> fmt::Debug for DirectKernel<T> {
@@ -552,6 +561,61 @@ impl<T: Element> DirectKernel<T> {
 }
 
 impl<T: Element> DirectKernel<T> {
+    /// `out[j] (+)= Σ_e w[e] · taps[e][j]` for every `j` of `out`, starting from
+    /// `out` (`accumulate`) or from `bias`: one output row over an explicit tap
+    /// list (the non-zero taps of a sparse kernel). Each tap slice starts at the
+    /// element the first output reads; bit `e` of `fetch` marks a tap that starts
+    /// a new input row (prefetched ahead; a hint only).
+    ///
+    /// # Panics
+    /// If a tap slice is shorter than `out`, `w` is shorter than `taps`, or there
+    /// are more than [`DIRECT_MAX_TAPS`] taps.
+    #[inline]
+    pub fn taps(
+        &self,
+        taps: &[&[T]],
+        w: &[T],
+        fetch: u64,
+        out: &mut [T],
+        bias: T,
+        accumulate: bool,
+    ) {
+        let n = out.len();
+        if n == 0 {
+            return;
+        }
+        assert!(
+            taps.len() <= DIRECT_MAX_TAPS
+                && w.len() >= taps.len()
+                && taps.iter().all(|t| t.len() >= n),
+            "direct taps out of bounds"
+        );
+        let mut ptrs = [std::ptr::null::<T>(); DIRECT_MAX_TAPS];
+        for (p, t) in ptrs.iter_mut().zip(taps) {
+            *p = t.as_ptr();
+        }
+        // SAFETY: supported level (see `direct_kernel_f32`); every tap slice holds
+        // the n elements it is read at (assert), `w` its weights, `out` n outputs.
+        unsafe {
+            (self.taps)(
+                &ptrs[..taps.len()],
+                w.as_ptr(),
+                fetch,
+                out.as_mut_ptr(),
+                n,
+                bias,
+                accumulate,
+            )
+        }
+    }
+
+    /// Whether every value of `x` is finite (no infinity, no NaN).
+    #[inline]
+    pub fn all_finite(&self, x: &[T]) -> bool {
+        // SAFETY: supported level (see `direct_kernel_f32`); `x` holds its length.
+        unsafe { (self.finite)(x.as_ptr(), x.len()) }
+    }
+
     /// `rows_per_block` output rows at once, for stride and dilation 1 between
     /// rows, over one or more kernel planes: in plane `d`, output row `r` sums kernel
     /// row `kh` against input row `inp[d·(R + kh - 1) + r + kh]`:
@@ -627,22 +691,32 @@ macro_rules! direct_table {
             if !isa.is_supported() {
                 return None;
             }
-            let ((row, rows), rows_per_block): ((DirectRowFn<$t>, DirectRowsFn<$t>), usize) =
-                match isa {
-                    Isa::Scalar => return None,
-                    Isa::Portable => ($portable, 2),
-                    #[cfg(target_arch = "x86_64")]
-                    Isa::Avx2 => ($avx2, 2),
-                    #[cfg(target_arch = "x86_64")]
-                    Isa::Avx512 => ($avx512, avx512::DIRECT_ROWS),
-                    #[cfg(not(target_arch = "x86_64"))]
-                    _ => return None,
-                };
+            #[allow(clippy::type_complexity)]
+            let ((row, rows, taps, finite), rows_per_block): (
+                (
+                    DirectRowFn<$t>,
+                    DirectRowsFn<$t>,
+                    DirectTapsFn<$t>,
+                    unsafe fn(*const $t, usize) -> bool,
+                ),
+                usize,
+            ) = match isa {
+                Isa::Scalar => return None,
+                Isa::Portable => ($portable, 2),
+                #[cfg(target_arch = "x86_64")]
+                Isa::Avx2 => ($avx2, 2),
+                #[cfg(target_arch = "x86_64")]
+                Isa::Avx512 => ($avx512, avx512::DIRECT_ROWS),
+                #[cfg(not(target_arch = "x86_64"))]
+                _ => return None,
+            };
             Some(DirectKernel {
                 isa,
                 rows_per_block,
                 row,
                 rows,
+                taps,
+                finite,
             })
         }
     };
@@ -651,14 +725,44 @@ macro_rules! direct_table {
 direct_table!(
     direct_kernel_f32,
     f32,
-    (portable::direct_row_f32, portable::direct_rows_f32),
-    (avx2::direct_row_f32, avx2::direct_rows_f32),
-    (avx512::direct_row_f32, avx512::direct_rows_f32)
+    (
+        portable::direct_row_f32,
+        portable::direct_rows_f32,
+        portable::direct_taps_f32,
+        portable::all_finite_f32
+    ),
+    (
+        avx2::direct_row_f32,
+        avx2::direct_rows_f32,
+        avx2::direct_taps_f32,
+        avx2::all_finite_f32
+    ),
+    (
+        avx512::direct_row_f32,
+        avx512::direct_rows_f32,
+        avx512::direct_taps_f32,
+        avx512::all_finite_f32
+    )
 );
 direct_table!(
     direct_kernel_f64,
     f64,
-    (portable::direct_row_f64, portable::direct_rows_f64),
-    (avx2::direct_row_f64, avx2::direct_rows_f64),
-    (avx512::direct_row_f64, avx512::direct_rows_f64)
+    (
+        portable::direct_row_f64,
+        portable::direct_rows_f64,
+        portable::direct_taps_f64,
+        portable::all_finite_f64
+    ),
+    (
+        avx2::direct_row_f64,
+        avx2::direct_rows_f64,
+        avx2::direct_taps_f64,
+        avx2::all_finite_f64
+    ),
+    (
+        avx512::direct_row_f64,
+        avx512::direct_rows_f64,
+        avx512::direct_taps_f64,
+        avx512::all_finite_f64
+    )
 );

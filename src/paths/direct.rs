@@ -22,6 +22,11 @@
 //!   block's few input rows are instead padded into a small stack strip (one per
 //!   task, sized to the block) and every column runs through the vector kernel.
 //!
+//! **Zero taps** of sparse kernels (most taps zero, large enough to be
+//! compute-bound: see `sparse`) are skipped: each output row sums only the
+//! non-zero taps, from a tap list (`DirectKernel::taps`), with a check that keeps
+//! `0·∞ = NaN` exact at no extra pass over the input (`sparse_interior`).
+//!
 //! No padded copy of the whole input is made. Output rows are independent, so threads
 //! split over them and each row is summed in the same order whatever the thread
 //! count. The innermost stride must be 1 (vector loads are contiguous); other
@@ -30,7 +35,7 @@
 use crate::element::Element;
 use crate::error::{Result, XcorrError};
 use crate::geometry::{Op, Problem};
-use crate::isa::{DirectKernel, DIRECT_MAX_ROWS};
+use crate::isa::{DirectKernel, DIRECT_MAX_ROWS, DIRECT_MAX_TAPS};
 use crate::parallel;
 
 /// A border output column and, per tap, the input column it reads (`None`: zero).
@@ -162,6 +167,12 @@ impl Direct {
             weight
         };
         let zero = &*zero;
+        // Sparse kernels skip their zero taps (see `block`).
+        let single = p.kernel3()[0] * p.kernel3()[1] == 1;
+        let skip = taps > 0
+            && wt
+                .chunks_exact(taps)
+                .any(|w| sparse(w, single, self.narrow));
         let out = p.output3();
         let (out_h, out_w) = (out[1], out[2]);
         // Rows of a block share input rows when consecutive output rows are
@@ -195,6 +206,7 @@ impl Direct {
                         i * inner,
                         input,
                         wt,
+                        skip,
                         bias,
                         zero,
                         chunk,
@@ -207,7 +219,7 @@ impl Direct {
                         for (k, sub) in chunk.chunks_mut(rpb * out_w).enumerate() {
                             let (oh0, rows) = ((i * NARROW_BLOCKS + k) * rpb, sub.len() / out_w);
                             self.block(
-                                kern, plane, oh0, rows, 0, input, wt, bias, zero, sub, strip,
+                                kern, plane, oh0, rows, 0, input, wt, skip, bias, zero, sub, strip,
                             );
                         }
                     };
@@ -234,6 +246,7 @@ impl Direct {
                         0,
                         input,
                         wt,
+                        skip,
                         bias,
                         zero,
                         chunk,
@@ -257,6 +270,7 @@ impl Direct {
         c0: usize,
         input: &[T],
         wt: &[T],
+        skip: bool,
         bias: Option<&[T]>,
         zero: &[T],
         out: &mut [T],
@@ -304,6 +318,34 @@ impl Direct {
                 }
             }
             let row_of = |depth, ih| row_at(depth, ih, inp[2], zero);
+            if skip && sparse(w_c, kh * ker[0] == 1, self.narrow) {
+                // Only the non-zero taps, one output row at a time (see
+                // `sparse_interior`); the border columns as on the dense route.
+                for (r, o) in out.chunks_exact_mut(width).enumerate() {
+                    let oh = oh0 + r;
+                    if hi > lo {
+                        let start = c0 + lo - pad[2].0;
+                        let row =
+                            |kd: usize, i: usize| &row_of(depth(kd), source(1, oh, i))[start..];
+                        self.sparse_interior(kern, row, w_c, &mut o[lo..hi], b, !first, zero);
+                    }
+                    for kd in 0..ker[0] {
+                        let dp = depth(kd);
+                        let w = &w_c[kd * kh * kw..][..kh * kw];
+                        for k0 in (0..kh).step_by(DIRECT_MAX_ROWS) {
+                            let nk = DIRECT_MAX_ROWS.min(kh - k0);
+                            let mut rows: [&[T]; DIRECT_MAX_ROWS] = [zero; DIRECT_MAX_ROWS];
+                            for (t, row) in rows[..nk].iter_mut().enumerate() {
+                                *row = row_of(dp, source(1, oh, k0 + t));
+                            }
+                            let wk = &w[k0 * kw..(k0 + nk) * kw];
+                            self.border(&rows[..nk], wk, o, c0, b, first && kd == 0 && k0 == 0);
+                        }
+                    }
+                }
+                first = false;
+                continue;
+            }
             if multi {
                 // Input rows oh0 + i - pad (i < nrows + kh - 1) of every kernel plane,
                 // shared by the block's rows; one kernel call covers all planes.
@@ -406,6 +448,102 @@ impl Direct {
         }
     }
 
+    /// The interior of one output row (`out`) over the non-zero taps of the
+    /// kernel `w` only, in the dense order: `row(kd, kh)` is the input row of kernel
+    /// row `(kd, kh)` from the first column the first output reads.
+    ///
+    /// A skipped `0·x` adds exactly zero where `x` is finite, but `0·∞` is NaN. So
+    /// the inputs the skipped taps read are proven finite, at no extra pass over the
+    /// input: a finite output proves every input a non-zero tap read was finite
+    /// (`w·∞` is not finite for a non-zero `w`), and in a kernel row with non-zero
+    /// taps those reads cover the skipped taps' reads but for a few end columns,
+    /// checked here; a kernel row of zeros is checked whole. Where that fails, the
+    /// skipped taps are added as `0·x`, which makes the result exactly the
+    /// reference's NaN.
+    #[allow(clippy::too_many_arguments)]
+    fn sparse_interior<'a, T: Element>(
+        &self,
+        kern: &DirectKernel<T>,
+        row: impl Fn(usize, usize) -> &'a [T],
+        w: &[T],
+        out: &mut [T],
+        b: T,
+        accumulate: bool,
+        zero: &'a [T],
+    ) {
+        let p = &self.p;
+        let (ker, dil) = (p.kernel3(), p.dilation3()[2]);
+        let (kh, kw, n) = (ker[1], ker[2], out.len());
+        let window = n + (kw - 1) * dil;
+        let mut list: [&[T]; DIRECT_MAX_TAPS] = [zero; DIRECT_MAX_TAPS];
+        let mut wl = [T::ZERO; DIRECT_MAX_TAPS];
+        let (mut k, mut fetch, mut acc) = (0, 0u64, accumulate);
+        let (mut skipped, mut ends_finite) = (false, true);
+        for kd in 0..ker[0] {
+            for i in 0..kh {
+                let r = row(kd, i);
+                let wr = &w[(kd * kh + i) * kw..][..kw];
+                let mut new_row = true;
+                for (t, &wv) in wr.iter().enumerate() {
+                    if wv == T::ZERO {
+                        continue;
+                    }
+                    list[k] = &r[t * dil..];
+                    wl[k] = wv;
+                    fetch |= u64::from(new_row) << k;
+                    new_row = false;
+                    k += 1;
+                    if k == DIRECT_MAX_TAPS {
+                        kern.taps(&list, &wl, fetch, out, b, acc);
+                        (k, fetch, acc) = (0, 0, true);
+                    }
+                }
+                if !wr.contains(&T::ZERO) {
+                    continue;
+                }
+                let first = wr.iter().position(|&v| v != T::ZERO);
+                let last = wr.iter().rposition(|&v| v != T::ZERO);
+                skipped = true;
+                let win = &r[..window];
+                // The non-zero taps of this row read one interval when their gaps
+                // are at most `n`; outside it lie the skipped taps' extra reads.
+                ends_finite &= match (first, last) {
+                    (Some(f), Some(l)) if (l - f) * dil <= n => {
+                        kern.all_finite(&win[..f * dil]) && kern.all_finite(&win[l * dil + n..])
+                    }
+                    _ => kern.all_finite(win),
+                };
+            }
+        }
+        if k > 0 || !acc {
+            kern.taps(&list[..k], &wl[..k], fetch, out, b, acc);
+        }
+        if !skipped || (ends_finite && kern.all_finite(out)) {
+            return;
+        }
+        // Some input the skipped taps read may be an infinity or a NaN: add them.
+        wl = [T::ZERO; DIRECT_MAX_TAPS];
+        k = 0;
+        for kd in 0..ker[0] {
+            for i in 0..kh {
+                let r = row(kd, i);
+                for (t, _) in w[(kd * kh + i) * kw..][..kw]
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, &v)| v == T::ZERO)
+                {
+                    list[k] = &r[t * dil..];
+                    k += 1;
+                    if k == DIRECT_MAX_TAPS {
+                        kern.taps(&list, &wl, 0, out, b, true);
+                        k = 0;
+                    }
+                }
+            }
+        }
+        kern.taps(&list[..k], &wl[..k], 0, out, b, true);
+    }
+
     /// One input row with the padding of the innermost axis applied: `dst[x]` is
     /// input column `x - pad` through the padding mode (0 outside, for zeros).
     fn pad_row<T: Element>(&self, src: &[T], dst: &mut [T]) {
@@ -485,3 +623,21 @@ const NARROW_BLOCKS: usize = 16;
 
 /// Columns per task when a plane is a single row (a 1-D signal).
 const SEGMENT: usize = 16384;
+
+/// Whether a kernel `w` has zeros enough that summing only its non-zero taps
+/// (one output row at a time, [`DirectKernel::taps`]) is faster than the dense
+/// kernels. Those share each loaded input vector between taps or output rows, so a
+/// tap costs them 2-4x less than the tap-list kernel (whose every tap is a load
+/// per vector): measured break-even near 1/3 non-zero taps for a single kernel row
+/// (a 31-tap signal) and 1/4 for 2-D kernels (11x11); kernels of under 32 taps
+/// over images, and narrow rows, are memory- or overhead-bound either way.
+fn sparse<T: Element>(w: &[T], single_row: bool, narrow: bool) -> bool {
+    let nonzero = w.iter().filter(|&&v| v != T::ZERO).count();
+    let taps = w.len();
+    !narrow
+        && if single_row {
+            taps >= 8 && nonzero * 3 <= taps
+        } else {
+            taps >= 32 && nonzero * 4 <= taps
+        }
+}

@@ -382,3 +382,61 @@ pub unsafe fn direct_rows_f64(
         microkernel::direct_rows::<F64x4, 2, 4>(inp, kh, taps, dil, w, out, n, bias, accumulate)
     }
 }
+
+/// One direct-correlation output row segment over a list of taps
+/// ([`microkernel::direct_taps`]).
+///
+/// # Safety
+/// The CPU supports this level; the contract of [`microkernel::direct_taps`].
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn direct_taps_f32(
+    taps: &[*const f32],
+    w: *const f32,
+    fetch: u64,
+    out: *mut f32,
+    n: usize,
+    bias: f32,
+    accumulate: bool,
+) {
+    // SAFETY: forwarded contract; compiled for this level.
+    unsafe { microkernel::direct_taps::<F32x8>(taps, w, fetch, out, n, bias, accumulate) }
+}
+
+/// One direct-correlation output row segment over a list of taps
+/// ([`microkernel::direct_taps`]).
+///
+/// # Safety
+/// The CPU supports this level; the contract of [`microkernel::direct_taps`].
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn direct_taps_f64(
+    taps: &[*const f64],
+    w: *const f64,
+    fetch: u64,
+    out: *mut f64,
+    n: usize,
+    bias: f64,
+    accumulate: bool,
+) {
+    // SAFETY: forwarded contract; compiled for this level.
+    unsafe { microkernel::direct_taps::<F64x4>(taps, w, fetch, out, n, bias, accumulate) }
+}
+
+/// Whether a slice is all finite ([`microkernel::all_finite`]).
+///
+/// # Safety
+/// The CPU supports this level; the contract of [`microkernel::all_finite`].
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn all_finite_f32(x: *const f32, n: usize) -> bool {
+    // SAFETY: forwarded contract; compiled for this level.
+    unsafe { microkernel::all_finite::<F32x8>(x, n) }
+}
+
+/// Whether a slice is all finite ([`microkernel::all_finite`]).
+///
+/// # Safety
+/// The CPU supports this level; the contract of [`microkernel::all_finite`].
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn all_finite_f64(x: *const f64, n: usize) -> bool {
+    // SAFETY: forwarded contract; compiled for this level.
+    unsafe { microkernel::all_finite::<F64x4>(x, n) }
+}
