@@ -477,7 +477,7 @@ pub type DirectRowFn<T> = unsafe fn(&[*const T], usize, usize, *const T, *mut T,
 
 /// The most kernel rows one [`DirectKernel::row`] call takes (more are split into
 /// calls that accumulate).
-pub const DIRECT_MAX_ROWS: usize = 32;
+pub const DIRECT_MAX_ROWS: usize = 64;
 
 /// A multi-row direct kernel signature: see [`DirectKernel::rows`].
 pub type DirectRowsFn<T> =
