@@ -283,3 +283,34 @@ fn narrow_rows_with_a_huge_dilated_span_do_not_overflow_the_strip() {
         }
     }
 }
+
+/// Border columns of kernels with 25 taps or more run through the vector kernels
+/// from padded edge strips: wide rows (no narrow strip), the multi-row kernel and
+/// the single-row one (a stride along H), tall kernels (64-row tables, and more
+/// rows than one call takes), 3-D, every padding mode, asymmetric and dilated,
+/// a signal split into segments, and a padding too wide for the strip buffer
+/// (the scalar border instead). Every level, and 1 and 2 threads bitwise.
+#[test]
+fn vector_border_columns_match_the_reference_at_every_level() {
+    let cases = [
+        "n1_ic1_oc1_i20x600_k5x5_p2_zeros_xcorr",
+        "n1_ic1_oc1_i20x600_k7x9_p3:2x1:7_reflect_conv",
+        "n1_ic2_oc2_i16x620_k5x6_s2x1_p2:2x3:3_replicate_xcorr",
+        "n1_ic1_oc1_i50x530_k31x31_p15_circular_xcorr",
+        "n1_ic1_oc1_i80x520_k45x5_p22:22x2:2_zeros_conv",
+        "n1_ic1_oc1_i80x520_k70x3_p1:1x1:1_replicate_xcorr",
+        "n1_ic1_oc1_i6x8x600_k3x3x3_d1x1x2_p1:1x1:1x2:2_reflect_xcorr",
+        "n1_ic1_oc1_i40000_k41_p20_zeros_xcorr",
+        "n1_ic1_oc1_i40000_k41_p7:33_circular_conv",
+        "n1_ic1_oc1_i3x700_k3x30_p1:1x4500:4500_zeros_xcorr",
+    ];
+    for d in cases {
+        let p: Problem = d.parse().unwrap();
+        for isa in xcorr::isa::Isa::supported().filter(|&i| i != xcorr::isa::Isa::Scalar) {
+            check_plan_against_reference_all(&p, 5, &|p| {
+                Plan::with_path(p, Path::Direct).and_then(|pl| pl.with_isa(isa))
+            });
+        }
+        common::check_thread_invariance(&p, 9);
+    }
+}

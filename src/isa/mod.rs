@@ -479,6 +479,27 @@ pub type DirectRowFn<T> = unsafe fn(&[*const T], usize, usize, *const T, *mut T,
 /// calls that accumulate).
 pub const DIRECT_MAX_ROWS: usize = 64;
 
+/// `f` of the start pointers of `rows` (at most [`DIRECT_MAX_ROWS`]), from a
+/// table of 16 or 32 where they fit: filling the larger table is a measurable cost
+/// of the small calls of depthwise layers.
+#[inline(always)]
+fn with_row_ptrs<T, R>(rows: &[&[T]], f: impl FnOnce(&[*const T]) -> R) -> R {
+    fn fill<T, const N: usize>(rows: &[&[T]]) -> [*const T; N] {
+        let mut ptrs = [std::ptr::null::<T>(); N];
+        for (p, r) in ptrs.iter_mut().zip(rows) {
+            *p = r.as_ptr();
+        }
+        ptrs
+    }
+    if rows.len() <= 16 {
+        f(&fill::<T, 16>(rows)[..rows.len()])
+    } else if rows.len() <= 32 {
+        f(&fill::<T, 32>(rows)[..rows.len()])
+    } else {
+        f(&fill::<T, DIRECT_MAX_ROWS>(rows)[..rows.len()])
+    }
+}
+
 /// A multi-row direct kernel signature: see [`DirectKernel::rows`].
 pub type DirectRowsFn<T> =
     unsafe fn(&[*const T], usize, usize, usize, *const T, &[*mut T], usize, T, bool);
@@ -539,24 +560,23 @@ impl<T: Element> DirectKernel<T> {
                 && rows.iter().all(|r| r.len() >= need),
             "direct row out of bounds"
         );
-        let mut ptrs = [std::ptr::null::<T>(); DIRECT_MAX_ROWS];
-        for (p, r) in ptrs.iter_mut().zip(rows) {
-            *p = r.as_ptr();
-        }
-        // SAFETY: supported level (see `direct_kernel_f32`); every row holds the
-        // `need` elements it is read at (assert), `w` its taps, `out` its n outputs.
-        unsafe {
-            (self.row)(
-                &ptrs[..rows.len()],
-                taps,
-                dil,
-                w.as_ptr(),
-                out.as_mut_ptr(),
-                n,
-                bias,
-                accumulate,
-            )
-        }
+        with_row_ptrs(rows, |ptrs| {
+            // SAFETY: supported level (see `direct_kernel_f32`); every row holds
+            // the `need` elements it is read at (assert), `w` its taps, `out` its
+            // n outputs.
+            unsafe {
+                (self.row)(
+                    ptrs,
+                    taps,
+                    dil,
+                    w.as_ptr(),
+                    out.as_mut_ptr(),
+                    n,
+                    bias,
+                    accumulate,
+                )
+            }
+        })
     }
 }
 
@@ -656,30 +676,17 @@ impl<T: Element> DirectKernel<T> {
                 && w.len() >= inp.len() / (r + kh - 1) * kh * taps,
             "direct rows out of bounds"
         );
-        let mut ip = [std::ptr::null::<T>(); DIRECT_MAX_ROWS];
-        for (p, i) in ip.iter_mut().zip(inp) {
-            *p = i.as_ptr();
-        }
         let mut op = [std::ptr::null_mut::<T>(); 8];
         for (p, o) in op.iter_mut().zip(out.iter_mut()) {
             *p = o.as_mut_ptr();
         }
-        // SAFETY: supported level (see `direct_kernel_f32`); every input row holds
-        // the `need` elements it is read at, `w` its taps, each output row n values
-        // (asserts); the rows are distinct `&mut` slices, so writes do not alias.
-        unsafe {
-            (self.rows)(
-                &ip[..inp.len()],
-                kh,
-                taps,
-                dil,
-                w.as_ptr(),
-                &op[..r],
-                n,
-                bias,
-                accumulate,
-            )
-        }
+        with_row_ptrs(inp, |ip| {
+            // SAFETY: supported level (see `direct_kernel_f32`); every input row
+            // holds the `need` elements it is read at, `w` its taps, each output row
+            // n values (asserts); the rows are distinct `&mut` slices, so writes do
+            // not alias.
+            unsafe { (self.rows)(ip, kh, taps, dil, w.as_ptr(), &op[..r], n, bias, accumulate) }
+        })
     }
 }
 

@@ -198,7 +198,7 @@ impl Direct {
             inner,
             |plane, i, chunk| {
                 if out_h == 1 {
-                    self.block(
+                    self.block_rows(
                         kern,
                         plane,
                         0,
@@ -218,7 +218,7 @@ impl Direct {
                     let mut run = |strip: &mut [T]| {
                         for (k, sub) in chunk.chunks_mut(rpb * out_w).enumerate() {
                             let (oh0, rows) = ((i * NARROW_BLOCKS + k) * rpb, sub.len() / out_w);
-                            self.block(
+                            self.block_rows(
                                 kern, plane, oh0, rows, 0, input, wt, skip, bias, zero, sub, strip,
                             );
                         }
@@ -238,7 +238,7 @@ impl Direct {
                     }
                 } else {
                     let rows = chunk.len() / out_w;
-                    self.block(
+                    self.block_rows(
                         kern,
                         plane,
                         i * rpb,
@@ -257,11 +257,48 @@ impl Direct {
         );
     }
 
+    /// [`block`](Self::block) with row tables of 16 or 32 entries where the
+    /// kernel's rows fit them (most kernels: filling the 64-entry tables costs
+    /// small blocks, such as depthwise layers', about 8% of their time), else of
+    /// [`DIRECT_MAX_ROWS`].
+    #[allow(clippy::too_many_arguments)]
+    fn block_rows<T: Element>(
+        &self,
+        kern: &DirectKernel<T>,
+        plane: usize,
+        oh0: usize,
+        nrows: usize,
+        c0: usize,
+        input: &[T],
+        wt: &[T],
+        skip: bool,
+        bias: Option<&[T]>,
+        zero: &[T],
+        out: &mut [T],
+        strip: &mut [T],
+    ) {
+        let ker = self.p.kernel3();
+        let rows = ker[0] * (ker[1] + kern.rows_per_block - 1);
+        if rows <= 16 {
+            self.block::<T, 16>(
+                kern, plane, oh0, nrows, c0, input, wt, skip, bias, zero, out, strip,
+            )
+        } else if rows <= 32 {
+            self.block::<T, 32>(
+                kern, plane, oh0, nrows, c0, input, wt, skip, bias, zero, out, strip,
+            )
+        } else {
+            self.block::<T, DIRECT_MAX_ROWS>(
+                kern, plane, oh0, nrows, c0, input, wt, skip, bias, zero, out, strip,
+            )
+        }
+    }
+
     /// Computes output rows `oh0..oh0 + nrows` of output plane `plane` (`(n, co,
     /// od)` flattened), columns `c0..c0 + width` where `out` holds
     /// `nrows × width` values.
     #[allow(clippy::too_many_arguments)]
-    fn block<T: Element>(
+    fn block<T: Element, const N: usize>(
         &self,
         kern: &DirectKernel<T>,
         plane: usize,
@@ -296,8 +333,11 @@ impl Direct {
                 inp[a],
             )
         };
+        // Border columns of kernels with many taps go through the vector kernel
+        // from padded edge strips (`vector_edges`, a stack buffer per call).
+        let vector_edges = taps >= VECTOR_EDGE_TAPS && (lo > 0 || hi < width);
         let nin = nrows + kh - 1;
-        let multi = nrows == kern.rows_per_block && nrows > 1 && ker[0] * nin <= DIRECT_MAX_ROWS;
+        let multi = nrows == kern.rows_per_block && nrows > 1 && ker[0] * nin <= N;
         let mut first = true;
         for ci in 0..cin_g {
             let c = g * cin_g + ci;
@@ -332,14 +372,28 @@ impl Direct {
                     for kd in 0..ker[0] {
                         let dp = depth(kd);
                         let w = &w_c[kd * kh * kw..][..kh * kw];
-                        for k0 in (0..kh).step_by(DIRECT_MAX_ROWS) {
-                            let nk = DIRECT_MAX_ROWS.min(kh - k0);
-                            let mut rows: [&[T]; DIRECT_MAX_ROWS] = [zero; DIRECT_MAX_ROWS];
+                        for k0 in (0..kh).step_by(N) {
+                            let nk = N.min(kh - k0);
+                            let mut rows: [&[T]; N] = [zero; N];
                             for (t, row) in rows[..nk].iter_mut().enumerate() {
                                 *row = row_of(dp, source(1, oh, k0 + t));
                             }
                             let wk = &w[k0 * kw..(k0 + nk) * kw];
-                            self.border(&rows[..nk], wk, o, c0, b, first && kd == 0 && k0 == 0);
+                            let acc = !(first && kd == 0 && k0 == 0);
+                            let vector = vector_edges
+                                && self.vector_edges(
+                                    &rows[..nk],
+                                    c0,
+                                    lo,
+                                    hi,
+                                    width,
+                                    |rows, cols| {
+                                        kern.row(rows, kw, dil[2], wk, &mut o[cols], b, acc)
+                                    },
+                                );
+                            if !vector {
+                                self.border(&rows[..nk], wk, o, c0, b, !acc);
+                            }
                         }
                     }
                 }
@@ -349,7 +403,7 @@ impl Direct {
             if multi {
                 // Input rows oh0 + i - pad (i < nrows + kh - 1) of every kernel plane,
                 // shared by the block's rows; one kernel call covers all planes.
-                let mut rows: [&[T]; DIRECT_MAX_ROWS] = [zero; DIRECT_MAX_ROWS];
+                let mut rows: [&[T]; N] = [zero; N];
                 for kd in 0..ker[0] {
                     let dp = depth(kd);
                     for (i, r) in rows[kd * nin..(kd + 1) * nin].iter_mut().enumerate() {
@@ -366,7 +420,7 @@ impl Direct {
                     for (dst, src) in strip.chunks_exact_mut(sw).zip(all) {
                         self.pad_row(src, dst);
                     }
-                    let mut sl: [&[T]; DIRECT_MAX_ROWS] = [zero; DIRECT_MAX_ROWS];
+                    let mut sl: [&[T]; N] = [zero; N];
                     for (s, r) in sl.iter_mut().zip(strip.chunks_exact(sw)) {
                         *s = r;
                     }
@@ -389,7 +443,7 @@ impl Direct {
                 }
                 if hi > lo {
                     let start = c0 + lo - pad[2].0;
-                    let mut sl: [&[T]; DIRECT_MAX_ROWS] = [zero; DIRECT_MAX_ROWS];
+                    let mut sl: [&[T]; N] = [zero; N];
                     for (s, r) in sl.iter_mut().zip(all) {
                         *s = &r[start..];
                     }
@@ -409,11 +463,22 @@ impl Direct {
                         !first,
                     );
                 }
-                for (r, o) in out.chunks_exact_mut(width).enumerate() {
-                    for kd in 0..ker[0] {
-                        let w = &w_c[kd * kh * kw..][..kh * kw];
-                        let rs = &all[kd * nin + r..kd * nin + r + kh];
-                        self.border(rs, w, o, c0, b, first && kd == 0);
+                let vector = vector_edges
+                    && self.vector_edges(all, c0, lo, hi, width, |rows, cols| {
+                        let mut it = out.chunks_exact_mut(width);
+                        let mut o8: [&mut [T]; 8] = Default::default();
+                        for o in o8[..nrows].iter_mut() {
+                            *o = &mut it.next().expect("nrows rows")[cols.clone()];
+                        }
+                        kern.rows(rows, kh, kw, dil[2], w_c, &mut o8[..nrows], b, !first);
+                    });
+                if !vector {
+                    for (r, o) in out.chunks_exact_mut(width).enumerate() {
+                        for kd in 0..ker[0] {
+                            let w = &w_c[kd * kh * kw..][..kh * kw];
+                            let rs = &all[kd * nin + r..kd * nin + r + kh];
+                            self.border(rs, w, o, c0, b, first && kd == 0);
+                        }
                     }
                 }
                 first = false;
@@ -424,9 +489,9 @@ impl Direct {
                 let dp = depth(kd);
                 for (r, o) in out.chunks_exact_mut(width).enumerate() {
                     // Kernel rows in chunks the kernel call takes; later chunks add.
-                    for k0 in (0..kh).step_by(DIRECT_MAX_ROWS) {
-                        let nk = DIRECT_MAX_ROWS.min(kh - k0);
-                        let mut rows: [&[T]; DIRECT_MAX_ROWS] = [zero; DIRECT_MAX_ROWS];
+                    for k0 in (0..kh).step_by(N) {
+                        let nk = N.min(kh - k0);
+                        let mut rows: [&[T]; N] = [zero; N];
                         for (t, row) in rows[..nk].iter_mut().enumerate() {
                             *row = row_of(dp, source(1, oh0 + r, k0 + t));
                         }
@@ -434,13 +499,19 @@ impl Direct {
                         let acc = !(first && k0 == 0);
                         if hi > lo {
                             let start = c0 + lo - pad[2].0;
-                            let mut sl: [&[T]; DIRECT_MAX_ROWS] = [zero; DIRECT_MAX_ROWS];
+                            let mut sl: [&[T]; N] = [zero; N];
                             for (s, row) in sl[..nk].iter_mut().zip(&rows[..nk]) {
                                 *s = &row[start..];
                             }
                             kern.row(&sl[..nk], kw, dil[2], wk, &mut o[lo..hi], b, acc);
                         }
-                        self.border(&rows[..nk], wk, o, c0, b, !acc);
+                        let vector = vector_edges
+                            && self.vector_edges(&rows[..nk], c0, lo, hi, width, |rows, cols| {
+                                kern.row(rows, kw, dil[2], wk, &mut o[cols], b, acc)
+                            });
+                        if !vector {
+                            self.border(&rows[..nk], wk, o, c0, b, !acc);
+                        }
                     }
                 }
                 first = false;
@@ -559,6 +630,73 @@ impl Direct {
         }
     }
 
+    /// `dst[x]` = input column `first + x` of row `src` through the padding mode.
+    fn pad_segment<T: Element>(&self, src: &[T], dst: &mut [T], first: isize) {
+        let mode = self.p.padding_mode();
+        let len = src.len() as isize;
+        let n = dst.len() as isize;
+        // Columns inside the row: one copy; the rest through the mode.
+        let (x0, x1) = ((-first).clamp(0, n), (len - first).clamp(0, n));
+        let (x0, x1) = (x0 as usize, x1.max(x0) as usize);
+        if x1 > x0 {
+            let s0 = (first + x0 as isize) as usize;
+            dst[x0..x1].copy_from_slice(&src[s0..s0 + (x1 - x0)]);
+        }
+        for x in (0..x0).chain(x1..dst.len()) {
+            dst[x] = mode
+                .source(first + x as isize, src.len())
+                .map_or(T::ZERO, |i| src[i]);
+        }
+    }
+
+    /// The border columns of a row segment through the vector kernel: for each
+    /// side (output columns `0..lo` and `hi..width`, relative to `c0`), the input
+    /// rows `src` are padded over just the columns that side reads into a stack
+    /// buffer (its own frame, so callers that do not come here do not pay for it),
+    /// and `run(rows, cols)` computes output columns `cols` from them. Returns
+    /// false, having done nothing, where a side's rows do not fit the buffer.
+    #[inline(never)]
+    fn vector_edges<T: Element>(
+        &self,
+        src: &[&[T]],
+        c0: usize,
+        lo: usize,
+        hi: usize,
+        width: usize,
+        mut run: impl FnMut(&[&[T]], std::ops::Range<usize>),
+    ) -> bool {
+        let buf = &mut [T::ZERO; EDGE_LEN];
+        let p = &self.p;
+        let span = (p.kernel3()[2] - 1) * p.dilation3()[2];
+        let pad = p.pad3()[2].0 as isize;
+        let sides = [(0, lo), (hi, width)];
+        let fits = |&(a, b): &(usize, usize)| {
+            b <= a
+                || (b - a + span)
+                    .checked_mul(src.len())
+                    .is_some_and(|n| n <= buf.len())
+        };
+        if !sides.iter().all(fits) || src.len() > DIRECT_MAX_ROWS {
+            return false;
+        }
+        for (a, b) in sides {
+            if b <= a {
+                continue;
+            }
+            let sw = b - a + span;
+            let strip = &mut buf[..src.len() * sw];
+            for (dst, s) in strip.chunks_exact_mut(sw).zip(src) {
+                self.pad_segment(s, dst, (c0 + a) as isize - pad);
+            }
+            let mut rows: [&[T]; DIRECT_MAX_ROWS] = [&[]; DIRECT_MAX_ROWS];
+            for (r, c) in rows.iter_mut().zip(strip.chunks_exact(sw)) {
+                *r = c;
+            }
+            run(&rows[..src.len()], a..b);
+        }
+        true
+    }
+
     /// The border columns of one output row segment (`out` = columns `c0..`; the
     /// interior is `lo..hi` relative to `c0`), from the precomputed tap lists.
     #[allow(clippy::too_many_arguments)]
@@ -614,6 +752,13 @@ impl Direct {
 /// Elements of the stack strip that narrow row blocks are padded into (16 KiB of
 /// f32): enough for 3-D kernels over rows of a few hundred columns.
 const STRIP_LEN: usize = 4096;
+
+/// Taps per kernel from which border columns run through the vector kernel (from
+/// padded edge strips) instead of the scalar loop.
+const VECTOR_EDGE_TAPS: usize = 25;
+
+/// Elements of the stack buffer for those edge strips.
+const EDGE_LEN: usize = 4096;
 
 /// Output rows at most this long take the strip when they have border columns.
 const NARROW_ROW: usize = 512;
