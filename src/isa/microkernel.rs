@@ -16,12 +16,16 @@
 //! `gemm_tile_rows` is the same tile reading each row of B in place through a
 //! table of row offsets (the im2col path's grid columns), so no B panel is packed;
 //! both write C rows `ldc` apart, into a block buffer or straight into the output.
+//! Its rows are as many streams as the reduction is long (576 for res3x3), more
+//! than the hardware prefetchers follow, so each `k` step also prefetches its row
+//! two panels ahead (large images from L3 or memory: 224×224×64 62% -> 84% of
+//! peak, 512×512×32 40% -> 71%; in-cache layers unchanged).
 //!
 //! Assembly check (AVX-512 f32, `objdump -d` of `gemm_tile_f32` and
 //! `gemm_tile_rows_f32` in a release build): the k loop is 3 `vmovups zmm` loads of
-//! B (after one offset load for `_rows`), 8 `vbroadcastss zmm` of A and 24
-//! `vfmadd231ps zmm` into 24 accumulators, plus loop control; no spills (no stack
-//! references at all).
+//! B (after one offset load and 3 `prefetcht0` for `_rows`), 8 `vbroadcastss zmm`
+//! of A and 24 `vfmadd231ps zmm` into 24 accumulators, plus loop control; no
+//! spills (no stack references at all).
 
 use super::vector::Vector;
 
@@ -47,7 +51,7 @@ pub unsafe fn gemm_tile<V: Vector, const MR: usize, const NV: usize>(
 ) {
     let nr = NV * V::LANES;
     // SAFETY: the caller's contract above; row k is b[k·NR .. (k+1)·NR].
-    unsafe { tile_body::<V, MR, NV>(kc, a, |k| b.add(k * nr), c, ldc, accumulate) }
+    unsafe { tile_body::<V, MR, NV>(kc, a, |k| b.add(k * nr), c, ldc, accumulate, 0) }
 }
 
 /// One GEMM tile with B read in place, unpacked: row `k` of B is the `NR`
@@ -77,12 +81,15 @@ pub unsafe fn gemm_tile_rows<V: Vector, const MR: usize, const NV: usize>(
             c,
             NV * V::LANES,
             accumulate,
+            // The same row two panels on (`NR` columns each).
+            2 * NV * V::LANES,
         )
     }
 }
 
 /// The body of both tiles: `row(k)` is where row `k` of B starts; row `r` of C
-/// is at `c + r·ldc`.
+/// is at `c + r·ldc`. With `ahead > 0`, row `k`'s `NR` values `ahead` elements on
+/// are prefetched (a hint: the address may lie past the buffer).
 ///
 /// # Safety
 /// As the callers: `row(k)` points at `NR` readable values for `k < kc`.
@@ -94,12 +101,18 @@ unsafe fn tile_body<V: Vector, const MR: usize, const NV: usize>(
     c: *mut V::Elem,
     ldc: usize,
     accumulate: bool,
+    ahead: usize,
 ) {
     // SAFETY (whole body): the callers' contracts.
     unsafe {
         let mut acc = [[V::zero(); NV]; MR];
         for k in 0..kc {
             let bp = row(k);
+            if ahead > 0 {
+                for v in 0..NV {
+                    V::prefetch(bp.wrapping_add(ahead + v * V::LANES));
+                }
+            }
             let mut bv = [V::zero(); NV];
             for (v, bv) in bv.iter_mut().enumerate() {
                 *bv = V::load(bp.add(v * V::LANES));
