@@ -20,8 +20,12 @@
 //! Stride, dilation, padding mode and the convolution flip (folded into the order
 //! A is packed in) cost nothing in the inner loops. A 1×1 kernel with stride 1 and
 //! no padding is a pure GEMM: the input itself is the B buffer, no copy. Extra
-//! memory: the packed weights plus one prepared image (the padded input, split by
-//! phase), never the `C_in·k × pixels` matrix. Bias is added in the scatter.
+//! memory of the forward pass: the packed weights plus one prepared image (the
+//! padded input, split by phase) per image slot, never the `C_in·k × pixels`
+//! matrix; a prepared image over `BAND_MIN` elements is instead prepared band by
+//! band (`Band`), one band buffer of about `BAND_TARGET` elements per thread, so
+//! the forward pass's extra memory is bounded whatever the image size. (The weight
+//! gradient still prepares whole images.) Bias is added in the scatter.
 
 use crate::element::Element;
 use crate::gemm::pack::{self, RowTable, SharedOut};
@@ -57,7 +61,134 @@ pub(crate) struct Im2col {
     /// Whether the B rows of a KC block, read in place, would crowd a few L1 sets
     /// (f32, f64): channels 4 KiB apart, as a 1×1 convolution over a 32×32 input.
     l1_crowded: [bool; 2],
+    /// Large images are prepared band by band (`forward`): see [`Band`].
+    band: Option<Band>,
 }
+
+/// The forward pass of an image whose prepared buffer would exceed
+/// [`BAND_MIN`] elements prepares it in bands of `cols` GEMM columns (grid
+/// positions or output pixels), each into a buffer of the `plane` grid positions
+/// per channel and phase that the band's columns read (from its first column on:
+/// its own positions plus the kernel's reach past them), so the extra memory is
+/// bounded by about [`BAND_TARGET`] per thread whatever the image size, and a
+/// band is prepared into cache just before its panels read it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Band {
+    /// GEMM columns per band: a multiple of [`BAND_ALIGN`], so of every `NR`,
+    /// so only an image's last panel is partial.
+    cols: usize,
+    /// Elements (grid positions) of one phase plane of a band buffer.
+    plane: usize,
+    /// Elements per channel in a band buffer (all phase planes).
+    chan_stride: usize,
+    /// Row `k` of B in the band buffer's layout.
+    table: RowTable,
+    /// As `Im2col::l1_crowded`, for the band layout.
+    l1_crowded: [bool; 2],
+}
+
+impl Band {
+    /// The band geometry of `p` (phase-plane extents `q`, `nphase` planes, the
+    /// largest tap shift `max_shift`, the `(phase, shift)` of one channel's taps),
+    /// or `None` where a band would not be under half the image.
+    fn new(
+        p: &Problem,
+        q: [usize; MAX_DIMS],
+        nphase: usize,
+        max_shift: usize,
+        taps: &[(usize, usize)],
+    ) -> Option<Band> {
+        let per_position = p.in_channels().checked_mul(nphase)?;
+        let whole = q.iter().try_fold(1usize, |a, &b| a.checked_mul(b))?;
+        let span = |cols: usize| band_span(p, q, max_shift, cols);
+        // At least twice the kernel's reach, so a band's own columns are most of
+        // what it prepares: a wide image with many channels gets a band over
+        // the target (a few kernel heights of rows) rather than one of mostly
+        // halo.
+        let least = max_shift
+            .checked_mul(2)?
+            .checked_add(BAND_ALIGN)?
+            .div_ceil(BAND_ALIGN)
+            * BAND_ALIGN;
+        let mut cols = (BAND_TARGET / per_position.max(1)) / BAND_ALIGN * BAND_ALIGN;
+        while cols > least && span(cols)?.saturating_mul(per_position) > BAND_TARGET {
+            cols -= BAND_ALIGN;
+        }
+        let cols = cols.max(least);
+        let plane = span(cols)?;
+        if plane >= whole / 2 {
+            return None;
+        }
+        let mut chan_stride = plane.checked_mul(nphase)?;
+        if chan_stride % L1_WAY_F64 < 32 {
+            chan_stride = chan_stride.checked_add(32)?;
+        }
+        let offsets: Vec<usize> = (0..p.in_channels_per_group())
+            .flat_map(|ci| {
+                taps.iter()
+                    .map(move |&(ph, sh)| ci * chan_stride + ph * plane + sh)
+            })
+            .collect();
+        let l1_crowded = [4, 8].map(|size| rows_crowd_l1(&offsets, size));
+        Some(Band {
+            cols,
+            plane,
+            chan_stride,
+            table: RowTable::new(offsets),
+            l1_crowded,
+        })
+    }
+
+    /// Elements of one band buffer (every input channel).
+    fn len(&self, p: &Problem) -> usize {
+        p.in_channels().saturating_mul(self.chan_stride)
+    }
+}
+
+/// An upper bound on the grid positions a band of `cols` GEMM columns reads from
+/// its first, in either column mode: grid positions `g..g + cols`, or the grid
+/// positions of `cols` consecutive output pixels (which skip the padding columns
+/// at each row end and the padding rows at each plane end), plus the largest tap
+/// shift.
+fn band_span(p: &Problem, q: [usize; MAX_DIMS], max_shift: usize, cols: usize) -> Option<usize> {
+    let out = p.output3();
+    let steps = cols - 1;
+    let row_ends = steps / out[2] + 1;
+    // Columns of a 2-D or 1-D problem never cross into another plane.
+    let plane_ends = if out[0] > 1 {
+        steps / (out[1] * out[2]) + 1
+    } else {
+        0
+    };
+    let pixel_span = steps
+        .checked_add(row_ends.checked_mul(q[2] - out[2])?)?
+        .checked_add(plane_ends.checked_mul((q[1] - out[1]).checked_mul(q[2])?)?)?;
+    pixel_span.max(steps).checked_add(max_shift)?.checked_add(1)
+}
+
+/// Where a panel task reads B: the group's first channel in a prepared buffer,
+/// its row table, and the grid position of the buffer's first element.
+#[derive(Clone, Copy)]
+struct PanelSource<'a, T> {
+    b: &'a [T],
+    rows: &'a RowTable,
+    base: usize,
+}
+
+/// Prepared images of more elements than this go band by band (16 MiB of f32).
+/// Below it the whole-image prepare (shared by the threads, read ahead by the
+/// tile kernel's prefetch) measured up to 5% faster: 224×224×64 16.0-16.3 ms
+/// whole vs 16.8-17.1 banded (the band's prepare reads 64 channels' rows in
+/// short runs); 512×512×32 the same either way.
+const BAND_MIN: usize = 1 << 22;
+
+/// Elements a band buffer aims at (1 MiB of f32, this machine's L2: half that
+/// was 3-5% slower on 224×224×64 and 512×512×32, a quarter 1.4-2.4x slower).
+const BAND_TARGET: usize = 1 << 18;
+
+/// Band widths are multiples of this (the least common multiple of the levels'
+/// `NR`: 48, 24 and 12).
+const BAND_ALIGN: usize = 48;
 
 impl Im2col {
     /// # Errors
@@ -108,6 +239,9 @@ impl Im2col {
 
         let taps = p.kernel_spatial();
         let mut offsets = Vec::with_capacity(p.reduction_len());
+        // (phase, shift) of each row of B within its channel, and the largest shift.
+        let mut taps_layout = Vec::with_capacity(taps);
+        let mut max_shift = 0;
         let mut wcol = Vec::with_capacity(p.reduction_len());
         for ci in 0..p.in_channels_per_group() {
             for kd in 0..ker[0] {
@@ -122,6 +256,8 @@ impl Im2col {
                             shift = shift * q[a] + pos / stride[a];
                         }
                         offsets.push(ci * chan_stride + phase * plane + shift);
+                        max_shift = max_shift.max(shift);
+                        taps_layout.push((phase, shift));
                         let f = match p.op() {
                             Op::Correlation => t,
                             Op::Convolution => [ker[0] - 1 - kd, ker[1] - 1 - kh, ker[2] - 1 - kw],
@@ -135,6 +271,18 @@ impl Im2col {
         let grid_len = ((out[0] - 1) * q[1] + out[1] - 1) * q[2] + out[2];
         let l1_crowded = [4, 8].map(|size| rows_crowd_l1(&offsets, size));
         let wcol_identity = wcol.iter().enumerate().all(|(k, &c)| c == k);
+        let band = (!in_place && chan_stride.saturating_mul(p.in_channels()) > BAND_MIN)
+            .then(|| {
+                let cin_g = p.in_channels_per_group();
+                Band::new(
+                    p,
+                    q,
+                    nphase,
+                    max_shift,
+                    &taps_layout[..taps_layout.len() / cin_g],
+                )
+            })
+            .flatten();
         Ok(Im2col {
             p: *p,
             wcol_identity,
@@ -147,6 +295,7 @@ impl Im2col {
             wcol,
             grid_len,
             l1_crowded,
+            band,
         })
     }
 
@@ -161,7 +310,11 @@ impl Im2col {
     /// extra, 1.1x faster; c3d, 2 tiles: 12.7% extra, 1.37x faster), and while
     /// the rows do not crowd L1 (`l1_crowded`).
     fn grid_columns<T: Element>(&self, mr: usize) -> Option<usize> {
-        if self.l1_crowded[usize::from(std::mem::size_of::<T>() == 8)] {
+        let crowded = match &self.band {
+            Some(band) => band.l1_crowded,
+            None => self.l1_crowded,
+        };
+        if crowded[usize::from(std::mem::size_of::<T>() == 8)] {
             // Reading such rows in place misses L1 on every tile; pack them.
             return None;
         }
@@ -188,6 +341,12 @@ impl Im2col {
     pub(crate) fn workspace_len(&self, mr: usize, threads: usize) -> usize {
         // Saturating: a huge plan reports a length no buffer has (a typed error at
         // execution), not a wrapped small one.
+        if let Some(band) = &self.band {
+            // One band buffer per thread.
+            return self
+                .packed_a_len(mr)
+                .saturating_add(band.len(&self.p).saturating_mul(threads.max(1)));
+        }
         self.packed_a_len(mr).saturating_add(
             self.prepared_len()
                 .saturating_mul(self.image_slots(threads)),
@@ -255,7 +414,7 @@ impl Im2col {
                             match (sd, source(1, qh, ph)) {
                                 (Some(d), Some(h)) => {
                                     let line = &src[(d * inp[1] + h) * inp[2]..][..inp[2]];
-                                    self.prepare_row(row, line, pw, &source);
+                                    self.prepare_row(row, line, pw, 0, &source);
                                 }
                                 _ => row.fill(T::ZERO),
                             }
@@ -266,28 +425,36 @@ impl Im2col {
         }
     }
 
-    /// One prepared row of phase `pw` from one input row: the interior is a plain
-    /// (strided) copy; only the padded ends go through the padding mode.
+    /// Prepared indices `i0..i0 + row.len()` of phase `pw` of one input row: the
+    /// interior is a plain (strided) copy; only the padded ends go through the
+    /// padding mode.
     fn prepare_row<T: Element>(
         &self,
         row: &mut [T],
         line: &[T],
         pw: usize,
+        i0: usize,
         source: &impl Fn(usize, usize, usize) -> Option<usize>,
     ) {
         let (s, before, len) = (self.p.stride3()[2], self.p.pad3()[2].0, line.len());
-        // Prepared index i reads input i·s + pw - before: inside for lo <= i < hi.
-        let lo = before.saturating_sub(pw).div_ceil(s);
+        // Prepared index i reads input i·s + pw - before: inside for lo <= i < hi
+        // (here relative to i0).
+        let lo = before
+            .saturating_sub(pw)
+            .div_ceil(s)
+            .saturating_sub(i0)
+            .min(row.len());
         let hi = (len + before)
             .saturating_sub(pw)
             .div_ceil(s)
+            .saturating_sub(i0)
             .min(row.len())
             .max(lo);
         for (i, r) in row.iter_mut().enumerate().take(lo) {
-            *r = source(2, i, pw).map_or(T::ZERO, |j| line[j]);
+            *r = source(2, i0 + i, pw).map_or(T::ZERO, |j| line[j]);
         }
         if hi > lo {
-            let first = lo * s + pw - before;
+            let first = (i0 + lo) * s + pw - before;
             if s == 1 {
                 row[lo..hi].copy_from_slice(&line[first..first + (hi - lo)]);
             } else {
@@ -313,7 +480,7 @@ impl Im2col {
             }
         }
         for (i, r) in row.iter_mut().enumerate().skip(hi) {
-            *r = source(2, i, pw).map_or(T::ZERO, |j| line[j]);
+            *r = source(2, i0 + i, pw).map_or(T::ZERO, |j| line[j]);
         }
     }
 
@@ -329,6 +496,10 @@ impl Im2col {
         output: &mut [T],
         workspace: &mut [T],
     ) {
+        if let Some(band) = &self.band {
+            return self
+                .forward_banded(band, kern, threads, input, weight, bias, output, workspace);
+        }
         let p = &self.p;
         let (mr, nr) = (kern.mr, kern.nr);
         let blocking = Blocking::for_kernel(kern);
@@ -386,61 +557,26 @@ impl Im2col {
                     let block = t0..(t0 + per_block).min(tiles);
                     parallel::for_each_claimed(threads, groups * panels, |_, claimed| {
                         let mut scratch = Scratch::new();
-                        let mut runs = [(0usize, 0usize, 0usize); gemm::NR_MAX];
                         for task in claimed {
                             let (g, col) = (task / panels, (task % panels) * nr);
-                            let n = nr.min(columns - col);
-                            // Output pixels of the panel's columns, as (pixel, column, len).
-                            let mut segs = [(0usize, 0usize, 0usize); gemm::NR_MAX];
-                            let segs = match grid {
-                                Some(_) => self.pixel_runs(col, n, &mut segs),
-                                None => {
-                                    segs[0] = (col, 0, n);
-                                    &segs[..1]
-                                }
+                            let src = PanelSource {
+                                b: &b_image[g * cin_g * self.chan_stride..],
+                                rows: &self.rows,
+                                base: 0,
                             };
-                            let b = &b_image[g * cin_g * self.chan_stride..];
                             let a = &apack[g * a_len..(g + 1) * a_len];
-                            // The C block already holds the bias (column_panel).
-                            let emit = |row0: usize, nrows: usize, cbuf: &[T]| {
-                                for r in 0..nrows {
-                                    let co = g * cout_g + row0 + r;
-                                    for &(pixel, j, len) in segs {
-                                        let src = &cbuf[r * nr + j..][..len];
-                                        // SAFETY: this task alone owns these output pixels.
-                                        unsafe { out.write(co * out_sp + pixel, src) }
-                                    }
-                                }
-                            };
                             let bias = bias.map(|b| &b[g * cout_g..(g + 1) * cout_g]);
-                            let rows = &self.rows;
-                            let (s, tiles) = (&mut scratch, block.clone());
-                            if grid.is_some() && n == nr {
-                                let b = PanelB::InPlace { b, rows, col };
-                                gemm::column_panel(
-                                    s, kern, blocking, a, cout_g, tiles, k, b, bias, None, emit,
-                                );
-                                continue;
-                            }
-                            let runs = match grid {
-                                Some(_) => {
-                                    runs[0] = (col, 0, n);
-                                    &runs[..1]
-                                }
-                                None => self.grid_runs(col, n, &mut runs),
-                            };
-                            let pack = |dst: &mut [T], k0: usize, kc: usize| {
-                                kern.pack_b_runs(dst, b, rows, (k0, kc), runs)
-                            };
-                            let b = PanelB::Packed(&pack);
-                            // Full panels of output pixels accumulate in place in the output.
-                            let direct = (grid.is_none() && n == nr).then_some(DirectC {
+                            let task = (g, col, nr.min(columns - col));
+                            self.panel(
+                                kern,
+                                blocking,
+                                &mut scratch,
+                                (a, block.clone()),
+                                src,
+                                grid,
+                                task,
+                                bias,
                                 out,
-                                offset: g * cout_g * out_sp + col,
-                                ldc: out_sp,
-                            });
-                            gemm::column_panel(
-                                s, kern, blocking, a, cout_g, tiles, k, b, bias, direct, emit,
                             );
                         }
                     });
@@ -471,6 +607,243 @@ impl Im2col {
                 n == 0 && first_ready,
                 &out,
             );
+        }
+    }
+
+    /// One panel task of `forward`: GEMM columns `col..col + n` of group `g`
+    /// (`task`), tiles `a.1` of the group's packed weights `a.0`, B from `src`,
+    /// into the image's output `out` (bias added where given).
+    #[allow(clippy::too_many_arguments)]
+    fn panel<T: Element>(
+        &self,
+        kern: &GemmKernel<T>,
+        blocking: Blocking,
+        scratch: &mut Scratch<T>,
+        a: (&[T], std::ops::Range<usize>),
+        src: PanelSource<'_, T>,
+        grid: Option<usize>,
+        task: (usize, usize, usize),
+        bias: Option<&[T]>,
+        out: &SharedOut<'_, T>,
+    ) {
+        let p = &self.p;
+        let (g, col, n) = task;
+        let (a, tiles) = a;
+        let (nr, cout_g, k) = (kern.nr, p.out_channels_per_group(), p.reduction_len());
+        let out_sp = p.output_spatial();
+        let PanelSource { b, rows, base } = src;
+        // Output pixels of the panel's columns, as (pixel, column, len).
+        let mut segs = [(0usize, 0usize, 0usize); gemm::NR_MAX];
+        let segs = match grid {
+            Some(_) => self.pixel_runs(col, n, &mut segs),
+            None => {
+                segs[0] = (col, 0, n);
+                &segs[..1]
+            }
+        };
+        // The C block already holds the bias (column_panel).
+        let emit = |row0: usize, nrows: usize, cbuf: &[T]| {
+            for r in 0..nrows {
+                let co = g * cout_g + row0 + r;
+                for &(pixel, j, len) in segs {
+                    let src = &cbuf[r * nr + j..][..len];
+                    // SAFETY: this task alone owns these output pixels.
+                    unsafe { out.write(co * out_sp + pixel, src) }
+                }
+            }
+        };
+        if grid.is_some() && n == nr {
+            let b = PanelB::InPlace {
+                b,
+                rows,
+                col: col - base,
+            };
+            gemm::column_panel(
+                scratch, kern, blocking, a, cout_g, tiles, k, b, bias, None, emit,
+            );
+            return;
+        }
+        // Grid positions the columns read, relative to the buffer's first (`base`).
+        let mut runs = [(0usize, 0usize, 0usize); gemm::NR_MAX];
+        let runs = match grid {
+            Some(_) => {
+                runs[0] = (col, 0, n);
+                &mut runs[..1]
+            }
+            None => {
+                let len = self.grid_runs(col, n, &mut runs).len();
+                &mut runs[..len]
+            }
+        };
+        runs.iter_mut().for_each(|r| r.0 -= base);
+        let runs = &*runs;
+        let pack =
+            |dst: &mut [T], k0: usize, kc: usize| kern.pack_b_runs(dst, b, rows, (k0, kc), runs);
+        let b = PanelB::Packed(&pack);
+        // Full panels of output pixels accumulate in place in the output.
+        let direct = (grid.is_none() && n == nr).then_some(DirectC {
+            out,
+            offset: g * cout_g * out_sp + col,
+            ldc: out_sp,
+        });
+        gemm::column_panel(
+            scratch, kern, blocking, a, cout_g, tiles, k, b, bias, direct, emit,
+        );
+    }
+
+    /// `forward` for a problem with bands (`self.band`): the items are (image,
+    /// band) pairs, claimed by the threads one at a time; each thread prepares its
+    /// band into its own buffer and computes every tile and panel of it, so no
+    /// thread waits on another and the band is in cache when its panels read it.
+    #[allow(clippy::too_many_arguments)]
+    fn forward_banded<T: Element>(
+        &self,
+        band: &Band,
+        kern: &GemmKernel<T>,
+        threads: usize,
+        input: &[T],
+        weight: &[T],
+        bias: Option<&[T]>,
+        output: &mut [T],
+        workspace: &mut [T],
+    ) {
+        let p = &self.p;
+        let (mr, nr) = (kern.mr, kern.nr);
+        let blocking = Blocking::for_kernel(kern);
+        let (groups, cin_g, cout_g, k) = (
+            p.groups(),
+            p.in_channels_per_group(),
+            p.out_channels_per_group(),
+            p.reduction_len(),
+        );
+        let (apack, buffers) = workspace.split_at_mut(self.packed_a_len(mr));
+        let a_len = pack::packed_a_len(cout_g, k, mr);
+        let tiles_g = cout_g.div_ceil(mr);
+        parallel::for_each_chunk_mut(
+            threads,
+            &mut apack[..groups * tiles_g * k * mr],
+            k * mr,
+            |i, dst| {
+                let (g, t) = (i / tiles_g, i % tiles_g);
+                let w = &weight[g * cout_g * k..(g + 1) * cout_g * k];
+                let col = (!self.wcol_identity).then_some(&self.wcol[..]);
+                pack::pack_a_tile_rows(dst, w, k, cout_g, k, mr, t, col);
+            },
+        );
+        let apack = &*apack;
+        let (in_image, out_image) = (
+            p.in_channels() * p.input_spatial(),
+            p.out_channels() * p.output_spatial(),
+        );
+        let grid = self.grid_columns::<T>(mr);
+        let columns = grid.unwrap_or(p.output_spatial());
+        let bands = columns.div_ceil(band.cols);
+        let blen = band.len(p);
+        let per_block = blocking.tiles_per_l2_block(kern, k);
+        let (out_all, buf_all) = (SharedOut::new(output), SharedOut::new(buffers));
+        parallel::for_each_claimed(threads, p.batch() * bands, |w, items| {
+            // SAFETY: worker indices are distinct, so buffer w is this worker's alone.
+            let buf = unsafe { buf_all.slice_mut(w * blen, blen) };
+            let mut scratch = Scratch::new();
+            for item in items {
+                let (n, bi) = (item / bands, item % bands);
+                let (c0, c1) = (bi * band.cols, ((bi + 1) * band.cols).min(columns));
+                // The band's first grid position.
+                let first = match grid {
+                    Some(_) => c0,
+                    None => self.grid_position(c0),
+                };
+                let x = &input[n * in_image..(n + 1) * in_image];
+                self.prepare_band(band, x, first, buf);
+                let buf = &*buf;
+                // SAFETY: image n's outputs are written only by the tasks of its
+                // bands, and each output pixel belongs to one band's panels.
+                let out = unsafe { out_all.slice_mut(n * out_image, out_image) };
+                let out = SharedOut::new(out);
+                for t0 in (0..tiles_g).step_by(per_block) {
+                    let block = t0..(t0 + per_block).min(tiles_g);
+                    for g in 0..groups {
+                        let src = PanelSource {
+                            b: &buf[g * cin_g * band.chan_stride..],
+                            rows: &band.table,
+                            base: first,
+                        };
+                        let a = &apack[g * a_len..(g + 1) * a_len];
+                        let bias = bias.map(|b| &b[g * cout_g..(g + 1) * cout_g]);
+                        for col in (c0..c1).step_by(nr) {
+                            let task = (g, col, nr.min(c1 - col));
+                            self.panel(
+                                kern,
+                                blocking,
+                                &mut scratch,
+                                (a, block.clone()),
+                                src,
+                                grid,
+                                task,
+                                bias,
+                                &out,
+                            );
+                        }
+                    }
+                }
+            }
+        });
+    }
+
+    /// The grid position of output pixel `pixel`.
+    fn grid_position(&self, pixel: usize) -> usize {
+        let out = self.p.output3();
+        let (od, rem) = (pixel / (out[1] * out[2]), pixel % (out[1] * out[2]));
+        let (oh, ow) = (rem / out[2], rem % out[2]);
+        (od * self.q[1] + oh) * self.q[2] + ow
+    }
+
+    /// Prepares the grid positions `first..first + band.plane` of every phase plane
+    /// of every channel of image `x` into `buf`, in the band layout (positions
+    /// past the plane are zero).
+    fn prepare_band<T: Element>(&self, band: &Band, x: &[T], first: usize, buf: &mut [T]) {
+        let inp = self.p.input3();
+        let pad = self.p.pad3();
+        let mode = self.p.padding_mode();
+        let (s, q, phases) = (self.p.stride3(), self.q, self.phases);
+        let source = |a: usize, i: usize, ph: usize| -> Option<usize> {
+            let padded_pos = i * s[a] + ph;
+            if padded_pos >= inp[a] + pad[a].0 + pad[a].1 {
+                return None;
+            }
+            mode.source(padded_pos as isize - pad[a].0 as isize, inp[a])
+        };
+        let in_sp = self.p.input_spatial();
+        let chans = buf
+            .chunks_exact_mut(band.chan_stride)
+            .take(self.p.in_channels());
+        for (c, chan) in chans.enumerate() {
+            let src = &x[c * in_sp..(c + 1) * in_sp];
+            let mut planes = chan.chunks_exact_mut(band.plane);
+            for pd in 0..phases[0] {
+                for ph in 0..phases[1] {
+                    for pw in 0..phases[2] {
+                        let mut plane = planes.next().expect("one plane per phase");
+                        // Row by row, the first and last ones partly.
+                        let mut e = first;
+                        while !plane.is_empty() {
+                            let (r, i0) = (e / q[2], e % q[2]);
+                            let (row, rest) = plane.split_at_mut((q[2] - i0).min(plane.len()));
+                            let (qd, qh) = (r / q[1], r % q[1]);
+                            let sd = if qd < q[0] { source(0, qd, pd) } else { None };
+                            match (sd, source(1, qh, ph)) {
+                                (Some(d), Some(h)) => {
+                                    let line = &src[(d * inp[1] + h) * inp[2]..][..inp[2]];
+                                    self.prepare_row(row, line, pw, i0, &source);
+                                }
+                                _ => row.fill(T::ZERO),
+                            }
+                            e += row.len();
+                            plane = rest;
+                        }
+                    }
+                }
+            }
         }
     }
 
@@ -907,4 +1280,47 @@ fn rows_crowd_l1(offsets: &[usize], size: usize) -> bool {
     let mut per_set = [0usize; SETS];
     lines.iter().for_each(|l| per_set[l % SETS] += 1);
     per_set.iter().any(|&n| n > 16)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn band(desc: &str) -> Option<Band> {
+        Im2col::new(&desc.parse().unwrap()).unwrap().band
+    }
+
+    #[test]
+    fn only_prepared_images_past_the_limit_go_in_bands() {
+        for small in [
+            "n8_ic64_oc64_i56x56_k3x3_p1",
+            "n1_ic64_oc64_i224x224_k3x3_p1",
+        ] {
+            assert!(band(small).is_none(), "{small}");
+        }
+        for large in [
+            "n1_ic64_oc64_i512x512_k3x3_p1",
+            "n1_ic16_oc16_i64x64x70_k3x3x3_p1",
+            "n1_ic8_oc8_i1000000_k5_p2",
+            "n1_ic64_oc64_i1000x1000_k3x3_s2_p1",
+        ] {
+            let b = band(large).unwrap_or_else(|| panic!("{large}: no band"));
+            assert!(
+                b.cols.is_multiple_of(BAND_ALIGN) && b.cols > 0,
+                "{large}: {}",
+                b.cols
+            );
+            let p: Problem = large.parse().unwrap();
+            assert!(
+                b.len(&p) <= 2 * BAND_TARGET,
+                "{large}: band of {}",
+                b.len(&p)
+            );
+            // At least twice the kernel's reach (two padded rows, in 2-D).
+            if p.dims() == 2 && p.stride() == [1, 1] {
+                let w = p.input_shape()[1] + 2;
+                assert!(b.cols >= 2 * (2 * w), "{large}: {}", b.cols);
+            }
+        }
+    }
 }
