@@ -319,8 +319,9 @@ fn vector_border_columns_match_the_reference_at_every_level() {
 /// band buffer per thread (grid columns read in place, packed pixel panels, 1-D,
 /// 3-D, strides, dilation, groups, every padding mode): forward at every level in
 /// f32 and f64 against the reference, bitwise equal on 1 and 2 threads; and the
-/// input gradient, whose derived forward pass is banded too. The workspace stays
-/// bounded whatever the image size.
+/// input gradient, whose derived forward pass is banded too, and the weight
+/// gradient, which reduces band after band. The workspace stays bounded whatever
+/// the image size.
 #[test]
 fn banded_im2col_matches_the_reference_at_every_level() {
     let cases = [
@@ -389,6 +390,37 @@ fn banded_im2col_matches_the_reference_at_every_level() {
     let mut gx = vec![f64::NAN; p.input_len()];
     plan.backward_input(&w, &gy, &mut gx).unwrap();
     common::assert_close("banded grad_input", &gx, &want, &s, 4 * 9 * 9);
+    // The weight gradient of banded problems: the pixel reduction summed band
+    // after band (2-D, and 3-D with a batch of two), the same on 1 and 2 threads.
+    for d in [
+        "n1_ic4_oc4_i1030x1030_k3x3_p1_replicate_xcorr",
+        "n2_ic2_oc3_i128x128x130_k3x3x3_s1x1x2_p1_zeros_conv",
+    ] {
+        let p: Problem = d.parse().unwrap();
+        let mut r = common::Rng(8);
+        let x: Vec<f64> = (0..p.input_len()).map(|_| r.unit()).collect();
+        let gy: Vec<f64> = (0..p.output_len()).map(|_| r.unit()).collect();
+        let mut want = vec![0.0f64; p.weight_len()];
+        xcorr::reference::backward_weight(&p, &x, &gy, &mut want).unwrap();
+        let s = xcorr::reference::scale::backward_weight(&p, &x, &gy);
+        let terms = p.batch() * p.output_spatial();
+        for isa in xcorr::isa::Isa::supported().filter(|&i| i != xcorr::isa::Isa::Scalar) {
+            let plan = Plan::with_path(&p, Path::Im2col)
+                .and_then(|pl| pl.with_isa(isa))
+                .unwrap();
+            let run = |t: usize| {
+                let mut gw = vec![f64::NAN; p.weight_len()];
+                plan.clone()
+                    .with_threads(t)
+                    .backward_weight(&x, &gy, &mut gw)
+                    .unwrap();
+                gw
+            };
+            let (g1, g2) = (run(1), run(2));
+            common::assert_close(&format!("{plan} grad_weight"), &g1, &want, &s, terms);
+            assert_eq!(g1, g2, "{plan}: grad_weight depends on the thread count");
+        }
+    }
     // A 64-channel 4096×4096 layer: the forward workspace is the packed weights
     // and one band (a few rows) per thread, not the 1.1G-element prepared image;
     // and it does not grow with the image's height.
@@ -402,4 +434,13 @@ fn banded_im2col_matches_the_reference_at_every_level() {
     let big = ws("n1_ic64_oc64_i4096x4096_k3x3_p1");
     assert!(big < 1 << 22, "{big}");
     assert_eq!(big, ws("n1_ic64_oc64_i40000x4096_k3x3_p1"));
+    let grad_ws = |d: &str| {
+        let p: Problem = d.parse().unwrap();
+        Plan::with_path(&p, Path::Im2col)
+            .unwrap()
+            .backward_weight_workspace_len::<f32>()
+    };
+    let big = grad_ws("n1_ic64_oc64_i4096x4096_k3x3_p1");
+    assert!(big < 1 << 22, "{big}");
+    assert_eq!(big, grad_ws("n1_ic64_oc64_i40000x4096_k3x3_p1"));
 }

@@ -24,8 +24,10 @@
 //! padded input, split by phase) per image slot, never the `C_in·k × pixels`
 //! matrix; a prepared image over `BAND_MIN` elements is instead prepared band by
 //! band (`Band`), one band buffer of about `BAND_TARGET` elements per thread, so
-//! the forward pass's extra memory is bounded whatever the image size. (The weight
-//! gradient still prepares whole images.) Bias is added in the scatter.
+//! the extra memory is bounded whatever the image size; the weight gradient
+//! reduces over the same bands in turn. (The input gradient's spread and padded
+//! gradient buffers are the size of its derived problem.) Bias is added in the
+//! scatter.
 
 use crate::element::Element;
 use crate::gemm::pack::{self, RowTable, SharedOut};
@@ -754,7 +756,7 @@ impl Im2col {
                     None => self.grid_position(c0),
                 };
                 let x = &input[n * in_image..(n + 1) * in_image];
-                self.prepare_band(band, x, first, buf);
+                self.prepare_band(band, 1, x, first, buf);
                 let buf = &*buf;
                 // SAFETY: image n's outputs are written only by the tasks of its
                 // bands, and each output pixel belongs to one band's panels.
@@ -801,7 +803,14 @@ impl Im2col {
     /// Prepares the grid positions `first..first + band.plane` of every phase plane
     /// of every channel of image `x` into `buf`, in the band layout (positions
     /// past the plane are zero).
-    fn prepare_band<T: Element>(&self, band: &Band, x: &[T], first: usize, buf: &mut [T]) {
+    fn prepare_band<T: Element>(
+        &self,
+        band: &Band,
+        threads: usize,
+        x: &[T],
+        first: usize,
+        buf: &mut [T],
+    ) {
         let inp = self.p.input3();
         let pad = self.p.pad3();
         let mode = self.p.padding_mode();
@@ -814,10 +823,8 @@ impl Im2col {
             mode.source(padded_pos as isize - pad[a].0 as isize, inp[a])
         };
         let in_sp = self.p.input_spatial();
-        let chans = buf
-            .chunks_exact_mut(band.chan_stride)
-            .take(self.p.in_channels());
-        for (c, chan) in chans.enumerate() {
+        let len = band.len(&self.p);
+        parallel::for_each_chunk_mut(threads, &mut buf[..len], band.chan_stride, |c, chan| {
             let src = &x[c * in_sp..(c + 1) * in_sp];
             let mut planes = chan.chunks_exact_mut(band.plane);
             for pd in 0..phases[0] {
@@ -844,7 +851,7 @@ impl Im2col {
                     }
                 }
             }
-        }
+        });
     }
 
     /// The output pixels of grid positions `g0..g0 + n` (GEMM columns in grid
@@ -1102,21 +1109,36 @@ impl GradInput {
 }
 
 impl Im2col {
+    /// Output pixels per band of `backward_weight` (all of them without bands).
+    fn grad_band_pixels(&self) -> usize {
+        match &self.band {
+            Some(band) => band.cols.min(self.p.output_spatial()),
+            None => self.p.output_spatial(),
+        }
+    }
+
     fn grad_a_len(&self, mr: usize) -> usize {
         self.p.groups()
-            * pack::packed_a_len(self.p.out_channels_per_group(), self.p.output_spatial(), mr)
+            * pack::packed_a_len(self.p.out_channels_per_group(), self.grad_band_pixels(), mr)
     }
 
     /// Workspace elements for `backward_weight`.
     pub(crate) fn grad_weight_workspace_len(&self, mr: usize) -> usize {
-        self.grad_a_len(mr) + self.prepared_len() + self.p.weight_len()
+        let prepared = match &self.band {
+            Some(band) => band.len(&self.p),
+            None => self.prepared_len(),
+        };
+        self.grad_a_len(mr)
+            .saturating_add(prepared)
+            .saturating_add(self.p.weight_len())
     }
 
-    /// The weight gradient as a GEMM per image and group:
+    /// The weight gradient as a GEMM per image (or band of an image) and group:
     /// `gW[co, k] = Σ_pixels gY[co, pixel] · B[k, pixel]`, A = the output gradient
-    /// (packed once per image), B = the im2col matrix transposed, packed panel by
-    /// panel straight from the prepared image. The pixel reduction is never split
-    /// across threads; images are summed in order.
+    /// (packed once per image or band), B = the im2col matrix transposed, packed
+    /// panel by panel straight from the prepared image or band. The pixel
+    /// reduction is never split across threads; images and bands are summed in
+    /// order.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn backward_weight<T: Element>(
         &self,
@@ -1139,24 +1161,40 @@ impl Im2col {
         let (out, q) = (p.output3(), self.q);
         let pixels = p.output_spatial();
         let (apack, rest) = workspace.split_at_mut(self.grad_a_len(mr));
-        let (prepared, acc) = rest.split_at_mut(self.prepared_len());
-        let a_len = pack::packed_a_len(cout_g, pixels, mr);
+        // Large images go band by band (pixels `cols` at a time, the reduction
+        // summed band after band), as in `forward`; others are one band.
+        let (prep_len, chan_stride, table) = match &self.band {
+            Some(band) => (band.len(p), band.chan_stride, &band.table),
+            None => (self.prepared_len(), self.chan_stride, &self.rows),
+        };
+        let (prepared, acc) = rest.split_at_mut(prep_len);
+        let cols = self.grad_band_pixels();
+        let a_len = pack::packed_a_len(cout_g, cols, mr);
         let in_image = p.in_channels() * p.input_spatial();
         let panels = k.div_ceil(nr);
         let tiles = cout_g.div_ceil(mr);
-        let per_block = blocking.tiles_per_l2_block(kern, pixels);
-        for n in 0..p.batch() {
+        let per_block = blocking.tiles_per_l2_block(kern, cols);
+        let items = (0..p.batch()).flat_map(|n| (0..pixels).step_by(cols).map(move |p0| (n, p0)));
+        for (n, pb) in items {
             let x = &input[n * in_image..(n + 1) * in_image];
-            let b_image = self.prepare_image(threads, x, prepared);
+            let kb = cols.min(pixels - pb);
+            // The grid position of the band's first pixel (the buffer's first).
+            let first = self.grid_position(pb);
+            let b_image: &[T] = match &self.band {
+                Some(band) => {
+                    self.prepare_band(band, threads, x, first, prepared);
+                    prepared
+                }
+                None => self.prepare_image(threads, x, prepared),
+            };
             for g in 0..groups {
-                let gy =
-                    &grad_output[(n * p.out_channels() + g * cout_g) * pixels..][..cout_g * pixels];
+                let gy = &grad_output[(n * p.out_channels() + g * cout_g) * pixels + pb..];
                 pack::pack_a(
                     &mut apack[g * a_len..(g + 1) * a_len],
                     gy,
                     pixels,
                     cout_g,
-                    pixels,
+                    kb,
                     mr,
                 );
             }
@@ -1169,8 +1207,8 @@ impl Im2col {
                     for task in claimed {
                         let (g, col) = (task / panels, (task % panels) * nr);
                         let nr_valid = nr.min(k - col);
-                        let b = &b_image[g * cin_g * self.chan_stride..];
-                        let rows = &self.rows.offsets()[col..col + nr_valid];
+                        let b = &b_image[g * cin_g * chan_stride..];
+                        let rows = &table.offsets()[col..col + nr_valid];
                         // B^T panel: pixel rows p0.., tap columns. Pixels of one output
                         // row are contiguous on the grid: per run of them, each tap's
                         // values are read as one contiguous stretch and written down
@@ -1179,11 +1217,11 @@ impl Im2col {
                             let dst = &mut dst[..kc * nr];
                             let mut j = 0;
                             while j < kc {
-                                let p = p0 + j;
+                                let p = pb + p0 + j;
                                 let (od, rem) = (p / (out[1] * out[2]), p % (out[1] * out[2]));
                                 let (oh, ow) = (rem / out[2], rem % out[2]);
                                 let len = (out[2] - ow).min(kc - j);
-                                let grid = (od * q[1] + oh) * q[2] + ow;
+                                let grid = (od * q[1] + oh) * q[2] + ow - first;
                                 let block = &mut dst[j * nr..(j + len) * nr];
                                 // Eight taps at a time: eight loads and one contiguous
                                 // eight-value store per pixel.
@@ -1213,7 +1251,7 @@ impl Im2col {
                             for r in 0..nrows {
                                 let at = (g * cout_g + row0 + r) * k + col;
                                 let src = &cbuf[r * nr..r * nr + nr_valid];
-                                if n == 0 {
+                                if n == 0 && pb == 0 {
                                     // SAFETY: this task alone owns columns col..col+nr_valid of group g.
                                     unsafe { out_acc.write(at, src) };
                                 } else {
@@ -1226,7 +1264,7 @@ impl Im2col {
                         let (s, tiles) = (&mut scratch, block.clone());
                         let b = PanelB::Packed(&pack);
                         gemm::column_panel(
-                            s, kern, blocking, a, cout_g, tiles, pixels, b, None, None, emit,
+                            s, kern, blocking, a, cout_g, tiles, kb, b, None, None, emit,
                         );
                     }
                 });
