@@ -247,8 +247,14 @@ pub unsafe fn pack_b_runs<V: Vector, const NV: usize>(
 /// cover the FMA latency on two pipes.
 pub const DIRECT_NV: usize = 8;
 
-/// How many blocks ahead `direct_row` and `direct_rows` prefetch their input.
+/// How many blocks ahead the direct kernels prefetch several input rows.
 const PREFETCH_BLOCKS: usize = 4;
+
+/// How many blocks ahead `direct_row` and `direct_taps` prefetch when they read
+/// a single input row (a 1-D signal): one stream takes a longer distance than
+/// several (sig1d_k3 0.67-0.69 -> 0.50 ms at 1T; 32 blocks 0.61-0.64; 2-D rows
+/// were slower with it).
+const ROW_PREFETCH_BLOCKS: usize = 16;
 
 /// One output row segment of a direct correlation:
 /// `out[j] (+)= Σ_r Σ_t w[r·taps + t] · rows[r][j + t·dil]` for `j < n`, starting
@@ -274,6 +280,11 @@ pub unsafe fn direct_row<V: Vector>(
     unsafe {
         const NV: usize = DIRECT_NV;
         let l = V::LANES;
+        let ahead = if rows.len() == 1 {
+            ROW_PREFETCH_BLOCKS
+        } else {
+            PREFETCH_BLOCKS
+        };
         let mut j = 0;
         // Blocks of NV vectors.
         while j + NV * l <= n {
@@ -291,13 +302,13 @@ pub unsafe fn direct_row<V: Vector>(
                 // Long rows stream from L3 or memory; ask for the next blocks'
                 // input early (a hint: the address may lie past the row).
                 for v in 0..NV {
-                    V::prefetch(rp.wrapping_add((PREFETCH_BLOCKS * NV + v) * l));
+                    V::prefetch(rp.wrapping_add((ahead * NV + v) * l));
                 }
                 // And for the output's lines (1-D signals: sig1d_k3 0.73 -> 0.66 ms;
                 // measured slower on the multi-row kernel).
                 if r == 0 {
                     for v in 0..NV {
-                        V::prefetch_write(out.wrapping_add(j + (PREFETCH_BLOCKS * NV + v) * l));
+                        V::prefetch_write(out.wrapping_add(j + (ahead * NV + v) * l));
                     }
                 }
                 if dil == 1 && taps > l {
@@ -448,6 +459,11 @@ unsafe fn direct_taps_blocks<V: Vector, const NV: usize>(
     // SAFETY (whole body): the caller's contract.
     unsafe {
         let l = V::LANES;
+        let ahead = if fetch.count_ones() == 1 {
+            ROW_PREFETCH_BLOCKS
+        } else {
+            PREFETCH_BLOCKS
+        };
         let mut j = j0;
         while j + NV * l <= n {
             let mut acc = [V::zero(); NV];
@@ -462,7 +478,7 @@ unsafe fn direct_taps_blocks<V: Vector, const NV: usize>(
                 let p = tap.add(j);
                 if fetch >> e & 1 == 1 {
                     for v in 0..NV {
-                        V::prefetch(p.wrapping_add((PREFETCH_BLOCKS * NV + v) * l));
+                        V::prefetch(p.wrapping_add((ahead * NV + v) * l));
                     }
                 }
                 let wv = V::splat(*w.add(e));
