@@ -48,6 +48,12 @@ pub trait Vector: Copy {
     /// As [`zero`](Self::zero); `p` need not be dereferenceable.
     #[inline(always)]
     unsafe fn prefetch(_p: *const Self::Elem) {}
+    /// Hints that `p` will be read later: its line is fetched into L2, not L1
+    /// (no-op where the level has no prefetch).
+    /// # Safety
+    /// As [`zero`](Self::zero); `p` need not be dereferenceable.
+    #[inline(always)]
+    unsafe fn prefetch_l2(_p: *const Self::Elem) {}
     /// Hints that `p` will be written soon: its line is fetched for ownership
     /// ahead of the store (no-op where the level has no such prefetch).
     /// # Safety

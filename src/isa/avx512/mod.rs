@@ -66,6 +66,11 @@ impl Vector for F32x16 {
         unsafe { _mm_prefetch::<_MM_HINT_T0>(p.cast()) }
     }
     #[inline(always)]
+    unsafe fn prefetch_l2(p: *const f32) {
+        // SAFETY: as `prefetch`.
+        unsafe { _mm_prefetch::<_MM_HINT_T1>(p.cast()) }
+    }
+    #[inline(always)]
     unsafe fn prefetch_write(p: *const f32) {
         // SAFETY: as `prefetch` (PREFETCHW; a no-op hint on cores without it).
         unsafe { _mm_prefetch::<_MM_HINT_ET0>(p.cast()) }
@@ -125,6 +130,11 @@ impl Vector for F64x8 {
     unsafe fn prefetch(p: *const f64) {
         // SAFETY: prefetching never faults, whatever the address.
         unsafe { _mm_prefetch::<_MM_HINT_T0>(p.cast()) }
+    }
+    #[inline(always)]
+    unsafe fn prefetch_l2(p: *const f64) {
+        // SAFETY: as `prefetch`.
+        unsafe { _mm_prefetch::<_MM_HINT_T1>(p.cast()) }
     }
     #[inline(always)]
     unsafe fn prefetch_write(p: *const f64) {
