@@ -772,10 +772,10 @@ const SEGMENT: usize = 16384;
 /// Whether a kernel `w` has zeros enough that summing only its non-zero taps
 /// (one output row at a time, [`DirectKernel::taps`]) is faster than the dense
 /// kernels. Those share each loaded input vector between taps or output rows, so a
-/// tap costs them 2-4x less than the tap-list kernel (whose every tap is a load
+/// tap costs them 2-5x less than the tap-list kernel (whose every tap is a load
 /// per vector): measured break-even near 1/3 non-zero taps for a single kernel row
-/// (a 31-tap signal) and 1/4 for 2-D kernels (11x11); kernels of under 32 taps
-/// over images, and narrow rows, are memory- or overhead-bound either way.
+/// (a 31-tap signal) and 1/4-1/5 for 2-D kernels (11x11, 31x31); kernels of under
+/// 32 taps over images, and narrow rows, are memory- or overhead-bound either way.
 fn sparse<T: Element>(w: &[T], single_row: bool, narrow: bool) -> bool {
     let nonzero = w.iter().filter(|&&v| v != T::ZERO).count();
     let taps = w.len();
@@ -783,6 +783,6 @@ fn sparse<T: Element>(w: &[T], single_row: bool, narrow: bool) -> bool {
         && if single_row {
             taps >= 8 && nonzero * 3 <= taps
         } else {
-            taps >= 32 && nonzero * 4 <= taps
+            taps >= 32 && nonzero * 5 <= taps
         }
 }
