@@ -408,6 +408,7 @@ macro_rules! gemm_table {
             };
             let mr = match isa {
                 Isa::Avx512 => $mr.1,
+                Isa::Portable => portable::MR,
                 _ => $mr.0,
             };
             Some(GemmKernel {
@@ -445,7 +446,7 @@ gemm_table!(
         avx512::pack_b_runs_f32
     ),
     (microkernel::MR_NARROW, microkernel::MR_WIDE),
-    [24, 24, 48]
+    [8 * portable::NV, 24, 48]
 );
 gemm_table!(
     gemm_kernel_f64,
@@ -469,7 +470,7 @@ gemm_table!(
         avx512::pack_b_runs_f64
     ),
     (microkernel::MR_NARROW, microkernel::MR_WIDE),
-    [12, 12, 24]
+    [4 * portable::NV, 12, 24]
 );
 
 /// A direct-correlation row kernel signature: see [`DirectKernel::row`].

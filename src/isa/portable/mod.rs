@@ -11,6 +11,18 @@ use wide::{f32x8, f64x4};
 use super::microkernel::{self, MR_NARROW};
 use super::vector::Vector;
 
+/// GEMM tile rows and vectors per row. `wide`'s 8-lane f32 (4-lane f64) vector is
+/// two SSE registers on a baseline x86-64 build, which has 16: a 4 × 3-vector
+/// tile's 24 accumulator registers spill there, so such builds take 4 × 1 (8
+/// accumulator registers, 2 for B, 2 for A; res3x3 6.5 -> 5.25 ms; 6 × 1 measured
+/// 5.4). With AVX (or on aarch64's 32 NEON registers) 4 × 3 fits.
+#[cfg(all(target_arch = "x86_64", not(target_feature = "avx")))]
+pub const NV: usize = 1;
+#[cfg(not(all(target_arch = "x86_64", not(target_feature = "avx"))))]
+pub const NV: usize = 3;
+/// Tile rows (as AVX2's).
+pub const MR: usize = MR_NARROW;
+
 #[derive(Clone, Copy, Debug)]
 pub struct F32x8(f32x8);
 
@@ -68,8 +80,39 @@ macro_rules! portable_vector {
             unsafe fn reduce_add(self) -> $t {
                 self.0.reduce_add()
             }
+            #[inline(always)]
+            unsafe fn prefetch(p: *const $t) {
+                prefetch::<{ PREFETCH_L1 }>(p.cast());
+            }
+            #[inline(always)]
+            unsafe fn prefetch_l2(p: *const $t) {
+                prefetch::<{ PREFETCH_L2 }>(p.cast());
+            }
         }
     };
+}
+
+#[cfg(target_arch = "x86_64")]
+const PREFETCH_L1: i32 = core::arch::x86_64::_MM_HINT_T0;
+#[cfg(target_arch = "x86_64")]
+const PREFETCH_L2: i32 = core::arch::x86_64::_MM_HINT_T1;
+#[cfg(not(target_arch = "x86_64"))]
+const PREFETCH_L1: i32 = 0;
+#[cfg(not(target_arch = "x86_64"))]
+const PREFETCH_L2: i32 = 0;
+
+/// A prefetch hint where the target's baseline has one (SSE on every x86-64: the
+/// in-place GEMM rows and the direct kernels' input streams are the same streams
+/// here); a no-op elsewhere (stable Rust has no aarch64 prefetch).
+#[inline(always)]
+#[allow(unused_variables)]
+fn prefetch<const HINT: i32>(p: *const i8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: SSE is part of the x86-64 baseline, and a prefetch never faults,
+    // whatever the address.
+    unsafe {
+        core::arch::x86_64::_mm_prefetch::<HINT>(p)
+    }
 }
 
 portable_vector!(F32x8, f32x8, f32, 8);
@@ -88,7 +131,7 @@ pub unsafe fn gemm_tile_f32(
     accumulate: bool,
 ) {
     // SAFETY: forwarded contract; `wide` needs no run-time feature.
-    unsafe { microkernel::gemm_tile::<F32x8, MR_NARROW, 3>(kc, a, b, c, ldc, accumulate) }
+    unsafe { microkernel::gemm_tile::<F32x8, MR, NV>(kc, a, b, c, ldc, accumulate) }
 }
 
 /// Portable f64 GEMM tile, 4 × 12.
@@ -104,7 +147,7 @@ pub unsafe fn gemm_tile_f64(
     accumulate: bool,
 ) {
     // SAFETY: forwarded contract; `wide` needs no run-time feature.
-    unsafe { microkernel::gemm_tile::<F64x4, MR_NARROW, 3>(kc, a, b, c, ldc, accumulate) }
+    unsafe { microkernel::gemm_tile::<F64x4, MR, NV>(kc, a, b, c, ldc, accumulate) }
 }
 
 /// Portable f32 GEMM tile reading B rows in place ([`microkernel::gemm_tile_rows`]).
@@ -120,7 +163,7 @@ pub unsafe fn gemm_tile_rows_f32(
     accumulate: bool,
 ) {
     // SAFETY: forwarded contract; `wide` needs no run-time feature.
-    unsafe { microkernel::gemm_tile_rows::<F32x8, MR_NARROW, 3>(kc, a, b, offsets, c, accumulate) }
+    unsafe { microkernel::gemm_tile_rows::<F32x8, MR, NV>(kc, a, b, offsets, c, accumulate) }
 }
 
 /// Portable f64 GEMM tile reading B rows in place ([`microkernel::gemm_tile_rows`]).
@@ -136,7 +179,7 @@ pub unsafe fn gemm_tile_rows_f64(
     accumulate: bool,
 ) {
     // SAFETY: forwarded contract; `wide` needs no run-time feature.
-    unsafe { microkernel::gemm_tile_rows::<F64x4, MR_NARROW, 3>(kc, a, b, offsets, c, accumulate) }
+    unsafe { microkernel::gemm_tile_rows::<F64x4, MR, NV>(kc, a, b, offsets, c, accumulate) }
 }
 
 /// Packs B rows into a 3-vector-wide panel ([`microkernel::pack_b`]).
@@ -145,7 +188,7 @@ pub unsafe fn gemm_tile_rows_f64(
 /// The CPU supports this level; the contract of [`microkernel::pack_b`].
 pub unsafe fn pack_b_f32(kc: usize, b: *const f32, offsets: *const usize, n: usize, dst: *mut f32) {
     // SAFETY: forwarded contract; compiled for this level.
-    unsafe { microkernel::pack_b::<F32x8, 3>(kc, b, offsets, n, dst) }
+    unsafe { microkernel::pack_b::<F32x8, NV>(kc, b, offsets, n, dst) }
 }
 
 /// Packs B rows into a 3-vector-wide panel ([`microkernel::pack_b`]).
@@ -154,7 +197,7 @@ pub unsafe fn pack_b_f32(kc: usize, b: *const f32, offsets: *const usize, n: usi
 /// The CPU supports this level; the contract of [`microkernel::pack_b`].
 pub unsafe fn pack_b_f64(kc: usize, b: *const f64, offsets: *const usize, n: usize, dst: *mut f64) {
     // SAFETY: forwarded contract; compiled for this level.
-    unsafe { microkernel::pack_b::<F64x4, 3>(kc, b, offsets, n, dst) }
+    unsafe { microkernel::pack_b::<F64x4, NV>(kc, b, offsets, n, dst) }
 }
 
 /// Packs B rows from runs into a 3-vector-wide panel ([`microkernel::pack_b_runs`]).
@@ -170,7 +213,7 @@ pub unsafe fn pack_b_runs_f32(
     dst: *mut f32,
 ) {
     // SAFETY: forwarded contract; compiled for this level.
-    unsafe { microkernel::pack_b_runs::<F32x8, 3>(kc, b, offsets, runs, n, dst) }
+    unsafe { microkernel::pack_b_runs::<F32x8, NV>(kc, b, offsets, runs, n, dst) }
 }
 
 /// Packs B rows from runs into a 3-vector-wide panel ([`microkernel::pack_b_runs`]).
@@ -186,7 +229,7 @@ pub unsafe fn pack_b_runs_f64(
     dst: *mut f64,
 ) {
     // SAFETY: forwarded contract; compiled for this level.
-    unsafe { microkernel::pack_b_runs::<F64x4, 3>(kc, b, offsets, runs, n, dst) }
+    unsafe { microkernel::pack_b_runs::<F64x4, NV>(kc, b, offsets, runs, n, dst) }
 }
 
 /// One direct-correlation output row segment ([`microkernel::direct_row`]).
