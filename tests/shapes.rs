@@ -198,9 +198,10 @@ fn long_kernels_on_the_direct_path_match_the_reference_at_every_level() {
     }
 }
 
-/// Narrow rows with border columns are padded into a stack strip per task (every
-/// padding mode, 2-D and 3-D, depthwise and grouped, several tasks per plane), at
-/// every level, and stay bitwise identical across thread counts.
+/// Narrow rows with border columns are padded into a stack slab per task (2-D) or a
+/// strip per block (3-D, and rows too wide for the slab): every padding mode,
+/// depthwise and grouped, several tasks per plane and partial blocks, at every
+/// level, bitwise identical across thread counts.
 #[test]
 fn narrow_rows_through_the_padded_strip_match_the_reference() {
     let cases = [
@@ -210,6 +211,10 @@ fn narrow_rows_through_the_padded_strip_match_the_reference() {
         "n1_ic1_oc1_i9x100_k3x7_p1:1x3:3_reflect_xcorr",
         "n1_ic2_oc2_g2_i9x20x30_k3x3x3_p1_reflect_xcorr",
         "n1_ic1_oc1_i6x10x300_k3x3x3_p1:1x1:1x1:2_zeros_conv",
+        // Two input channels per group accumulate over one task slab, dilated
+        // along W; and rows too wide for the slab (the per-block strips).
+        "n1_ic4_oc2_g2_i67x90_k3x5_d1x2_p1:1x4:4_replicate_xcorr",
+        "n1_ic1_oc1_i70x500_k7x7_p3_reflect_conv",
     ];
     for d in cases {
         let p: Problem = d.parse().unwrap();

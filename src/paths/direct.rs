@@ -212,6 +212,33 @@ impl Direct {
                         chunk,
                         &mut [],
                     );
+                } else if self.narrow
+                    && rpb > 1
+                    && p.kernel3()[0] == 1
+                    && p.kernel3()[1] + rpb - 1 <= DIRECT_MAX_ROWS
+                    && self.slab_len(chunk.len() / out_w) <= SLAB_LEN
+                {
+                    // The task's input rows padded once into a slab that all its
+                    // row blocks read (sized to the need: zeroing it is a cost).
+                    let rows = chunk.len() / out_w;
+                    let oh0 = i * NARROW_BLOCKS * rpb;
+                    // Row tables sized to the kernel (see `block_rows`).
+                    let table = p.kernel3()[0] * (rpb + p.kernel3()[1] - 1);
+                    let mut run = |slab: &mut [T]| {
+                        let args = (oh0, input, wt, bias, zero);
+                        if table <= 16 {
+                            self.narrow_task::<T, 16>(kern, plane, args, chunk, slab)
+                        } else if table <= 32 {
+                            self.narrow_task::<T, 32>(kern, plane, args, chunk, slab)
+                        } else {
+                            self.narrow_task::<T, DIRECT_MAX_ROWS>(kern, plane, args, chunk, slab)
+                        }
+                    };
+                    if self.slab_len(rows) <= SLAB_LEN / 4 {
+                        run(&mut [T::ZERO; SLAB_LEN / 4]);
+                    } else {
+                        run(&mut [T::ZERO; SLAB_LEN]);
+                    }
                 } else if self.narrow {
                     // One strip per task, reused by its row blocks, no larger than
                     // a block needs (zeroing it is a cost on small problems).
@@ -255,6 +282,113 @@ impl Direct {
                 }
             },
         );
+    }
+
+    /// Elements of the slab of a narrow task of `rows` output rows: its input rows
+    /// (`rows + kh - 1` per kernel plane), each padded to `out_w + (kw-1)·dil`.
+    fn slab_len(&self, rows: usize) -> usize {
+        let p = &self.p;
+        let ker = p.kernel3();
+        let row = (ker[2] - 1)
+            .saturating_mul(p.dilation3()[2])
+            .saturating_add(p.output3()[2]);
+        ker[0]
+            .saturating_mul(rows.saturating_add(ker[1] - 1))
+            .saturating_mul(row)
+    }
+
+    /// A task of narrow rows (stride and dilation 1 along H): output rows
+    /// `oh0..` of plane `plane` (`out`, whole rows). Each input channel's rows of
+    /// the task are padded once into `slab` (the per-block strips padded each
+    /// input row for every block that reads it: 1.5 times for 3×3), then the
+    /// multi-row kernel runs block after block on slab rows, the last partial
+    /// block row by row.
+    #[allow(clippy::type_complexity)]
+    fn narrow_task<T: Element, const N: usize>(
+        &self,
+        kern: &DirectKernel<T>,
+        plane: usize,
+        (oh0, input, wt, bias, zero): (usize, &[T], &[T], Option<&[T]>, &[T]),
+        out: &mut [T],
+        slab: &mut [T],
+    ) {
+        let p = &self.p;
+        let (inp, ker, outd) = (p.input3(), p.kernel3(), p.output3());
+        let (stride, dil, pad) = (p.stride3(), p.dilation3(), p.pad3());
+        let mode = p.padding_mode();
+        let (od, rest) = (plane % outd[0], plane / outd[0]);
+        let (co, n) = (rest % p.out_channels(), rest / p.out_channels());
+        let (cin_g, cout_g) = (p.in_channels_per_group(), p.out_channels_per_group());
+        let g = co / cout_g;
+        let (taps, kd_n, kh, kw) = (p.kernel_spatial(), ker[0], ker[1], ker[2]);
+        let width = outd[2];
+        let rows = out.len() / width;
+        let nin = rows + kh - 1;
+        let sw = width + (kw - 1) * dil[2];
+        let r = kern.rows_per_block;
+        let b = bias.map_or(T::ZERO, |b| b[co]);
+        let slab = &mut slab[..kd_n * nin * sw];
+        for ci in 0..cin_g {
+            let c = g * cin_g + ci;
+            let chan = &input[(n * p.in_channels() + c) * p.input_spatial()..][..p.input_spatial()];
+            let w_c = &wt[(co * cin_g + ci) * taps..][..taps];
+            for (kd, planes) in slab.chunks_exact_mut(nin * sw).enumerate() {
+                let d = mode.source(
+                    (od * stride[0] + kd * dil[0]) as isize - pad[0].0 as isize,
+                    inp[0],
+                );
+                for (y, dst) in planes.chunks_exact_mut(sw).enumerate() {
+                    let h = mode.source((oh0 + y) as isize - pad[1].0 as isize, inp[1]);
+                    let src = match (d, h) {
+                        (Some(d), Some(h)) => &chan[(d * inp[1] + h) * inp[2]..][..inp[2]],
+                        _ => zero,
+                    };
+                    self.pad_row(src, dst);
+                }
+            }
+            let slab = &*slab;
+            let slab_row = |kd: usize, y: usize| &slab[(kd * nin + y) * sw..][..sw];
+            let acc = ci > 0;
+            let mut blocks = out.chunks_mut(r * width);
+            let mut r0 = 0;
+            for block in &mut blocks {
+                let nrows = block.len() / width;
+                if nrows == r {
+                    let mut sl: [&[T]; N] = [zero; N];
+                    for kd in 0..kd_n {
+                        for i in 0..r + kh - 1 {
+                            sl[kd * (r + kh - 1) + i] = slab_row(kd, r0 + i);
+                        }
+                    }
+                    let mut o8: [&mut [T]; 8] = Default::default();
+                    for (o, row) in o8[..r].iter_mut().zip(block.chunks_exact_mut(width)) {
+                        *o = row;
+                    }
+                    kern.rows(
+                        &sl[..kd_n * (r + kh - 1)],
+                        kh,
+                        kw,
+                        dil[2],
+                        w_c,
+                        &mut o8[..r],
+                        b,
+                        acc,
+                    );
+                } else {
+                    for (k, o) in block.chunks_exact_mut(width).enumerate() {
+                        for kd in 0..kd_n {
+                            let w = &w_c[kd * kh * kw..][..kh * kw];
+                            let mut rs: [&[T]; N] = [zero; N];
+                            for (i, s) in rs[..kh].iter_mut().enumerate() {
+                                *s = slab_row(kd, r0 + k + i);
+                            }
+                            kern.row(&rs[..kh], kw, dil[2], w, o, b, acc || kd > 0);
+                        }
+                    }
+                }
+                r0 += nrows;
+            }
+        }
     }
 
     /// [`block`](Self::block) with row tables of 16 or 32 entries where the
@@ -759,6 +893,13 @@ const VECTOR_EDGE_TAPS: usize = 25;
 
 /// Elements of the stack buffer for those edge strips.
 const EDGE_LEN: usize = 4096;
+
+/// Elements of the largest narrow-task slab (32 KiB of f32): a task's 64 rows of
+/// a 112-wide depthwise layer fit. Only 2-D kernels take the slab: for a 3-deep
+/// kernel over 128-wide rows (vol3d) it measured no faster than the per-block
+/// strips (its zeroing and its copies into L2 cost what the strips' extra copies
+/// did).
+const SLAB_LEN: usize = 1 << 13;
 
 /// Output rows at most this long take the strip when they have border columns.
 const NARROW_ROW: usize = 512;
