@@ -410,13 +410,13 @@ fn main() {
             "check"
         );
     }
+    let isa_list = if isas.is_empty() {
+        vec![Isa::active()]
+    } else {
+        isas.clone()
+    };
     for g in &gemms {
         let (m, n, k) = parse_gemm(g).expect("gemm descriptor");
-        let isa_list = if isas.is_empty() {
-            vec![Isa::active()]
-        } else {
-            isas.clone()
-        };
         for &isa in &isa_list {
             for &t in &threads {
                 let row = match dtype.as_str() {
@@ -429,11 +429,6 @@ fn main() {
     }
     for case in &cases {
         for path in &paths {
-            let isa_list = if isas.is_empty() {
-                vec![Isa::active()]
-            } else {
-                isas.clone()
-            };
             for &isa in &isa_list {
                 for &t in &threads {
                     let plan = match path.as_str() {

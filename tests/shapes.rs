@@ -343,42 +343,11 @@ fn banded_im2col_matches_the_reference_at_every_level() {
         let x: Vec<f64> = (0..p.input_len()).map(|_| r.unit()).collect();
         let w: Vec<f64> = (0..p.weight_len()).map(|_| r.unit()).collect();
         let b: Vec<f64> = (0..p.bias_len()).map(|_| r.unit()).collect();
-        let x32: Vec<f32> = x.iter().map(|&v| v as f32).collect();
-        let w32: Vec<f32> = w.iter().map(|&v| v as f32).collect();
-        let b32: Vec<f32> = b.iter().map(|&v| v as f32).collect();
-        let mut want = vec![0.0f64; p.output_len()];
-        xcorr::reference::forward(&p, &x, &w, Some(&b), &mut want).unwrap();
-        let s = xcorr::reference::scale::forward(&p, &x, &w, Some(&b));
-        let want32: Vec<f32> = want.iter().map(|&v| v as f32).collect();
         for isa in xcorr::isa::Isa::supported().filter(|&i| i != xcorr::isa::Isa::Scalar) {
             let plan = Plan::with_path(&p, Path::Im2col)
                 .and_then(|pl| pl.with_isa(isa))
                 .unwrap();
-            let mut y = vec![f64::NAN; p.output_len()];
-            plan.forward(&x, &w, Some(&b), &mut y).unwrap();
-            common::assert_close(&format!("{plan} f64"), &y, &want, &s, p.reduction_len() + 1);
-            let run = |t: usize| {
-                let mut y = vec![f32::NAN; p.output_len()];
-                plan.clone()
-                    .with_threads(t)
-                    .forward(&x32, &w32, Some(&b32), &mut y)
-                    .unwrap();
-                y
-            };
-            let (y1, y2) = (run(1), run(2));
-            common::assert_close(
-                &format!("{plan} f32"),
-                &y1,
-                &want32,
-                &s,
-                p.reduction_len() + 1,
-            );
-            let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
-            assert_eq!(
-                bits(&y1),
-                bits(&y2),
-                "{plan}: results depend on the thread count"
-            );
+            common::check_forward_threads(&plan, &x, &w, &b);
         }
     }
     // The input gradient of a banded problem.

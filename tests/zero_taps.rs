@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{assert_close, Rng};
+use common::{check_forward_threads, Rng};
 use xcorr::isa::Isa;
 use xcorr::{reference, Path, Plan, Problem};
 
@@ -39,41 +39,8 @@ fn check(desc: &str, zero: impl Fn(usize) -> bool) {
     let x: Vec<f64> = (0..p.input_len()).map(|_| r.unit()).collect();
     let w = sparse_weights(&p, 11, zero);
     let b: Vec<f64> = (0..p.bias_len()).map(|_| r.unit()).collect();
-    let (x32, w32, b32) = [&x, &w, &b]
-        .map(|v| v.iter().map(|&f| f as f32).collect::<Vec<_>>())
-        .into();
-    let mut want = vec![0.0f32; p.output_len()];
-    reference::forward(&p, &x32, &w32, Some(&b32), &mut want).unwrap();
-    let s = reference::scale::forward(&p, &x32, &w32, Some(&b32));
-    let mut want64 = vec![0.0f64; p.output_len()];
-    reference::forward(&p, &x, &w, Some(&b), &mut want64).unwrap();
-    let s64 = reference::scale::forward(&p, &x, &w, Some(&b));
     for plan in direct_plans(&p) {
-        let run = |t: usize| {
-            let mut y = vec![f32::NAN; p.output_len()];
-            plan.clone()
-                .with_threads(t)
-                .forward(&x32, &w32, Some(&b32), &mut y)
-                .unwrap();
-            y
-        };
-        let (y1, y2) = (run(1), run(2));
-        assert_close(&format!("{plan}"), &y1, &want, &s, p.reduction_len() + 1);
-        let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
-        assert_eq!(
-            bits(&y1),
-            bits(&y2),
-            "{plan}: results depend on the thread count"
-        );
-        let mut y = vec![f64::NAN; p.output_len()];
-        plan.forward(&x, &w, Some(&b), &mut y).unwrap();
-        assert_close(
-            &format!("{plan} f64"),
-            &y,
-            &want64,
-            &s64,
-            p.reduction_len() + 1,
-        );
+        check_forward_threads(&plan, &x, &w, &b);
     }
 }
 

@@ -355,13 +355,7 @@ pub unsafe fn direct_row<V: Vector>(
         // Single vectors, the last one masked.
         while j < n {
             let width = (n - j).min(l);
-            let load = |p: *const V::Elem| {
-                if width == l {
-                    V::load(p)
-                } else {
-                    V::load_partial(p, width)
-                }
-            };
+            let load = |p: *const V::Elem| V::load_upto(p, width);
             let mut a = if accumulate {
                 load(out.add(j))
             } else {
@@ -374,11 +368,7 @@ pub unsafe fn direct_row<V: Vector>(
                     a = V::fmadd(V::splat(*wr.add(t)), load(rp.add(t * dil)), a);
                 }
             }
-            if width == l {
-                a.store(out.add(j));
-            } else {
-                a.store_partial(out.add(j), width);
-            }
+            a.store_upto(out.add(j), width);
             j += width;
         }
     }
@@ -415,13 +405,7 @@ pub unsafe fn direct_taps<V: Vector>(
         let l = V::LANES;
         while j < n {
             let width = (n - j).min(l);
-            let load = |p: *const V::Elem| {
-                if width == l {
-                    V::load(p)
-                } else {
-                    V::load_partial(p, width)
-                }
-            };
+            let load = |p: *const V::Elem| V::load_upto(p, width);
             let mut a = if accumulate {
                 load(out.add(j))
             } else {
@@ -430,11 +414,7 @@ pub unsafe fn direct_taps<V: Vector>(
             for (e, &tap) in taps.iter().enumerate() {
                 a = V::fmadd(V::splat(*w.add(e)), load(tap.add(j)), a);
             }
-            if width == l {
-                a.store(out.add(j));
-            } else {
-                a.store_partial(out.add(j), width);
-            }
+            a.store_upto(out.add(j), width);
             j += width;
         }
     }
@@ -517,7 +497,7 @@ pub unsafe fn all_finite<V: Vector>(x: *const V::Elem, n: usize) -> bool {
         }
         while j < n {
             let width = (n - j).min(l);
-            acc[0] = V::fmadd(V::zero(), V::load_partial(x.add(j), width), acc[0]);
+            acc[0] = V::fmadd(V::zero(), V::load_upto(x.add(j), width), acc[0]);
             j += width;
         }
         acc.iter().all(|a| a.reduce_add() == V::zero().reduce_add())
@@ -647,13 +627,7 @@ pub unsafe fn direct_rows<V: Vector, const R: usize, const NV: usize>(
         // chains); the last vector masked.
         while j < n {
             let width = (n - j).min(l);
-            let load = |p: *const V::Elem| {
-                if width == l {
-                    V::load(p)
-                } else {
-                    V::load_partial(p, width)
-                }
-            };
+            let load = |p: *const V::Elem| V::load_upto(p, width);
             let mut acc = [V::zero(); R];
             for (r, a) in acc.iter_mut().enumerate() {
                 *a = if accumulate {
@@ -679,11 +653,7 @@ pub unsafe fn direct_rows<V: Vector, const R: usize, const NV: usize>(
                 }
             }
             for (r, a) in acc.iter().enumerate() {
-                if width == l {
-                    a.store(out[r].add(j));
-                } else {
-                    a.store_partial(out[r].add(j), width);
-                }
+                a.store_upto(out[r].add(j), width);
             }
             j += width;
         }

@@ -48,6 +48,37 @@ pub trait Vector: Copy {
     /// As [`zero`](Self::zero); `p` need not be dereferenceable.
     #[inline(always)]
     unsafe fn prefetch(_p: *const Self::Elem) {}
+    /// `LANES` values at `p`, or the first `n < LANES` of them (the rest zero):
+    /// a row's last vector.
+    /// # Safety
+    /// As [`load`](Self::load) for `n == LANES`, else as
+    /// [`load_partial`](Self::load_partial).
+    #[inline(always)]
+    unsafe fn load_upto(p: *const Self::Elem, n: usize) -> Self {
+        // SAFETY: the caller's contract, case by case.
+        unsafe {
+            if n == Self::LANES {
+                Self::load(p)
+            } else {
+                Self::load_partial(p, n)
+            }
+        }
+    }
+    /// Stores all lanes at `p`, or the first `n < LANES`.
+    /// # Safety
+    /// As [`store`](Self::store) for `n == LANES`, else as
+    /// [`store_partial`](Self::store_partial).
+    #[inline(always)]
+    unsafe fn store_upto(self, p: *mut Self::Elem, n: usize) {
+        // SAFETY: the caller's contract, case by case.
+        unsafe {
+            if n == Self::LANES {
+                self.store(p)
+            } else {
+                self.store_partial(p, n)
+            }
+        }
+    }
     /// Hints that `p` will be read later: its line is fetched into L2, not L1
     /// (no-op where the level has no prefetch).
     /// # Safety

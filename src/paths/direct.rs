@@ -360,10 +360,7 @@ impl Direct {
                             sl[kd * (r + kh - 1) + i] = slab_row(kd, r0 + i);
                         }
                     }
-                    let mut o8: [&mut [T]; 8] = Default::default();
-                    for (o, row) in o8[..r].iter_mut().zip(block.chunks_exact_mut(width)) {
-                        *o = row;
-                    }
+                    let mut o8 = row_slices(block, width, 0..width);
                     kern.rows(
                         &sl[..kd_n * (r + kh - 1)],
                         kh,
@@ -514,20 +511,16 @@ impl Direct {
                             }
                             let wk = &w[k0 * kw..(k0 + nk) * kw];
                             let acc = !(first && kd == 0 && k0 == 0);
-                            let vector = vector_edges
-                                && self.vector_edges(
-                                    &rows[..nk],
-                                    c0,
-                                    lo,
-                                    hi,
-                                    width,
-                                    |rows, cols| {
-                                        kern.row(rows, kw, dil[2], wk, &mut o[cols], b, acc)
-                                    },
-                                );
-                            if !vector {
-                                self.border(&rows[..nk], wk, o, c0, b, !acc);
-                            }
+                            self.row_border(
+                                kern,
+                                &rows[..nk],
+                                wk,
+                                o,
+                                (c0, lo, hi),
+                                b,
+                                acc,
+                                vector_edges,
+                            );
                         }
                     }
                 }
@@ -558,10 +551,7 @@ impl Direct {
                     for (s, r) in sl.iter_mut().zip(strip.chunks_exact(sw)) {
                         *s = r;
                     }
-                    let mut o8: [&mut [T]; 8] = Default::default();
-                    for (o, row) in o8[..nrows].iter_mut().zip(out.chunks_exact_mut(width)) {
-                        *o = row;
-                    }
+                    let mut o8 = row_slices(out, width, 0..width);
                     kern.rows(
                         &sl[..all.len()],
                         kh,
@@ -581,11 +571,7 @@ impl Direct {
                     for (s, r) in sl.iter_mut().zip(all) {
                         *s = &r[start..];
                     }
-                    let mut it = out.chunks_exact_mut(width);
-                    let mut o8: [&mut [T]; 8] = Default::default();
-                    for o in o8[..nrows].iter_mut() {
-                        *o = &mut it.next().expect("nrows rows")[lo..hi];
-                    }
+                    let mut o8 = row_slices(out, width, lo..hi);
                     kern.rows(
                         &sl[..all.len()],
                         kh,
@@ -599,11 +585,7 @@ impl Direct {
                 }
                 let vector = vector_edges
                     && self.vector_edges(all, c0, lo, hi, width, |rows, cols| {
-                        let mut it = out.chunks_exact_mut(width);
-                        let mut o8: [&mut [T]; 8] = Default::default();
-                        for o in o8[..nrows].iter_mut() {
-                            *o = &mut it.next().expect("nrows rows")[cols.clone()];
-                        }
+                        let mut o8 = row_slices(out, width, cols);
                         kern.rows(rows, kh, kw, dil[2], w_c, &mut o8[..nrows], b, !first);
                     });
                 if !vector {
@@ -639,13 +621,16 @@ impl Direct {
                             }
                             kern.row(&sl[..nk], kw, dil[2], wk, &mut o[lo..hi], b, acc);
                         }
-                        let vector = vector_edges
-                            && self.vector_edges(&rows[..nk], c0, lo, hi, width, |rows, cols| {
-                                kern.row(rows, kw, dil[2], wk, &mut o[cols], b, acc)
-                            });
-                        if !vector {
-                            self.border(&rows[..nk], wk, o, c0, b, !acc);
-                        }
+                        self.row_border(
+                            kern,
+                            &rows[..nk],
+                            wk,
+                            o,
+                            (c0, lo, hi),
+                            b,
+                            acc,
+                            vector_edges,
+                        );
                     }
                 }
                 first = false;
@@ -752,16 +737,7 @@ impl Direct {
     /// One input row with the padding of the innermost axis applied: `dst[x]` is
     /// input column `x - pad` through the padding mode (0 outside, for zeros).
     fn pad_row<T: Element>(&self, src: &[T], dst: &mut [T]) {
-        let p = &self.p;
-        let (pad, mode) = (p.pad3()[2].0, p.padding_mode());
-        let len = src.len();
-        let mid = pad.min(dst.len())..(pad + len).min(dst.len());
-        dst[mid.clone()].copy_from_slice(&src[..mid.len()]);
-        for x in (0..mid.start).chain(mid.end..dst.len()) {
-            dst[x] = mode
-                .source(x as isize - pad as isize, len)
-                .map_or(T::ZERO, |i| src[i]);
-        }
+        self.pad_segment(src, dst, -(self.p.pad3()[2].0 as isize));
     }
 
     /// `dst[x]` = input column `first + x` of row `src` through the padding mode.
@@ -783,12 +759,40 @@ impl Direct {
         }
     }
 
+    /// The border columns of one output row segment `o` (columns `c0..`, interior
+    /// `lo..hi` relative to `c0`) for kernel rows `rows` with weights `w`: through
+    /// the row kernel from edge strips where `vector` (and they fit), else the
+    /// scalar loop; starting from `o` (`acc`) or from the bias `b`.
+    #[allow(clippy::too_many_arguments)]
+    fn row_border<T: Element>(
+        &self,
+        kern: &DirectKernel<T>,
+        rows: &[&[T]],
+        w: &[T],
+        o: &mut [T],
+        (c0, lo, hi): (usize, usize, usize),
+        b: T,
+        acc: bool,
+        vector: bool,
+    ) {
+        let (kw, dil) = (self.p.kernel3()[2], self.p.dilation3()[2]);
+        let width = o.len();
+        let done = vector
+            && self.vector_edges(rows, c0, lo, hi, width, |rows, cols| {
+                kern.row(rows, kw, dil, w, &mut o[cols], b, acc)
+            });
+        if !done {
+            self.border(rows, w, o, c0, b, !acc);
+        }
+    }
+
     /// The border columns of a row segment through the vector kernel: for each
     /// side (output columns `0..lo` and `hi..width`, relative to `c0`), the input
     /// rows `src` are padded over just the columns that side reads into a stack
-    /// buffer (its own frame, so callers that do not come here do not pay for it),
-    /// and `run(rows, cols)` computes output columns `cols` from them. Returns
-    /// false, having done nothing, where a side's rows do not fit the buffer.
+    /// buffer sized to the need (its own frame, so callers that do not come here
+    /// do not pay for it), and `run(rows, cols)` computes output columns `cols`
+    /// from them. Returns false, having done nothing, where a side's rows do not
+    /// fit the largest buffer.
     #[inline(never)]
     fn vector_edges<T: Element>(
         &self,
@@ -797,23 +801,38 @@ impl Direct {
         lo: usize,
         hi: usize,
         width: usize,
-        mut run: impl FnMut(&[&[T]], std::ops::Range<usize>),
+        run: impl FnMut(&[&[T]], std::ops::Range<usize>),
     ) -> bool {
-        let buf = &mut [T::ZERO; EDGE_LEN];
         let p = &self.p;
         let span = (p.kernel3()[2] - 1) * p.dilation3()[2];
-        let pad = p.pad3()[2].0 as isize;
-        let sides = [(0, lo), (hi, width)];
-        let fits = |&(a, b): &(usize, usize)| {
-            b <= a
-                || (b - a + span)
-                    .checked_mul(src.len())
-                    .is_some_and(|n| n <= buf.len())
-        };
-        if !sides.iter().all(fits) || src.len() > DIRECT_MAX_ROWS {
-            return false;
+        let need = [(0, lo), (hi, width)]
+            .iter()
+            .filter(|&&(a, b)| b > a)
+            .map(|&(a, b)| (b - a + span).checked_mul(src.len()))
+            .try_fold(0usize, |m, n| n.map(|n| m.max(n)));
+        let sides = (c0, lo, hi, width, span);
+        match need {
+            Some(n) if src.len() <= DIRECT_MAX_ROWS && n <= EDGE_LEN / 8 => {
+                self.edge_strips(src, sides, &mut [T::ZERO; EDGE_LEN / 8], run)
+            }
+            Some(n) if src.len() <= DIRECT_MAX_ROWS && n <= EDGE_LEN => {
+                self.edge_strips(src, sides, &mut [T::ZERO; EDGE_LEN], run)
+            }
+            _ => return false,
         }
-        for (a, b) in sides {
+        true
+    }
+
+    /// [`vector_edges`](Self::vector_edges) with its buffer.
+    fn edge_strips<T: Element>(
+        &self,
+        src: &[&[T]],
+        (c0, lo, hi, width, span): (usize, usize, usize, usize, usize),
+        buf: &mut [T],
+        mut run: impl FnMut(&[&[T]], std::ops::Range<usize>),
+    ) {
+        let pad = self.p.pad3()[2].0 as isize;
+        for (a, b) in [(0, lo), (hi, width)] {
             if b <= a {
                 continue;
             }
@@ -828,7 +847,6 @@ impl Direct {
             }
             run(&rows[..src.len()], a..b);
         }
-        true
     }
 
     /// The border columns of one output row segment (`out` = columns `c0..`; the
@@ -890,6 +908,16 @@ const STRIP_LEN: usize = 4096;
 /// Taps per kernel from which border columns run through the vector kernel (from
 /// padded edge strips) instead of the scalar loop.
 const VECTOR_EDGE_TAPS: usize = 25;
+
+/// The first `out.len() / width` (at most 8) rows of `width` values of `out`, each
+/// cut to columns `cols`: the output rows of one multi-row kernel call.
+fn row_slices<T>(out: &mut [T], width: usize, cols: std::ops::Range<usize>) -> [&mut [T]; 8] {
+    let mut rows: [&mut [T]; 8] = Default::default();
+    for (r, row) in rows.iter_mut().zip(out.chunks_exact_mut(width)) {
+        *r = &mut row[cols.clone()];
+    }
+    rows
+}
 
 /// Elements of the stack buffer for those edge strips.
 const EDGE_LEN: usize = 4096;

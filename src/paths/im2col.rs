@@ -326,6 +326,17 @@ impl Im2col {
         (extra <= out_sp / 8 || extra * tiles <= out_sp).then_some(self.grid_len)
     }
 
+    /// Packs weight tile `i` (group `i / tiles`, rows `(i % tiles)·mr..` of it)
+    /// into `dst`, in the order the convolution flip asks for.
+    fn pack_weight_tile<T: Element>(&self, weight: &[T], mr: usize, i: usize, dst: &mut [T]) {
+        let (cout_g, k) = (self.p.out_channels_per_group(), self.p.reduction_len());
+        let tiles = cout_g.div_ceil(mr);
+        let (g, t) = (i / tiles, i % tiles);
+        let w = &weight[g * cout_g * k..(g + 1) * cout_g * k];
+        let col = (!self.wcol_identity).then_some(&self.wcol[..]);
+        pack::pack_a_tile_rows(dst, w, k, cout_g, k, mr, t, col);
+    }
+
     fn packed_a_len(&self, mr: usize) -> usize {
         self.p.groups()
             * pack::packed_a_len(self.p.out_channels_per_group(), self.p.reduction_len(), mr)
@@ -392,6 +403,14 @@ impl Im2col {
 
     /// Writes channel `src` (one input channel) padded and phase-split into `dst`.
     fn prepare_channel<T: Element>(&self, dst: &mut [T], src: &[T]) {
+        self.prepare_positions(dst, src, 0, self.plane);
+    }
+
+    /// Grid positions `first..first + plane` of every phase plane of channel `src`,
+    /// padded, into `dst` (`plane` elements per phase): a whole channel
+    /// (`first = 0`, `plane = self.plane`) or a band's part of it. Positions past
+    /// the grid are zero.
+    fn prepare_positions<T: Element>(&self, dst: &mut [T], src: &[T], first: usize, plane: usize) {
         let inp = self.p.input3();
         let pad = self.p.pad3();
         let mode = self.p.padding_mode();
@@ -405,22 +424,27 @@ impl Im2col {
             }
             mode.source(padded_pos as isize - pad[a].0 as isize, inp[a])
         };
-        let mut planes = dst.chunks_exact_mut(self.plane);
+        let mut planes = dst.chunks_exact_mut(plane);
         for pd in 0..phases[0] {
             for ph in 0..phases[1] {
                 for pw in 0..phases[2] {
-                    let plane = planes.next().expect("one plane per phase");
-                    for (qd, slab) in plane.chunks_exact_mut(q[1] * q[2]).enumerate() {
-                        let sd = source(0, qd, pd);
-                        for (qh, row) in slab.chunks_exact_mut(q[2]).enumerate() {
-                            match (sd, source(1, qh, ph)) {
-                                (Some(d), Some(h)) => {
-                                    let line = &src[(d * inp[1] + h) * inp[2]..][..inp[2]];
-                                    self.prepare_row(row, line, pw, 0, &source);
-                                }
-                                _ => row.fill(T::ZERO),
+                    let mut plane = planes.next().expect("one plane per phase");
+                    // Row by row; a band's first and last rows partly.
+                    let mut e = first;
+                    while !plane.is_empty() {
+                        let (r, i0) = (e / q[2], e % q[2]);
+                        let (row, rest) = plane.split_at_mut((q[2] - i0).min(plane.len()));
+                        let (qd, qh) = (r / q[1], r % q[1]);
+                        let sd = if qd < q[0] { source(0, qd, pd) } else { None };
+                        match (sd, source(1, qh, ph)) {
+                            (Some(d), Some(h)) => {
+                                let line = &src[(d * inp[1] + h) * inp[2]..][..inp[2]];
+                                self.prepare_row(row, line, pw, i0, &source);
                             }
+                            _ => row.fill(T::ZERO),
                         }
+                        e += row.len();
+                        plane = rest;
                     }
                 }
             }
@@ -530,12 +554,7 @@ impl Im2col {
             threads,
             (&mut apack[..a_tasks * k * mr], k * mr),
             (&mut prepared[..prep_len], self.chan_stride),
-            |i, dst| {
-                let (g, t) = (i / tiles_g, i % tiles_g);
-                let w = &weight[g * cout_g * k..(g + 1) * cout_g * k];
-                let col = (!self.wcol_identity).then_some(&self.wcol[..]);
-                pack::pack_a_tile_rows(dst, w, k, cout_g, k, mr, t, col);
-            },
+            |i, dst| self.pack_weight_tile(weight, mr, i, dst),
             |c, dst| self.prepare_channel(dst, &input[c * in_sp..(c + 1) * in_sp]),
         );
         let apack = &*apack;
@@ -725,12 +744,7 @@ impl Im2col {
             threads,
             &mut apack[..groups * tiles_g * k * mr],
             k * mr,
-            |i, dst| {
-                let (g, t) = (i / tiles_g, i % tiles_g);
-                let w = &weight[g * cout_g * k..(g + 1) * cout_g * k];
-                let col = (!self.wcol_identity).then_some(&self.wcol[..]);
-                pack::pack_a_tile_rows(dst, w, k, cout_g, k, mr, t, col);
-            },
+            |i, dst| self.pack_weight_tile(weight, mr, i, dst),
         );
         let apack = &*apack;
         let (in_image, out_image) = (
@@ -811,46 +825,10 @@ impl Im2col {
         first: usize,
         buf: &mut [T],
     ) {
-        let inp = self.p.input3();
-        let pad = self.p.pad3();
-        let mode = self.p.padding_mode();
-        let (s, q, phases) = (self.p.stride3(), self.q, self.phases);
-        let source = |a: usize, i: usize, ph: usize| -> Option<usize> {
-            let padded_pos = i * s[a] + ph;
-            if padded_pos >= inp[a] + pad[a].0 + pad[a].1 {
-                return None;
-            }
-            mode.source(padded_pos as isize - pad[a].0 as isize, inp[a])
-        };
         let in_sp = self.p.input_spatial();
         let len = band.len(&self.p);
         parallel::for_each_chunk_mut(threads, &mut buf[..len], band.chan_stride, |c, chan| {
-            let src = &x[c * in_sp..(c + 1) * in_sp];
-            let mut planes = chan.chunks_exact_mut(band.plane);
-            for pd in 0..phases[0] {
-                for ph in 0..phases[1] {
-                    for pw in 0..phases[2] {
-                        let mut plane = planes.next().expect("one plane per phase");
-                        // Row by row, the first and last ones partly.
-                        let mut e = first;
-                        while !plane.is_empty() {
-                            let (r, i0) = (e / q[2], e % q[2]);
-                            let (row, rest) = plane.split_at_mut((q[2] - i0).min(plane.len()));
-                            let (qd, qh) = (r / q[1], r % q[1]);
-                            let sd = if qd < q[0] { source(0, qd, pd) } else { None };
-                            match (sd, source(1, qh, ph)) {
-                                (Some(d), Some(h)) => {
-                                    let line = &src[(d * inp[1] + h) * inp[2]..][..inp[2]];
-                                    self.prepare_row(row, line, pw, i0, &source);
-                                }
-                                _ => row.fill(T::ZERO),
-                            }
-                            e += row.len();
-                            plane = rest;
-                        }
-                    }
-                }
-            }
+            self.prepare_positions(chan, &x[c * in_sp..(c + 1) * in_sp], first, band.plane);
         });
     }
 

@@ -233,3 +233,38 @@ pub fn check_thread_invariance(p: &Problem, seed: u64) {
         }
     }
 }
+
+/// Forward of `plan` on f64 data `x, w, b` (and the same rounded to f32) against
+/// the reference under the tolerance rule, f64 once and f32 on 1 and 2 threads,
+/// the two f32 results bitwise equal.
+pub fn check_forward_threads(plan: &Plan, x: &[f64], w: &[f64], b: &[f64]) {
+    let p = plan.problem();
+    let terms = p.reduction_len() + 1;
+    let f32s = |v: &[f64]| v.iter().map(|&f| f as f32).collect::<Vec<_>>();
+    let (x32, w32, b32) = (f32s(x), f32s(w), f32s(b));
+    let mut want = vec![0.0f32; p.output_len()];
+    reference::forward(p, &x32, &w32, Some(&b32), &mut want).unwrap();
+    let s = reference::scale::forward(p, &x32, &w32, Some(&b32));
+    let run = |t: usize| {
+        let mut y = vec![f32::NAN; p.output_len()];
+        plan.clone()
+            .with_threads(t)
+            .forward(&x32, &w32, Some(&b32), &mut y)
+            .unwrap();
+        y
+    };
+    let (y1, y2) = (run(1), run(2));
+    assert_close(&format!("{plan} f32"), &y1, &want, &s, terms);
+    let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+    assert_eq!(
+        bits(&y1),
+        bits(&y2),
+        "{plan}: results depend on the thread count"
+    );
+    let mut want = vec![0.0f64; p.output_len()];
+    reference::forward(p, x, w, Some(b), &mut want).unwrap();
+    let s = reference::scale::forward(p, x, w, Some(b));
+    let mut y = vec![f64::NAN; p.output_len()];
+    plan.forward(x, w, Some(b), &mut y).unwrap();
+    assert_close(&format!("{plan} f64"), &y, &want, &s, terms);
+}
