@@ -217,6 +217,86 @@ pub fn for_each_nested_chunk_mut<T: Send>(
     }
 }
 
+/// Scratch slots handed out at most (a plan's workspace holds one per thread up to
+/// this many; more threads wait for a free slot).
+pub const MAX_SCRATCH_SLOTS: usize = 64;
+
+/// [`for_each_nested_chunk_mut`] with a scratch slot per running call:
+/// `f(i, j, chunk, slot)`, where `slot` is a `slot_len`-element piece of `scratch`
+/// that no other running call holds. A thread keeps its slot for a whole rayon job
+/// (many chunks), so slots are taken a few times per call, not per chunk. Slots
+/// are as many as `scratch` holds (at most [`MAX_SCRATCH_SLOTS`]); with fewer than
+/// threads, a thread waits for one (holders never wait on anything, so one is
+/// always freed). What a chunk computes must not depend on its slot's previous
+/// contents: they are whatever an earlier chunk left.
+///
+/// # Panics
+/// If `scratch` holds no slot.
+pub fn for_each_nested_chunk_mut_scratch<T: Send, S: Send>(
+    threads: usize,
+    data: &mut [T],
+    (outer, inner): (usize, usize),
+    scratch: &mut [S],
+    slot_len: usize,
+    f: impl Fn(usize, usize, &mut [T], &mut [S]) + Sync + Send,
+) {
+    let (outer, inner, slot_len) = (outer.max(1), inner.max(1), slot_len.max(1));
+    assert!(scratch.len() >= slot_len, "no scratch slot");
+    let pool = match (threads > 1).then(|| pool(threads)).flatten() {
+        Some(p) => p,
+        None => {
+            let slot = &mut scratch[..slot_len];
+            for (i, o) in data.chunks_mut(outer).enumerate() {
+                for (j, c) in o.chunks_mut(inner).enumerate() {
+                    f(i, j, c, slot);
+                }
+            }
+            return;
+        }
+    };
+    // Free slots; on the stack, so the hot path allocates nothing.
+    let mut free: [Option<&mut [S]>; MAX_SCRATCH_SLOTS] = std::array::from_fn(|_| None);
+    for (f, s) in free.iter_mut().zip(scratch.chunks_exact_mut(slot_len)) {
+        *f = Some(s);
+    }
+    let free = Mutex::new(free);
+    /// A slot taken from `free`, put back when dropped.
+    struct Held<'a, 's, S> {
+        slot: Option<&'s mut [S]>,
+        free: &'a Mutex<[Option<&'s mut [S]>; MAX_SCRATCH_SLOTS]>,
+    }
+    impl<S> Drop for Held<'_, '_, S> {
+        fn drop(&mut self) {
+            let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(f) = free.iter_mut().find(|f| f.is_none()) {
+                *f = self.slot.take();
+            }
+        }
+    }
+    let take = || loop {
+        let mut slots = free.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(s) = slots.iter_mut().find_map(|f| f.take()) {
+            return Held {
+                slot: Some(s),
+                free: &free,
+            };
+        }
+        drop(slots);
+        std::thread::yield_now();
+    };
+    pool.install(|| {
+        data.par_chunks_mut(outer).enumerate().for_each(|(i, o)| {
+            o.par_chunks_mut(inner)
+                .enumerate()
+                .for_each_init(take, |held, (j, c)| {
+                    if let Some(slot) = held.slot.as_deref_mut() {
+                        f(i, j, c, slot)
+                    }
+                })
+        })
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

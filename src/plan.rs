@@ -286,7 +286,7 @@ impl Plan {
                 T::gemm_kernel(self.isa).map_or(0, |k| g.fwd.workspace_len(k.mr, self.threads))
             }
             Algo::Direct(d) => {
-                d.0.workspace_len()
+                d.0.workspace_len(self.threads)
                     .max(d.1.as_ref().map_or(0, |s| s.workspace_len(self.threads)))
             }
             Algo::Separable(s) => s.0.workspace_len(self.threads),

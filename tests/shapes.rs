@@ -227,6 +227,54 @@ fn narrow_rows_through_the_padded_strip_match_the_reference() {
     }
 }
 
+/// Narrow rows through per-thread slabs: 3-D tasks of several output planes that
+/// share padded input planes (a ring), with depth strides and dilations, padding
+/// modes that map two kernel planes to one input plane, grouped channels that
+/// accumulate, volumes whose depth is no multiple of the planes per task, and
+/// planes too large for a slab (tasks of rows); at every level, bitwise identical
+/// on 1, 2, 3 and 5 threads (more threads than a small workspace has slabs wait
+/// for one).
+#[test]
+fn narrow_slab_tasks_match_the_reference_at_every_level() {
+    let cases = [
+        "n1_ic1_oc1_i19x12x40_k3x3x3_p1_zeros_xcorr",
+        "n1_ic1_oc1_i21x9x33_k3x3x3_s2x1x1_p1_reflect_conv",
+        "n1_ic1_oc1_i17x8x20_k3x3x3_d2x1x1_p2:2x1:1x1:1_replicate_xcorr",
+        "n1_ic1_oc1_i3x7x20_k3x3x3_p1_circular_xcorr",
+        "n2_ic4_oc4_g2_i11x10x24_k3x3x5_p1:1x1:1x2:2_zeros_xcorr",
+        "n1_ic2_oc2_g2_i5x9x17_k5x3x3_p2:2x1:1x1:1_reflect_xcorr",
+        "n1_ic1_oc1_i4x200x400_k3x3x3_p1_zeros_xcorr",
+        "n1_ic1_oc1_i130x100_k3x3_p1_zeros_conv",
+    ];
+    for d in cases {
+        let p: Problem = d.parse().unwrap();
+        for isa in xcorr::isa::Isa::supported().filter(|&i| i != xcorr::isa::Isa::Scalar) {
+            let make =
+                |p: &Problem| Plan::with_path(p, Path::Direct).and_then(|pl| pl.with_isa(isa));
+            check_plan_against_reference_all(&p, 31, &make);
+            let plan = make(&p).unwrap();
+            let mut r = common::Rng(32);
+            let (x, w, b) = (
+                r.vec::<f32>(p.input_len()),
+                r.vec::<f32>(p.weight_len()),
+                r.vec::<f32>(p.bias_len()),
+            );
+            let run = |t: usize| {
+                let mut y = vec![f32::NAN; p.output_len()];
+                let plan = plan.clone().with_threads(t);
+                let mut ws = vec![0.0f32; plan.workspace_len::<f32>()];
+                plan.forward_with_workspace(&x, &w, Some(&b), &mut y, &mut ws)
+                    .unwrap();
+                y.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+            };
+            let one = run(1);
+            for t in [2, 3, 5] {
+                assert_eq!(one, run(t), "{d} at {isa} on {t} threads");
+            }
+        }
+    }
+}
+
 /// The im2col path's grid columns: several full panels whose B rows are read in
 /// place (one output row or several per panel, padding columns between them,
 /// rows between 3-D planes), a packed last panel, strides, dilation, groups, every

@@ -504,6 +504,43 @@ pub unsafe fn all_finite<V: Vector>(x: *const V::Elem, n: usize) -> bool {
     }
 }
 
+/// The arguments of [`direct_rows`] that its blocks share: input rows, weights,
+/// output rows, row length, bias, whether to accumulate.
+type RowsArgs<'a, V, const R: usize> = (
+    &'a [*const <V as Vector>::Elem],
+    *const <V as Vector>::Elem,
+    &'a [*mut <V as Vector>::Elem; R],
+    usize,
+    <V as Vector>::Elem,
+    bool,
+);
+
+/// The blocks of [`direct_rows`]: of `NV` vectors while they fit, then one of 3
+/// and one of 2 (a 7-vector row, 112 columns of f32, takes 4 + 3 instead of
+/// 4 + 2 + 1, whose last vector has only R FMA chains): returns the first column
+/// not done.
+///
+/// # Safety
+/// As [`direct_rows`].
+#[inline(always)]
+unsafe fn row_blocks<V: Vector, const R: usize, const NV: usize, const FETCH: bool>(
+    args: RowsArgs<'_, V, R>,
+    kh: usize,
+    taps: usize,
+    dil: usize,
+) -> usize {
+    // SAFETY: the caller's contract.
+    unsafe {
+        let j = direct_rows_blocks::<V, R, NV, FETCH>(args, kh, taps, dil, 0);
+        let j = if NV > 3 {
+            direct_rows_blocks::<V, R, 3, FETCH>(args, kh, taps, dil, j)
+        } else {
+            j
+        };
+        direct_rows_blocks::<V, R, 2, FETCH>(args, kh, taps, dil, j)
+    }
+}
+
 /// The blocks of `R` rows × `NV` vectors of [`direct_rows`] from column `j0` on,
 /// while whole blocks fit: returns the first column not done.
 ///
@@ -511,16 +548,11 @@ pub unsafe fn all_finite<V: Vector>(x: *const V::Elem, n: usize) -> bool {
 /// As [`direct_rows`].
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-unsafe fn direct_rows_blocks<V: Vector, const R: usize, const NV: usize>(
-    inp: &[*const V::Elem],
+unsafe fn direct_rows_blocks<V: Vector, const R: usize, const NV: usize, const FETCH: bool>(
+    (inp, w, out, n, bias, accumulate): RowsArgs<'_, V, R>,
     kh: usize,
     taps: usize,
     dil: usize,
-    w: *const V::Elem,
-    out: &[*mut V::Elem; R],
-    n: usize,
-    bias: V::Elem,
-    accumulate: bool,
     j0: usize,
 ) -> usize {
     // SAFETY (whole body): the caller's contract.
@@ -550,8 +582,10 @@ unsafe fn direct_rows_blocks<V: Vector, const R: usize, const NV: usize>(
                     let rp = row.add(j);
                     // Large images stream from L3 or memory: ask for this row's
                     // data a few blocks ahead (a hint; may point past the row).
-                    for v in 0..NV {
-                        V::prefetch(rp.wrapping_add((PREFETCH_BLOCKS * NV + v) * l));
+                    if FETCH {
+                        for v in 0..NV {
+                            V::prefetch(rp.wrapping_add((PREFETCH_BLOCKS * NV + v) * l));
+                        }
                     }
                     for t in 0..taps {
                         let p = rp.add(t * dil);
@@ -607,21 +641,44 @@ pub unsafe fn direct_rows<V: Vector, const R: usize, const NV: usize>(
     bias: V::Elem,
     accumulate: bool,
 ) {
-    // SAFETY (whole body): the caller's contract above.
+    // SAFETY: the caller's contract above.
+    unsafe { rows_body::<V, R, NV, true>(inp, kh, taps, dil, w, out, n, bias, accumulate) }
+}
+
+/// [`direct_rows`], prefetching its input rows ahead (`FETCH`: rows streamed from
+/// L3 or memory) or not (rows just padded into a slab, in L1 or L2: the prefetches
+/// would be a quarter of a 3×3 block's instructions).
+///
+/// # Safety
+/// As [`direct_rows`].
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+unsafe fn rows_body<V: Vector, const R: usize, const NV: usize, const FETCH: bool>(
+    inp: &[*const V::Elem],
+    kh: usize,
+    taps: usize,
+    dil: usize,
+    w: *const V::Elem,
+    out: &[*mut V::Elem; R],
+    n: usize,
+    bias: V::Elem,
+    accumulate: bool,
+) {
+    // SAFETY (whole body): the caller's contract of `direct_rows`.
     unsafe {
         let l = V::LANES;
         let per_plane = R + kh - 1;
         let planes = inp.len() / per_plane;
         // Blocks of R rows × NV vectors, then of fewer vectors (narrow rows, such
         // as depthwise layers', keep R·NV/2 chains instead of R).
+        // (No closure here: a closure does not inherit the caller's target features,
+        // and the vector code in it would not be inlined.)
+        let args = (inp, w, out, n, bias, accumulate);
         let mut j = if (kh, taps, dil) == (3, 3, 1) {
             // The commonest kernel, with its loops unrolled.
-            let j = direct_rows_blocks::<V, R, NV>(inp, 3, 3, 1, w, out, n, bias, accumulate, 0);
-            direct_rows_blocks::<V, R, 2>(inp, 3, 3, 1, w, out, n, bias, accumulate, j)
+            row_blocks::<V, R, NV, FETCH>(args, 3, 3, 1)
         } else {
-            let j =
-                direct_rows_blocks::<V, R, NV>(inp, kh, taps, dil, w, out, n, bias, accumulate, 0);
-            direct_rows_blocks::<V, R, 2>(inp, kh, taps, dil, w, out, n, bias, accumulate, j)
+            row_blocks::<V, R, NV, FETCH>(args, kh, taps, dil)
         };
         // The rest one vector at a time, still R rows at once (R independent FMA
         // chains); the last vector masked.
@@ -656,6 +713,83 @@ pub unsafe fn direct_rows<V: Vector, const R: usize, const NV: usize>(
                 a.store_upto(out[r].add(j), width);
             }
             j += width;
+        }
+    }
+}
+
+/// `rows` consecutive output rows (`width` values each, `out` row after row) of a
+/// direct correlation with stride and dilation 1 between rows, from a slab of
+/// padded input rows: kernel plane `d` reads the rows `planes[d] + y·stride`, and
+/// output row `y` sums kernel row `kh'` of every plane against slab row `y + kh'`.
+/// Blocks of `R` rows go through [`direct_rows`] (each loaded vector shared by the
+/// block's rows), the last `rows mod R` one at a time, so one call covers a task
+/// and its row tables cost a few stores per block.
+///
+/// # Safety
+/// Level supported and called from its `#[target_feature]` wrapper;
+/// `planes.len()·(R + kh - 1) <= DIRECT_MAX_ROWS`; every plane holds `rows + kh - 1`
+/// rows `stride` apart, each of `width + (taps-1)·dil` readable elements; `w` holds
+/// `planes.len()·kh·taps`; `out` holds `rows·width` writable elements.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+pub unsafe fn direct_slab<V: Vector, const R: usize, const NV: usize>(
+    planes: &[*const V::Elem],
+    stride: usize,
+    kh: usize,
+    taps: usize,
+    dil: usize,
+    w: *const V::Elem,
+    out: *mut V::Elem,
+    width: usize,
+    rows: usize,
+    bias: V::Elem,
+    accumulate: bool,
+) {
+    // SAFETY (whole body): the caller's contract above; block rows `y..y + R` read
+    // slab rows `y..y + R + kh - 1 <= rows + kh - 1`.
+    unsafe {
+        let mut table = [std::ptr::null::<V::Elem>(); super::DIRECT_MAX_ROWS];
+        let mut y = 0;
+        while y < rows {
+            if y + R <= rows {
+                let per = R + kh - 1;
+                for (d, &p) in planes.iter().enumerate() {
+                    for i in 0..per {
+                        table[d * per + i] = p.add((y + i) * stride);
+                    }
+                }
+                let o: [*mut V::Elem; R] = std::array::from_fn(|r| out.add((y + r) * width));
+                rows_body::<V, R, NV, false>(
+                    &table[..planes.len() * per],
+                    kh,
+                    taps,
+                    dil,
+                    w,
+                    &o,
+                    width,
+                    bias,
+                    accumulate,
+                );
+                y += R;
+            } else {
+                for (d, &p) in planes.iter().enumerate() {
+                    for i in 0..kh {
+                        table[d * kh + i] = p.add((y + i) * stride);
+                    }
+                }
+                rows_body::<V, 1, NV, false>(
+                    &table[..planes.len() * kh],
+                    kh,
+                    taps,
+                    dil,
+                    w,
+                    &[out.add(y * width)],
+                    width,
+                    bias,
+                    accumulate,
+                );
+                y += 1;
+            }
         }
     }
 }

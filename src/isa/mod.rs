@@ -505,6 +505,10 @@ fn with_row_ptrs<T, R>(rows: &[&[T]], f: impl FnOnce(&[*const T]) -> R) -> R {
 pub type DirectRowsFn<T> =
     unsafe fn(&[*const T], usize, usize, usize, *const T, &[*mut T], usize, T, bool);
 
+/// A slab direct kernel signature: see [`DirectKernel::slab`].
+pub type DirectSlabFn<T> =
+    unsafe fn(&[*const T], usize, usize, usize, usize, *const T, *mut T, usize, usize, T, bool);
+
 /// A tap-list direct kernel signature: see [`DirectKernel::taps`].
 pub type DirectTapsFn<T> = unsafe fn(&[*const T], *const T, u64, *mut T, usize, T, bool);
 
@@ -521,6 +525,7 @@ pub struct DirectKernel<T> {
     row: DirectRowFn<T>,
     rows: DirectRowsFn<T>,
     taps: DirectTapsFn<T>,
+    slab: DirectSlabFn<T>,
     finite: unsafe fn(*const T, usize) -> bool,
 }
 
@@ -689,6 +694,77 @@ impl<T: Element> DirectKernel<T> {
             unsafe { (self.rows)(ip, kh, taps, dil, w.as_ptr(), &op[..r], n, bias, accumulate) }
         })
     }
+
+    /// `out.len() / width` consecutive output rows of `width` values (stride and
+    /// dilation 1 between rows) from a slab of padded input rows `stride` apart:
+    /// kernel plane `d` reads slab `planes[d]`, and output row `y` sums kernel row
+    /// `kh'` against its row `y + kh'` from the row's start:
+    /// `out[y][j] (+)= Σ_d Σ_kh' Σ_t w[(d·kh + kh')·taps + t] · planes[d][(y + kh')·stride + j + t·dil]`.
+    /// Rows go through [`rows`](Self::rows)' kernel `rows_per_block` at a time, so
+    /// a whole task is one call.
+    ///
+    /// # Panics
+    /// If `out` is not whole rows, the planes' rows (`stride` apart) are shorter than
+    /// `width + (taps-1)·dil` or fewer than `out.len() / width + kh - 1`, there are
+    /// more planes than [`DIRECT_MAX_ROWS`]` / (rows_per_block + kh - 1)`, or `w`
+    /// is short.
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    pub fn slab(
+        &self,
+        planes: &[&[T]],
+        stride: usize,
+        kh: usize,
+        taps: usize,
+        dil: usize,
+        w: &[T],
+        out: &mut [T],
+        width: usize,
+        bias: T,
+        accumulate: bool,
+    ) {
+        if width == 0 || out.is_empty() || taps == 0 || kh == 0 || planes.is_empty() {
+            return;
+        }
+        let rows = out.len() / width;
+        let need = (taps - 1)
+            .checked_mul(dil)
+            .and_then(|s| s.checked_add(width));
+        let span = (rows + kh - 2)
+            .checked_mul(stride)
+            .zip(need)
+            .and_then(|(a, b)| a.checked_add(b));
+        assert!(
+            out.len().is_multiple_of(width)
+                && need.is_some_and(|n| n <= stride)
+                && span.is_some_and(|s| planes.iter().all(|p| p.len() >= s))
+                && planes.len() * (self.rows_per_block + kh - 1) <= DIRECT_MAX_ROWS
+                && w.len() >= planes.len() * kh * taps,
+            "direct slab out of bounds"
+        );
+        let mut ptrs = [std::ptr::null::<T>(); DIRECT_MAX_ROWS];
+        for (p, s) in ptrs.iter_mut().zip(planes) {
+            *p = s.as_ptr();
+        }
+        // SAFETY: supported level (see `direct_kernel_f32`); every plane holds its
+        // `rows + kh - 1` rows of `need` elements `stride` apart (asserts: the last
+        // row ends at `span`), `w` its taps, `out` its rows; the row tables fit.
+        unsafe {
+            (self.slab)(
+                &ptrs[..planes.len()],
+                stride,
+                kh,
+                taps,
+                dil,
+                w.as_ptr(),
+                out.as_mut_ptr(),
+                width,
+                rows,
+                bias,
+                accumulate,
+            )
+        }
+    }
 }
 
 macro_rules! direct_table {
@@ -700,11 +776,12 @@ macro_rules! direct_table {
                 return None;
             }
             #[allow(clippy::type_complexity)]
-            let ((row, rows, taps, finite), rows_per_block): (
+            let ((row, rows, taps, slab, finite), rows_per_block): (
                 (
                     DirectRowFn<$t>,
                     DirectRowsFn<$t>,
                     DirectTapsFn<$t>,
+                    DirectSlabFn<$t>,
                     unsafe fn(*const $t, usize) -> bool,
                 ),
                 usize,
@@ -724,6 +801,7 @@ macro_rules! direct_table {
                 row,
                 rows,
                 taps,
+                slab,
                 finite,
             })
         }
@@ -737,18 +815,21 @@ direct_table!(
         portable::direct_row_f32,
         portable::direct_rows_f32,
         portable::direct_taps_f32,
+        portable::direct_slab_f32,
         portable::all_finite_f32
     ),
     (
         avx2::direct_row_f32,
         avx2::direct_rows_f32,
         avx2::direct_taps_f32,
+        avx2::direct_slab_f32,
         avx2::all_finite_f32
     ),
     (
         avx512::direct_row_f32,
         avx512::direct_rows_f32,
         avx512::direct_taps_f32,
+        avx512::direct_slab_f32,
         avx512::all_finite_f32
     )
 );
@@ -759,18 +840,21 @@ direct_table!(
         portable::direct_row_f64,
         portable::direct_rows_f64,
         portable::direct_taps_f64,
+        portable::direct_slab_f64,
         portable::all_finite_f64
     ),
     (
         avx2::direct_row_f64,
         avx2::direct_rows_f64,
         avx2::direct_taps_f64,
+        avx2::direct_slab_f64,
         avx2::all_finite_f64
     ),
     (
         avx512::direct_row_f64,
         avx512::direct_rows_f64,
         avx512::direct_taps_f64,
+        avx512::direct_slab_f64,
         avx512::all_finite_f64
     )
 );

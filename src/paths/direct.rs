@@ -18,9 +18,13 @@
 //!   ahead, since large images and signals stream from L3 or memory;
 //! * the few **border** columns at either end go through `PaddingMode::source`;
 //!   where rows are narrow (at most 512 columns, as depthwise layers and small
-//!   volumes have) and those columns would be a large share of scalar work, a
-//!   block's few input rows are instead padded into a small stack strip (one per
-//!   task, sized to the block) and every column runs through the vector kernel.
+//!   volumes have) and those columns would be a large share of scalar work, the
+//!   input rows are instead padded, and every column runs through the vector
+//!   kernel: with stride and dilation 1 along H, each task pads the rows it reads
+//!   once into its thread's slab of the workspace (3-D tasks of several output
+//!   planes keep a ring of padded input planes) and one kernel call computes all
+//!   its rows (`SlabTasks`); otherwise a block's few input rows go into a small
+//!   stack strip.
 //!
 //! **Zero taps** of sparse kernels (most taps zero, large enough to be
 //! compute-bound: see `sparse`) are skipped: each output row sums only the
@@ -59,6 +63,64 @@ pub(crate) struct Direct {
     /// are short and have border columns, which would otherwise be a large share
     /// of scalar work (depthwise layers, small images and volumes).
     narrow: bool,
+    /// How narrow rows are padded into per-thread slabs of the workspace, where
+    /// the multi-row kernel applies (see `SlabTasks`).
+    slab: Option<SlabTasks>,
+}
+
+/// Tasks of narrow rows through slabs: each task pads the input rows it reads
+/// once into its thread's slab (`slot` elements of the workspace: one padded
+/// plane of `rows + kh - 1` rows per kernel plane), and one kernel call per input
+/// channel computes all its rows. A task is `planes` whole output planes of one
+/// volume, whose kernel planes share padded input planes (a ring: 3-D kernels pad
+/// each input plane once per task instead of once per kernel plane and row
+/// block), or `rows` rows of one output plane.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct SlabTasks {
+    planes: usize,
+    rows: usize,
+    /// Padded row length: `out_w + (kw-1)·dil`.
+    sw: usize,
+    slot: usize,
+}
+
+impl SlabTasks {
+    /// Where the slab route applies: narrow rows with stride and dilation 1 along
+    /// H and more than one output row, whose kernel planes' row tables fit the
+    /// multi-row kernel (rows per block at most 4 on every level).
+    fn new(p: &Problem, narrow: bool) -> Option<SlabTasks> {
+        let (ker, out, dil) = (p.kernel3(), p.output3(), p.dilation3());
+        if !narrow
+            || p.stride3()[1] != 1
+            || dil[1] != 1
+            || out[1] < 2
+            || ker[0] * (4 + ker[1] - 1) > DIRECT_MAX_ROWS
+        {
+            return None;
+        }
+        let sw = (ker[2] - 1).checked_mul(dil[2])?.checked_add(out[2])?;
+        let slot = |rows: usize| ker[0].checked_mul(rows + ker[1] - 1)?.checked_mul(sw);
+        if ker[0] > 1 && slot(out[1])? <= SLAB_MAX {
+            let planes = SLAB_PLANES.min(out[0]);
+            return Some(SlabTasks {
+                planes,
+                rows: out[1],
+                sw,
+                slot: slot(out[1])?,
+            });
+        }
+        // Rows per task: a multiple of 4 (of every level's rows per block).
+        let mut rows = SLAB_ROWS.min(out[1]);
+        while rows > 4 && slot(rows)? > SLAB_MAX {
+            rows = (rows / 2).next_multiple_of(4).min(rows - 4);
+        }
+        (slot(rows)? <= SLAB_MAX).then(|| SlabTasks {
+            planes: 1,
+            rows,
+            sw,
+            slot: slot(rows).unwrap_or(usize::MAX),
+        })
+    }
 }
 
 /// Border columns tabled per plan at most.
@@ -109,18 +171,27 @@ impl Direct {
             tabled,
             border_taps,
             narrow,
+            slab: SlabTasks::new(p, narrow),
         })
     }
 
     /// Workspace: for convolution, the flipped weights; where the depth or height
-    /// axes are padded, a row of zeros for their padded rows.
-    pub(crate) fn workspace_len(&self) -> usize {
+    /// axes are padded, a row of zeros for their padded rows; for narrow rows, a
+    /// slab per thread (`SlabTasks`).
+    pub(crate) fn workspace_len(&self, threads: usize) -> usize {
         let flipped = if self.p.op() == Op::Convolution {
             self.p.weight_len()
         } else {
             0
         };
-        flipped + self.zero_row_len()
+        (flipped + self.zero_row_len()).saturating_add(self.slabs_len(threads))
+    }
+
+    fn slabs_len(&self, threads: usize) -> usize {
+        self.slab.map_or(0, |s| {
+            s.slot
+                .saturating_mul(threads.clamp(1, parallel::MAX_SCRATCH_SLOTS))
+        })
     }
 
     fn zero_row_len(&self) -> usize {
@@ -151,6 +222,7 @@ impl Direct {
             Op::Correlation => 0,
             Op::Convolution => p.weight_len(),
         });
+        let (zero, slabs) = zero.split_at_mut(self.zero_row_len());
         let taps = p.kernel_spatial();
         if p.op() == Op::Convolution {
             for (d, s) in flipped
@@ -175,6 +247,31 @@ impl Direct {
                 .any(|w| sparse(w, single, self.narrow));
         let out = p.output3();
         let (out_h, out_w) = (out[1], out[2]);
+        if let Some(st) = self.slab {
+            // Whole planes of one volume per task, or rows of one plane.
+            let (outer, inner) = if st.planes > 1 {
+                (out[0] * out_h * out_w, st.planes * out_h * out_w)
+            } else {
+                (out_h * out_w, st.rows * out_w)
+            };
+            let slots = self.slabs_len(threads).min(slabs.len());
+            parallel::for_each_nested_chunk_mut_scratch(
+                threads,
+                output,
+                (outer, inner),
+                &mut slabs[..slots],
+                st.slot,
+                |i, j, chunk, slot| {
+                    let first = if st.planes > 1 {
+                        (i * out[0] + j * st.planes, 0)
+                    } else {
+                        (i, j * st.rows)
+                    };
+                    self.slab_task(kern, &st, first, (input, wt, bias, zero), chunk, slot)
+                },
+            );
+            return;
+        }
         // Rows of a block share input rows when consecutive output rows are
         // consecutive input rows (stride and dilation 1 along H).
         let rpb = if p.stride3()[1] == 1 && p.dilation3()[1] == 1 && out_h > 1 {
@@ -212,33 +309,6 @@ impl Direct {
                         chunk,
                         &mut [],
                     );
-                } else if self.narrow
-                    && rpb > 1
-                    && p.kernel3()[0] == 1
-                    && p.kernel3()[1] + rpb - 1 <= DIRECT_MAX_ROWS
-                    && self.slab_len(chunk.len() / out_w) <= SLAB_LEN
-                {
-                    // The task's input rows padded once into a slab that all its
-                    // row blocks read (sized to the need: zeroing it is a cost).
-                    let rows = chunk.len() / out_w;
-                    let oh0 = i * NARROW_BLOCKS * rpb;
-                    // Row tables sized to the kernel (see `block_rows`).
-                    let table = p.kernel3()[0] * (rpb + p.kernel3()[1] - 1);
-                    let mut run = |slab: &mut [T]| {
-                        let args = (oh0, input, wt, bias, zero);
-                        if table <= 16 {
-                            self.narrow_task::<T, 16>(kern, plane, args, chunk, slab)
-                        } else if table <= 32 {
-                            self.narrow_task::<T, 32>(kern, plane, args, chunk, slab)
-                        } else {
-                            self.narrow_task::<T, DIRECT_MAX_ROWS>(kern, plane, args, chunk, slab)
-                        }
-                    };
-                    if self.slab_len(rows) <= SLAB_LEN / 4 {
-                        run(&mut [T::ZERO; SLAB_LEN / 4]);
-                    } else {
-                        run(&mut [T::ZERO; SLAB_LEN]);
-                    }
                 } else if self.narrow {
                     // One strip per task, reused by its row blocks, no larger than
                     // a block needs (zeroing it is a cost on small problems).
@@ -284,106 +354,102 @@ impl Direct {
         );
     }
 
-    /// Elements of the slab of a narrow task of `rows` output rows: its input rows
-    /// (`rows + kh - 1` per kernel plane), each padded to `out_w + (kw-1)·dil`.
-    fn slab_len(&self, rows: usize) -> usize {
-        let p = &self.p;
-        let ker = p.kernel3();
-        let row = (ker[2] - 1)
-            .saturating_mul(p.dilation3()[2])
-            .saturating_add(p.output3()[2]);
-        ker[0]
-            .saturating_mul(rows.saturating_add(ker[1] - 1))
-            .saturating_mul(row)
-    }
-
-    /// A task of narrow rows (stride and dilation 1 along H): output rows
-    /// `oh0..` of plane `plane` (`out`, whole rows). Each input channel's rows of
-    /// the task are padded once into `slab` (the per-block strips padded each
-    /// input row for every block that reads it: 1.5 times for 3×3), then the
-    /// multi-row kernel runs block after block on slab rows, the last partial
-    /// block row by row.
+    /// A slab task (see [`SlabTasks`]): output planes `first.0..` (`(n, co, od)`
+    /// flattened; `out` holds whole planes when `st.planes > 1`), rows
+    /// `first.1..` of each. The slot holds one padded plane per kernel plane,
+    /// tagged with the input plane it holds, so consecutive output planes reuse
+    /// the input planes they share (stride and dilation along depth need not be
+    /// 1: each kernel plane's source is looked up).
     #[allow(clippy::type_complexity)]
-    fn narrow_task<T: Element, const N: usize>(
+    fn slab_task<T: Element>(
         &self,
         kern: &DirectKernel<T>,
-        plane: usize,
-        (oh0, input, wt, bias, zero): (usize, &[T], &[T], Option<&[T]>, &[T]),
+        st: &SlabTasks,
+        (plane0, oh0): (usize, usize),
+        (input, wt, bias, zero): (&[T], &[T], Option<&[T]>, &[T]),
         out: &mut [T],
-        slab: &mut [T],
+        slot: &mut [T],
     ) {
         let p = &self.p;
         let (inp, ker, outd) = (p.input3(), p.kernel3(), p.output3());
         let (stride, dil, pad) = (p.stride3(), p.dilation3(), p.pad3());
         let mode = p.padding_mode();
-        let (od, rest) = (plane % outd[0], plane / outd[0]);
-        let (co, n) = (rest % p.out_channels(), rest / p.out_channels());
         let (cin_g, cout_g) = (p.in_channels_per_group(), p.out_channels_per_group());
-        let g = co / cout_g;
         let (taps, kd_n, kh, kw) = (p.kernel_spatial(), ker[0], ker[1], ker[2]);
-        let width = outd[2];
-        let rows = out.len() / width;
+        let (width, sw) = (outd[2], st.sw);
+        let rows = if st.planes > 1 {
+            outd[1]
+        } else {
+            out.len() / width
+        };
         let nin = rows + kh - 1;
-        let sw = width + (kw - 1) * dil[2];
-        let r = kern.rows_per_block;
-        let b = bias.map_or(T::ZERO, |b| b[co]);
-        let slab = &mut slab[..kd_n * nin * sw];
-        for ci in 0..cin_g {
-            let c = g * cin_g + ci;
-            let chan = &input[(n * p.in_channels() + c) * p.input_spatial()..][..p.input_spatial()];
-            let w_c = &wt[(co * cin_g + ci) * taps..][..taps];
-            for (kd, planes) in slab.chunks_exact_mut(nin * sw).enumerate() {
-                let d = mode.source(
-                    (od * stride[0] + kd * dil[0]) as isize - pad[0].0 as isize,
-                    inp[0],
-                );
-                for (y, dst) in planes.chunks_exact_mut(sw).enumerate() {
-                    let h = mode.source((oh0 + y) as isize - pad[1].0 as isize, inp[1]);
-                    let src = match (d, h) {
-                        (Some(d), Some(h)) => &chan[(d * inp[1] + h) * inp[2]..][..inp[2]],
-                        _ => zero,
+        let plane_len = nin * sw;
+        // Which input plane (image, channel, depth; `None` depth: padding) each
+        // kernel-plane slab holds.
+        type Tag = Option<(usize, usize, Option<usize>)>;
+        let mut tags: [Tag; DIRECT_MAX_ROWS] = [None; DIRECT_MAX_ROWS];
+        let slot = &mut slot[..kd_n * plane_len];
+        for (k, o) in out.chunks_mut(rows * width).enumerate() {
+            let plane = plane0 + k;
+            let (od, rest) = (plane % outd[0], plane / outd[0]);
+            let (co, n) = (rest % p.out_channels(), rest / p.out_channels());
+            let g = co / cout_g;
+            let b = bias.map_or(T::ZERO, |b| b[co]);
+            for ci in 0..cin_g {
+                let c = g * cin_g + ci;
+                let chan =
+                    &input[(n * p.in_channels() + c) * p.input_spatial()..][..p.input_spatial()];
+                let source = |kd: usize| {
+                    mode.source(
+                        (od * stride[0] + kd * dil[0]) as isize - pad[0].0 as isize,
+                        inp[0],
+                    )
+                };
+                // The slab of each kernel plane: one holding its input plane, or one
+                // holding a plane no kernel plane needs now, padded anew.
+                let mut which = [0usize; DIRECT_MAX_ROWS];
+                for (kd, slab) in which[..kd_n].iter_mut().enumerate() {
+                    let want = Some((n, c, source(kd)));
+                    if let Some(s) = tags[..kd_n].iter().position(|&t| t == want) {
+                        *slab = s;
+                        continue;
+                    }
+                    // One exists: at most kd_n - 1 slabs hold planes needed now.
+                    let needed = |t: Tag| (0..kd_n).any(|k| t == Some((n, c, source(k))));
+                    let Some(s) = (0..kd_n).find(|&s| !needed(tags[s])) else {
+                        continue;
                     };
-                    self.pad_row(src, dst);
-                }
-            }
-            let slab = &*slab;
-            let slab_row = |kd: usize, y: usize| &slab[(kd * nin + y) * sw..][..sw];
-            let acc = ci > 0;
-            let mut blocks = out.chunks_mut(r * width);
-            let mut r0 = 0;
-            for block in &mut blocks {
-                let nrows = block.len() / width;
-                if nrows == r {
-                    let mut sl: [&[T]; N] = [zero; N];
-                    for kd in 0..kd_n {
-                        for i in 0..r + kh - 1 {
-                            sl[kd * (r + kh - 1) + i] = slab_row(kd, r0 + i);
-                        }
-                    }
-                    let mut o8 = row_slices(block, width, 0..width);
-                    kern.rows(
-                        &sl[..kd_n * (r + kh - 1)],
-                        kh,
-                        kw,
-                        dil[2],
-                        w_c,
-                        &mut o8[..r],
-                        b,
-                        acc,
-                    );
-                } else {
-                    for (k, o) in block.chunks_exact_mut(width).enumerate() {
-                        for kd in 0..kd_n {
-                            let w = &w_c[kd * kh * kw..][..kh * kw];
-                            let mut rs: [&[T]; N] = [zero; N];
-                            for (i, s) in rs[..kh].iter_mut().enumerate() {
-                                *s = slab_row(kd, r0 + k + i);
-                            }
-                            kern.row(&rs[..kh], kw, dil[2], w, o, b, acc || kd > 0);
-                        }
+                    tags[s] = want;
+                    *slab = s;
+                    let d = source(kd);
+                    let dst = &mut slot[s * plane_len..][..plane_len];
+                    for (y, dst) in dst.chunks_exact_mut(sw).enumerate() {
+                        let h = mode.source((oh0 + y) as isize - pad[1].0 as isize, inp[1]);
+                        let src = match (d, h) {
+                            (Some(d), Some(h)) => &chan[(d * inp[1] + h) * inp[2]..][..inp[2]],
+                            _ => zero,
+                        };
+                        self.pad_row(src, dst);
                     }
                 }
-                r0 += nrows;
+                let slot = &*slot;
+                let mut planes: [&[T]; DIRECT_MAX_ROWS] = [&[]; DIRECT_MAX_ROWS];
+                for (pl, &s) in planes.iter_mut().zip(&which[..kd_n]) {
+                    *pl = &slot[s * plane_len..][..plane_len];
+                }
+                let w_c = &wt[(co * cin_g + ci) * taps..][..taps];
+                kern.slab(
+                    &planes[..kd_n],
+                    sw,
+                    kh,
+                    kw,
+                    dil[2],
+                    w_c,
+                    o,
+                    width,
+                    b,
+                    ci > 0,
+                );
             }
         }
     }
@@ -922,12 +988,16 @@ fn row_slices<T>(out: &mut [T], width: usize, cols: std::ops::Range<usize>) -> [
 /// Elements of the stack buffer for those edge strips.
 const EDGE_LEN: usize = 4096;
 
-/// Elements of the largest narrow-task slab (32 KiB of f32): a task's 64 rows of
-/// a 112-wide depthwise layer fit. Only 2-D kernels take the slab: for a 3-deep
-/// kernel over 128-wide rows (vol3d) it measured no faster than the per-block
-/// strips (its zeroing and its copies into L2 cost what the strips' extra copies
-/// did).
-const SLAB_LEN: usize = 1 << 13;
+/// Elements of one thread's slab at most (256 KiB of f32, half of L2 or less on
+/// current x86): a ring of three 130×130 padded planes (vol3d) fits.
+const SLAB_MAX: usize = 1 << 16;
+
+/// Output planes per slab task of a 3-D kernel (each task pads `kd - 1` input
+/// planes beyond its own: 8 planes copy each input plane 1.25 times).
+const SLAB_PLANES: usize = 8;
+
+/// Output rows per slab task of a 2-D kernel, at most.
+const SLAB_ROWS: usize = 64;
 
 /// Output rows at most this long take the strip when they have border columns.
 const NARROW_ROW: usize = 512;

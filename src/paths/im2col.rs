@@ -982,7 +982,7 @@ impl GradInput {
 
     pub(crate) fn workspace_len(&self, mr: usize, threads: usize) -> usize {
         let inner = match &self.t_direct {
-            Some(d) => d.workspace_len(),
+            Some(d) => d.workspace_len(threads),
             None => self.t.workspace_len(mr, threads),
         };
         self.p.weight_len() + self.spread_len() + self.padded_len() + inner

@@ -371,3 +371,59 @@ pub unsafe fn all_finite_f64(x: *const f64, n: usize) -> bool {
     // SAFETY: forwarded contract; compiled for this level.
     unsafe { microkernel::all_finite::<F64x4>(x, n) }
 }
+
+/// 2 output rows at a time from a slab of padded rows
+/// ([`microkernel::direct_slab`]).
+///
+/// # Safety
+/// The CPU supports this level; the contract of [`microkernel::direct_slab`] with
+/// `R = 2`.
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn direct_slab_f32(
+    planes: &[*const f32],
+    stride: usize,
+    kh: usize,
+    taps: usize,
+    dil: usize,
+    w: *const f32,
+    out: *mut f32,
+    width: usize,
+    rows: usize,
+    bias: f32,
+    accumulate: bool,
+) {
+    // SAFETY: forwarded contract; compiled for this level.
+    unsafe {
+        microkernel::direct_slab::<F32x8, 2, 4>(
+            planes, stride, kh, taps, dil, w, out, width, rows, bias, accumulate,
+        )
+    }
+}
+
+/// 2 output rows at a time from a slab of padded rows
+/// ([`microkernel::direct_slab`]).
+///
+/// # Safety
+/// The CPU supports this level; the contract of [`microkernel::direct_slab`] with
+/// `R = 2`.
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn direct_slab_f64(
+    planes: &[*const f64],
+    stride: usize,
+    kh: usize,
+    taps: usize,
+    dil: usize,
+    w: *const f64,
+    out: *mut f64,
+    width: usize,
+    rows: usize,
+    bias: f64,
+    accumulate: bool,
+) {
+    // SAFETY: forwarded contract; compiled for this level.
+    unsafe {
+        microkernel::direct_slab::<F64x4, 2, 4>(
+            planes, stride, kh, taps, dil, w, out, width, rows, bias, accumulate,
+        )
+    }
+}
