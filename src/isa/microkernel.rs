@@ -793,3 +793,30 @@ pub unsafe fn direct_slab<V: Vector, const R: usize, const NV: usize>(
         }
     }
 }
+
+/// `dst[i] = src[i]` for `i < n`, inline (the inside of a padded slab row: short
+/// rows, many of them, where a `memcpy` call costs as much as the copy).
+///
+/// # Safety
+/// Level supported and called from its `#[target_feature]` wrapper; `src` holds
+/// `n` readable elements, `dst` `n` writable ones, not overlapping.
+#[inline(always)]
+pub unsafe fn copy<V: Vector>(src: *const V::Elem, dst: *mut V::Elem, n: usize) {
+    // SAFETY (whole body): the caller's contract; every access is below `n`.
+    unsafe {
+        let l = V::LANES;
+        let mut j = 0;
+        while j + 4 * l <= n {
+            let x: [V; 4] = std::array::from_fn(|v| V::load(src.add(j + v * l)));
+            for (v, x) in x.iter().enumerate() {
+                x.store(dst.add(j + v * l));
+            }
+            j += 4 * l;
+        }
+        while j < n {
+            let width = (n - j).min(l);
+            V::load_upto(src.add(j), width).store_upto(dst.add(j), width);
+            j += width;
+        }
+    }
+}

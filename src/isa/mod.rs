@@ -527,6 +527,7 @@ pub struct DirectKernel<T> {
     taps: DirectTapsFn<T>,
     slab: DirectSlabFn<T>,
     finite: unsafe fn(*const T, usize) -> bool,
+    copy: unsafe fn(*const T, *mut T, usize),
 }
 
 impl<T> fmt::Debug for DirectKernel<T> {
@@ -633,6 +634,23 @@ impl<T: Element> DirectKernel<T> {
                 accumulate,
             )
         }
+    }
+
+    /// `dst = src`, inline (short rows, where a `memcpy` call costs as much as the
+    /// copy).
+    ///
+    /// # Panics
+    /// If the lengths differ.
+    #[inline]
+    pub fn copy(&self, src: &[T], dst: &mut [T]) {
+        assert_eq!(
+            src.len(),
+            dst.len(),
+            "copy between slices of different lengths"
+        );
+        // SAFETY: supported level (see `direct_kernel_f32`); both hold `len`
+        // elements, and `&`/`&mut` slices do not overlap.
+        unsafe { (self.copy)(src.as_ptr(), dst.as_mut_ptr(), dst.len()) }
     }
 
     /// Whether every value of `x` is finite (no infinity, no NaN).
@@ -776,13 +794,14 @@ macro_rules! direct_table {
                 return None;
             }
             #[allow(clippy::type_complexity)]
-            let ((row, rows, taps, slab, finite), rows_per_block): (
+            let ((row, rows, taps, slab, finite, copy), rows_per_block): (
                 (
                     DirectRowFn<$t>,
                     DirectRowsFn<$t>,
                     DirectTapsFn<$t>,
                     DirectSlabFn<$t>,
                     unsafe fn(*const $t, usize) -> bool,
+                    unsafe fn(*const $t, *mut $t, usize),
                 ),
                 usize,
             ) = match isa {
@@ -803,6 +822,7 @@ macro_rules! direct_table {
                 taps,
                 slab,
                 finite,
+                copy,
             })
         }
     };
@@ -816,21 +836,24 @@ direct_table!(
         portable::direct_rows_f32,
         portable::direct_taps_f32,
         portable::direct_slab_f32,
-        portable::all_finite_f32
+        portable::all_finite_f32,
+        portable::copy_f32
     ),
     (
         avx2::direct_row_f32,
         avx2::direct_rows_f32,
         avx2::direct_taps_f32,
         avx2::direct_slab_f32,
-        avx2::all_finite_f32
+        avx2::all_finite_f32,
+        avx2::copy_f32
     ),
     (
         avx512::direct_row_f32,
         avx512::direct_rows_f32,
         avx512::direct_taps_f32,
         avx512::direct_slab_f32,
-        avx512::all_finite_f32
+        avx512::all_finite_f32,
+        avx512::copy_f32
     )
 );
 direct_table!(
@@ -841,20 +864,23 @@ direct_table!(
         portable::direct_rows_f64,
         portable::direct_taps_f64,
         portable::direct_slab_f64,
-        portable::all_finite_f64
+        portable::all_finite_f64,
+        portable::copy_f64
     ),
     (
         avx2::direct_row_f64,
         avx2::direct_rows_f64,
         avx2::direct_taps_f64,
         avx2::direct_slab_f64,
-        avx2::all_finite_f64
+        avx2::all_finite_f64,
+        avx2::copy_f64
     ),
     (
         avx512::direct_row_f64,
         avx512::direct_rows_f64,
         avx512::direct_taps_f64,
         avx512::direct_slab_f64,
-        avx512::all_finite_f64
+        avx512::all_finite_f64,
+        avx512::copy_f64
     )
 );

@@ -66,6 +66,10 @@ pub(crate) struct Direct {
     /// How narrow rows are padded into per-thread slabs of the workspace, where
     /// the multi-row kernel applies (see `SlabTasks`).
     slab: Option<SlabTasks>,
+    /// How a slab row is padded: input columns `s0..` copied to `x0..x1`, and each
+    /// other column `x` from input column `c` (`None`: zero); empty where the
+    /// padding is too wide to table (then `pad_row`).
+    slab_row: (usize, usize, usize, Vec<(usize, Option<usize>)>),
 }
 
 /// Tasks of narrow rows through slabs: each task pads the input rows it reads
@@ -81,6 +85,13 @@ struct SlabTasks {
     rows: usize,
     /// Padded row length: `out_w + (kw-1)·dil`.
     sw: usize,
+    /// Slab rows are `row` elements apart (a multiple of [`SLAB_LINE`]) and start
+    /// `lead` elements into their span, so that the row's first input column lies
+    /// on a 64-byte line (`row` and the slab's start aligned): copying into the slab
+    /// stores whole lines, and the middle tap of a 3-wide kernel loads them (a
+    /// vector across two lines costs two accesses).
+    lead: usize,
+    row: usize,
     slot: usize,
 }
 
@@ -99,29 +110,40 @@ impl SlabTasks {
             return None;
         }
         let sw = (ker[2] - 1).checked_mul(dil[2])?.checked_add(out[2])?;
-        let slot = |rows: usize| ker[0].checked_mul(rows + ker[1] - 1)?.checked_mul(sw);
+        let x0 = p.pad3()[2].0.min(sw);
+        let lead = (SLAB_LINE - x0 % SLAB_LINE) % SLAB_LINE;
+        let row = lead.checked_add(sw)?.checked_next_multiple_of(SLAB_LINE)?;
+        let slot = |rows: usize| {
+            ker[0]
+                .checked_mul(rows + ker[1] - 1)?
+                .checked_mul(row)?
+                .checked_add(SLAB_LINE)
+        };
+        let tasks = |planes, rows| SlabTasks {
+            planes,
+            rows,
+            sw,
+            lead,
+            row,
+            slot: slot(rows).unwrap_or(usize::MAX),
+        };
         if ker[0] > 1 && slot(out[1])? <= SLAB_MAX {
-            let planes = SLAB_PLANES.min(out[0]);
-            return Some(SlabTasks {
-                planes,
-                rows: out[1],
-                sw,
-                slot: slot(out[1])?,
-            });
+            return Some(tasks(SLAB_PLANES.min(out[0]), out[1]));
         }
         // Rows per task: a multiple of 4 (of every level's rows per block).
         let mut rows = SLAB_ROWS.min(out[1]);
         while rows > 4 && slot(rows)? > SLAB_MAX {
             rows = (rows / 2).next_multiple_of(4).min(rows - 4);
         }
-        (slot(rows)? <= SLAB_MAX).then(|| SlabTasks {
-            planes: 1,
-            rows,
-            sw,
-            slot: slot(rows).unwrap_or(usize::MAX),
-        })
+        (slot(rows)? <= SLAB_MAX).then(|| tasks(1, rows))
     }
 }
+
+/// Elements per alignment unit of slab rows (64 bytes of f32).
+const SLAB_LINE: usize = 16;
+
+/// Padding columns of a slab row tabled at most.
+const MAX_TABLED_SLAB_BORDER: usize = 64;
 
 /// Border columns tabled per plan at most.
 const MAX_TABLED_BORDER: usize = 1 << 16;
@@ -172,7 +194,32 @@ impl Direct {
             border_taps,
             narrow,
             slab: SlabTasks::new(p, narrow),
+            slab_row: Self::slab_row(p),
         })
+    }
+
+    /// The padding of a slab row ([`Direct::slab_row`](Direct#structfield.slab_row)).
+    fn slab_row(p: &Problem) -> (usize, usize, usize, Vec<(usize, Option<usize>)>) {
+        let (ker, out, dil) = (p.kernel3(), p.output3(), p.dilation3());
+        let Some(sw) = (ker[2] - 1)
+            .checked_mul(dil[2])
+            .and_then(|s| s.checked_add(out[2]))
+        else {
+            return (0, 0, 0, Vec::new());
+        };
+        let (len, first) = (p.input3()[2], -(p.pad3()[2].0 as isize));
+        let n = sw as isize;
+        let (x0, x1) = ((-first).clamp(0, n), (len as isize - first).clamp(0, n));
+        let (x0, x1) = (x0 as usize, x1.max(x0) as usize);
+        if sw - (x1 - x0) > MAX_TABLED_SLAB_BORDER {
+            return (0, 0, 0, Vec::new());
+        }
+        let mode = p.padding_mode();
+        let border = (0..x0)
+            .chain(x1..sw)
+            .map(|x| (x, mode.source(first + x as isize, len)))
+            .collect();
+        (x0, x1, (first + x0 as isize).max(0) as usize, border)
     }
 
     /// Workspace: for convolution, the flipped weights; where the depth or height
@@ -267,7 +314,7 @@ impl Direct {
                     } else {
                         (i, j * st.rows)
                     };
-                    self.slab_task(kern, &st, first, (input, wt, bias, zero), chunk, slot)
+                    self.slab_task(kern, &st, first, (input, wt, bias), chunk, slot)
                 },
             );
             return;
@@ -366,7 +413,7 @@ impl Direct {
         kern: &DirectKernel<T>,
         st: &SlabTasks,
         (plane0, oh0): (usize, usize),
-        (input, wt, bias, zero): (&[T], &[T], Option<&[T]>, &[T]),
+        (input, wt, bias): (&[T], &[T], Option<&[T]>),
         out: &mut [T],
         slot: &mut [T],
     ) {
@@ -383,12 +430,18 @@ impl Direct {
             out.len() / width
         };
         let nin = rows + kh - 1;
-        let plane_len = nin * sw;
+        let plane_len = nin * st.row;
         // Which input plane (image, channel, depth; `None` depth: padding) each
         // kernel-plane slab holds.
         type Tag = Option<(usize, usize, Option<usize>)>;
         let mut tags: [Tag; DIRECT_MAX_ROWS] = [None; DIRECT_MAX_ROWS];
-        let slot = &mut slot[..kd_n * plane_len];
+        // From a 64-byte boundary (the workspace may start anywhere).
+        let align = slot
+            .as_ptr()
+            .align_offset(64)
+            .min(SLAB_LINE - 1)
+            .min(slot.len());
+        let slot = &mut slot[align..][..kd_n * plane_len];
         for (k, o) in out.chunks_mut(rows * width).enumerate() {
             let plane = plane0 + k;
             let (od, rest) = (plane % outd[0], plane / outd[0]);
@@ -423,24 +476,28 @@ impl Direct {
                     *slab = s;
                     let d = source(kd);
                     let dst = &mut slot[s * plane_len..][..plane_len];
-                    for (y, dst) in dst.chunks_exact_mut(sw).enumerate() {
+                    for (y, dst) in dst.chunks_exact_mut(st.row).enumerate() {
+                        let dst = &mut dst[st.lead..][..sw];
                         let h = mode.source((oh0 + y) as isize - pad[1].0 as isize, inp[1]);
-                        let src = match (d, h) {
-                            (Some(d), Some(h)) => &chan[(d * inp[1] + h) * inp[2]..][..inp[2]],
-                            _ => zero,
-                        };
-                        self.pad_row(src, dst);
+                        match (d, h) {
+                            (Some(d), Some(h)) => self.pad_slab_row(
+                                kern,
+                                &chan[(d * inp[1] + h) * inp[2]..][..inp[2]],
+                                dst,
+                            ),
+                            _ => dst.fill(T::ZERO),
+                        }
                     }
                 }
                 let slot = &*slot;
                 let mut planes: [&[T]; DIRECT_MAX_ROWS] = [&[]; DIRECT_MAX_ROWS];
                 for (pl, &s) in planes.iter_mut().zip(&which[..kd_n]) {
-                    *pl = &slot[s * plane_len..][..plane_len];
+                    *pl = &slot[s * plane_len + st.lead..][..plane_len - st.lead];
                 }
                 let w_c = &wt[(co * cin_g + ci) * taps..][..taps];
                 kern.slab(
                     &planes[..kd_n],
-                    sw,
+                    st.row,
                     kh,
                     kw,
                     dil[2],
@@ -798,6 +855,19 @@ impl Direct {
             }
         }
         kern.taps(&list[..k], &wl[..k], 0, out, b, true);
+    }
+
+    /// [`pad_row`](Self::pad_row) for slab rows, from the tabled columns: the
+    /// row's inside by the level's inline copy, then the padding columns.
+    fn pad_slab_row<T: Element>(&self, kern: &DirectKernel<T>, src: &[T], dst: &mut [T]) {
+        let (x0, x1, s0, border) = &self.slab_row;
+        if border.is_empty() && dst.len() != x1 - x0 {
+            return self.pad_row(src, dst);
+        }
+        kern.copy(&src[*s0..s0 + (x1 - x0)], &mut dst[*x0..*x1]);
+        for &(x, c) in border {
+            dst[x] = c.map_or(T::ZERO, |c| src[c]);
+        }
     }
 
     /// One input row with the padding of the innermost axis applied: `dst[x]` is

@@ -484,3 +484,23 @@ pub unsafe fn direct_slab_f64(
         )
     }
 }
+
+/// Copies `n` elements ([`microkernel::copy`]).
+///
+/// # Safety
+/// The CPU supports this level; the contract of [`microkernel::copy`].
+#[target_feature(enable = "avx512f")]
+pub unsafe fn copy_f32(src: *const f32, dst: *mut f32, n: usize) {
+    // SAFETY: forwarded contract; compiled for this level.
+    unsafe { microkernel::copy::<F32x16>(src, dst, n) }
+}
+
+/// Copies `n` elements ([`microkernel::copy`]).
+///
+/// # Safety
+/// The CPU supports this level; the contract of [`microkernel::copy`].
+#[target_feature(enable = "avx512f")]
+pub unsafe fn copy_f64(src: *const f64, dst: *mut f64, n: usize) {
+    // SAFETY: forwarded contract; compiled for this level.
+    unsafe { microkernel::copy::<F64x8>(src, dst, n) }
+}
