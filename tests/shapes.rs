@@ -227,13 +227,14 @@ fn narrow_rows_through_the_padded_strip_match_the_reference() {
     }
 }
 
-/// Narrow rows through per-thread slabs: 3-D tasks of several output planes that
-/// share padded input planes (a ring), with depth strides and dilations, padding
-/// modes that map two kernel planes to one input plane, grouped channels that
-/// accumulate, volumes whose depth is no multiple of the planes per task, and
-/// planes too large for a slab (tasks of rows); at every level, bitwise identical
-/// on 1, 2, 3 and 5 threads (more threads than a small workspace has slabs wait
-/// for one).
+/// Narrow rows through per-thread slabs, or read in place: 3-D tasks of several
+/// output planes that share padded input planes (a ring), with depth strides and
+/// dilations, padding modes that map two kernel planes to one input plane,
+/// grouped channels that accumulate, volumes whose depth is no multiple of the
+/// planes per task, and planes too large for a slab (tasks of rows); zero-padded
+/// rows read in place with every edge case of their lane sets; at every level,
+/// bitwise identical on 1, 2, 3 and 5 threads (more threads than a small
+/// workspace has slabs wait for one).
 #[test]
 fn narrow_slab_tasks_match_the_reference_at_every_level() {
     let cases = [
@@ -245,6 +246,22 @@ fn narrow_slab_tasks_match_the_reference_at_every_level() {
         "n1_ic2_oc2_g2_i5x9x17_k5x3x3_p2:2x1:1x1:1_reflect_xcorr",
         "n1_ic1_oc1_i4x200x400_k3x3x3_p1_zeros_xcorr",
         "n1_ic1_oc1_i130x100_k3x3_p1_zeros_conv",
+        // Read in place (zero padding, at most 8 taps a row, on the levels with
+        // masked loads): padding wider than a vector, uneven and wide on the
+        // right, rows of 1 to 5 columns and of no whole number of vectors,
+        // dilated taps, 8 and 9 taps (the slab), padding rows beyond the kernel,
+        // rows without border columns, valid problems in any mode.
+        "n1_ic1_oc1_i20x30_k3x3_p1:1x12:12_zeros_xcorr",
+        "n1_ic2_oc2_g2_i9x37_k3x5_p1:1x1:9_zeros_conv",
+        "n1_ic1_oc1_i7x1_k3x3_p1_zeros_xcorr",
+        "n1_ic1_oc1_i7x5_k3x3_p1:1x0:0_zeros_xcorr",
+        "n1_ic1_oc1_i70x50_k3x3_d1x3_p1:1x3:3_zeros_xcorr",
+        "n1_ic1_oc1_i12x41_k3x8_p1:1x4:3_zeros_xcorr",
+        "n1_ic1_oc1_i12x41_k3x9_p1:1x4:4_zeros_xcorr",
+        "n1_ic1_oc1_i10x33_k3x3_p4:4x1:1_zeros_xcorr",
+        "n2_ic4_oc4_g2_i70x64_k3x3_p1:1x0:0_zeros_xcorr",
+        "n1_ic1_oc1_i6x30x30_k3x3x3_p0_reflect_xcorr",
+        "n1_ic3_oc3_g3_i19x112_k3x3_p0_circular_conv",
     ];
     for d in cases {
         let p: Problem = d.parse().unwrap();

@@ -616,6 +616,96 @@ unsafe fn direct_rows_blocks<V: Vector, const R: usize, const NV: usize, const F
     }
 }
 
+/// Expands `$body` once per input row `$ir` (a `const`) below `$n` (at most 8),
+/// so that which output rows and kernel rows an input row meets is known at
+/// compile time.
+macro_rules! unroll_rows {
+    ($ir:ident < $n:expr => $body:block) => {
+        unroll_rows!(@ $ir, $n, $body, 0 1 2 3 4 5 6 7)
+    };
+    (@ $ir:ident, $n:expr, $body:block, $($i:literal)*) => {
+        $({
+            const $ir: usize = $i;
+            if $ir < $n $body
+        })*
+    };
+}
+
+/// The blocks of `R` rows × `NV` vectors of [`direct_rows`] for a 3×3 kernel
+/// (taps 1 apart) from column `j0` on, while whole blocks fit: the general blocks
+/// with every loop unrolled (input rows by [`unroll_rows`]) and the plane's nine
+/// weights splatted once per block. Returns the first column not done.
+///
+/// # Safety
+/// As [`direct_rows`], with `kh = taps = 3`, `dil = 1`.
+// The unrolled copies compare `r` with each constant input row, 0 included,
+// and index the weights by tap.
+#[allow(clippy::absurd_extreme_comparisons, clippy::needless_range_loop)]
+#[inline(always)]
+unsafe fn direct_rows_blocks_3x3<V: Vector, const R: usize, const NV: usize, const FETCH: bool>(
+    (inp, w, out, n, bias, accumulate): RowsArgs<'_, V, R>,
+    j0: usize,
+) -> usize {
+    // SAFETY (whole body): the caller's contract.
+    unsafe {
+        let l = V::LANES;
+        let per_plane = R + 2;
+        let planes = inp.len() / per_plane;
+        let mut j = j0;
+        while j + NV * l <= n {
+            let mut acc = [[V::zero(); NV]; R];
+            for (r, acc) in acc.iter_mut().enumerate() {
+                for (v, a) in acc.iter_mut().enumerate() {
+                    *a = if accumulate {
+                        V::load(out[r].add(j + v * l))
+                    } else {
+                        V::splat(bias)
+                    };
+                }
+            }
+            for d in 0..planes {
+                let wd = w.add(d * 9);
+                let mut wk = [[V::zero(); 3]; 3];
+                for (k, wk) in wk.iter_mut().enumerate() {
+                    for (t, wv) in wk.iter_mut().enumerate() {
+                        *wv = V::splat(*wd.add(k * 3 + t));
+                    }
+                }
+                let rows = &inp[d * per_plane..(d + 1) * per_plane];
+                unroll_rows!(IR < R + 2 => {
+                    let rp = rows[IR].add(j);
+                    if FETCH {
+                        for v in 0..NV {
+                            V::prefetch(rp.wrapping_add((PREFETCH_BLOCKS * NV + v) * l));
+                        }
+                    }
+                    for t in 0..3 {
+                        let mut x = [V::zero(); NV];
+                        for (v, x) in x.iter_mut().enumerate() {
+                            *x = V::load(rp.add(t + v * l));
+                        }
+                        // Output rows r with 0 <= IR - r < 3 use this input row.
+                        for (r, acc) in acc.iter_mut().enumerate() {
+                            if r <= IR && IR - r < 3 {
+                                for v in 0..NV {
+                                    acc[v] = V::fmadd(wk[IR - r][t], x[v], acc[v]);
+                                }
+                            }
+                        }
+                    }
+                });
+            }
+            for (r, acc) in acc.iter().enumerate() {
+                for (v, a) in acc.iter().enumerate() {
+                    a.store(out[r].add(j + v * l));
+                }
+            }
+            j += NV * l;
+        }
+        j
+    }
+}
+
 /// `R` consecutive output rows of a direct correlation with stride and dilation 1
 /// between rows, over `planes` kernel planes: in plane `d`, output row `r` sums
 /// kernel row `kh` against input row `inp[d·(R + kh - 1) + r + kh]`, so each input
@@ -674,9 +764,15 @@ unsafe fn rows_body<V: Vector, const R: usize, const NV: usize, const FETCH: boo
         // (No closure here: a closure does not inherit the caller's target features,
         // and the vector code in it would not be inlined.)
         let args = (inp, w, out, n, bias, accumulate);
-        let mut j = if (kh, taps, dil) == (3, 3, 1) {
+        let mut j = if (kh, taps, dil) == (3, 3, 1) && R + 2 <= 8 {
             // The commonest kernel, with its loops unrolled.
-            row_blocks::<V, R, NV, FETCH>(args, 3, 3, 1)
+            let j = direct_rows_blocks_3x3::<V, R, NV, FETCH>(args, 0);
+            let j = if NV > 3 {
+                direct_rows_blocks_3x3::<V, R, 3, FETCH>(args, j)
+            } else {
+                j
+            };
+            direct_rows_blocks_3x3::<V, R, 2, FETCH>(args, j)
         } else {
             row_blocks::<V, R, NV, FETCH>(args, kh, taps, dil)
         };
@@ -807,7 +903,10 @@ pub unsafe fn copy<V: Vector>(src: *const V::Elem, dst: *mut V::Elem, n: usize) 
         let l = V::LANES;
         let mut j = 0;
         while j + 4 * l <= n {
-            let x: [V; 4] = std::array::from_fn(|v| V::load(src.add(j + v * l)));
+            let mut x = [V::zero(); 4];
+            for (v, x) in x.iter_mut().enumerate() {
+                *x = V::load(src.add(j + v * l));
+            }
             for (v, x) in x.iter().enumerate() {
                 x.store(dst.add(j + v * l));
             }
@@ -818,5 +917,351 @@ pub unsafe fn copy<V: Vector>(src: *const V::Elem, dst: *mut V::Elem, n: usize) 
             V::load_upto(src.add(j), width).store_upto(dst.add(j), width);
             j += width;
         }
+    }
+}
+
+/// Taps per kernel row at most for [`direct_in_place`] (its border blocks keep a
+/// lane range per vector and tap).
+pub const IN_PLACE_MAX_TAPS: usize = 8;
+
+/// `rows` consecutive output rows (`width` values each, `out` row after row) of a
+/// direct correlation with stride and dilation 1 between rows, reading zero-padded
+/// input rows in place (no padded copy): kernel plane `d` reads plane
+/// `planes[d]` (null: a padding plane) through `g`, rows and columns outside the
+/// input read as zeros (a shared zero row `zero`, and lanes left out of the
+/// loads), so every product of the definition is still formed (`0·∞` is NaN as
+/// in the reference). Blocks of `R` rows as [`direct_slab`]; along the row,
+/// blocks of `NV` vectors, then 3, 2 or 1. Where the padding is at most a vector
+/// wide, only a row's first and last vectors can read outside it: they load by
+/// lane sets made once per call, the rest plainly; otherwise every load goes by
+/// lane set.
+///
+/// Assembly check (AVX-512 f32, `objdump -d` of `direct_in_place_f32`, all its
+/// block instantiations): 4984 `vfmadd231ps zmm`, 1 zmm store to and 9 zmm loads
+/// from the stack in all (the 3×3 blocks keep their 16 accumulators and 9 splatted
+/// weights in registers; lane sets live in mask registers or GPRs).
+///
+/// # Safety
+/// Level supported and called from its `#[target_feature]` wrapper;
+/// `planes.len()·(R + kh - 1) <= DIRECT_MAX_ROWS`, `taps <= IN_PLACE_MAX_TAPS`;
+/// every non-null plane holds `g.in_rows` rows of `g.len` readable elements
+/// `g.stride` apart; `zero` holds `g.len` zeros; `w` holds `planes.len()·kh·taps`;
+/// `out` holds `rows·width` writable elements.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+pub unsafe fn direct_in_place<V: Vector, const R: usize, const NV: usize>(
+    planes: &[*const V::Elem],
+    zero: *const V::Elem,
+    g: super::InPlaceRows,
+    (kh, taps, dil): (usize, usize, usize),
+    w: *const V::Elem,
+    out: *mut V::Elem,
+    (width, rows): (usize, usize),
+    bias: V::Elem,
+    accumulate: bool,
+) {
+    // SAFETY (whole body): the caller's contract above; a table entry is a row
+    // of the input (`y - top < in_rows`) or the zero row.
+    unsafe {
+        let edges = Edges::<V>::new(g, taps, dil, width);
+        let row = |p: *const V::Elem, y: usize| {
+            if p.is_null() || y < g.top || y - g.top >= g.in_rows {
+                zero
+            } else {
+                p.add((y - g.top) * g.stride)
+            }
+        };
+        let mut table = [zero; super::DIRECT_MAX_ROWS];
+        let mut y = 0;
+        while y < rows {
+            if y + R <= rows {
+                let per = R + kh - 1;
+                for (d, &p) in planes.iter().enumerate() {
+                    for i in 0..per {
+                        table[d * per + i] = row(p, y + i);
+                    }
+                }
+                let o: [*mut V::Elem; R] = std::array::from_fn(|r| out.add((y + r) * width));
+                let args = (&table[..planes.len() * per], w, &o, width, bias, accumulate);
+                in_place_rows::<V, R, NV>(args, g, &edges, kh, taps, dil);
+                y += R;
+            } else {
+                for (d, &p) in planes.iter().enumerate() {
+                    for i in 0..kh {
+                        table[d * kh + i] = row(p, y + i);
+                    }
+                }
+                let o = [out.add(y * width)];
+                let args = (&table[..planes.len() * kh], w, &o, width, bias, accumulate);
+                in_place_rows::<V, 1, NV>(args, g, &edges, kh, taps, dil);
+                y += 1;
+            }
+        }
+    }
+}
+
+/// The lane sets of a row read in place: per tap, of its first and last vectors,
+/// and whether those are the only vectors that can read outside the row.
+struct Edges<V: Vector> {
+    first: [V::Lanes; IN_PLACE_MAX_TAPS],
+    last: [V::Lanes; IN_PLACE_MAX_TAPS],
+    simple: bool,
+}
+
+impl<V: Vector> Edges<V> {
+    /// # Safety
+    /// As [`direct_in_place`]; `width > 0`.
+    #[inline(always)]
+    unsafe fn new(g: super::InPlaceRows, taps: usize, dil: usize, width: usize) -> Self {
+        // SAFETY: the caller's level.
+        unsafe {
+            let l = V::LANES;
+            let last_at = (width - 1) / l * l;
+            let span = (taps - 1) * dil;
+            // The lanes of the vector at column `j`, tap `t`, inside the row.
+            let range = |j: usize, t: usize| {
+                let col = (j + t * dil) as isize - g.left as isize;
+                let lo = (-col).clamp(0, l as isize) as usize;
+                (
+                    lo,
+                    (g.len as isize - col).clamp(lo as isize, l as isize) as usize,
+                )
+            };
+            let mut e = Edges {
+                first: [V::lanes(0, 0); IN_PLACE_MAX_TAPS],
+                last: [V::lanes(0, 0); IN_PLACE_MAX_TAPS],
+                // Vector 1 on starts inside; the one before the last ends inside.
+                simple: g.left <= l && (last_at == 0 || last_at - 1 + span < g.len + g.left),
+            };
+            for t in 0..taps {
+                let ((a, b), (c, d)) = (range(0, t), range(last_at, t));
+                e.first[t] = V::lanes(a, b);
+                e.last[t] = V::lanes(c, d);
+            }
+            e
+        }
+    }
+}
+
+/// The column blocks of one block of rows of [`direct_in_place`].
+///
+/// # Safety
+/// As [`direct_in_place`], for the rows of `args`.
+#[inline(always)]
+unsafe fn in_place_rows<V: Vector, const R: usize, const NV: usize>(
+    args: RowsArgs<'_, V, R>,
+    g: super::InPlaceRows,
+    e: &Edges<V>,
+    kh: usize,
+    taps: usize,
+    dil: usize,
+) {
+    // SAFETY: the caller's contract.
+    unsafe {
+        if (kh, taps, dil) == (3, 3, 1) && R + 2 <= 8 {
+            // The commonest kernel, with its loops unrolled.
+            in_place_cols::<V, R, NV, true>(args, g, e, 3, 3, 1)
+        } else {
+            in_place_cols::<V, R, NV, false>(args, g, e, kh, taps, dil)
+        }
+    }
+}
+
+/// See [`in_place_rows`]; `K3`: a 3×3 kernel with taps 1 apart.
+///
+/// # Safety
+/// As [`in_place_rows`].
+#[inline(always)]
+unsafe fn in_place_cols<V: Vector, const R: usize, const NV: usize, const K3: bool>(
+    args: RowsArgs<'_, V, R>,
+    g: super::InPlaceRows,
+    e: &Edges<V>,
+    kh: usize,
+    taps: usize,
+    dil: usize,
+) {
+    // SAFETY: the caller's contract.
+    unsafe {
+        let (l, n) = (V::LANES, args.3);
+        let mut j = 0;
+        while j < n {
+            let vecs = (n - j).div_ceil(l);
+            let nb = if vecs >= NV {
+                NV
+            } else if vecs >= 3 && NV > 3 {
+                3
+            } else {
+                vecs.min(2)
+            };
+            // Which of the row's edge vectors the block holds (0: none, 1: the
+            // first, 2: the last, 3: both), or 4: every load by lane set.
+            let kind = if !e.simple {
+                4
+            } else {
+                usize::from(j == 0) + 2 * usize::from(j + nb * l >= n)
+            };
+            let a = (args, g, e, kh, taps, dil, j);
+            macro_rules! block {
+                ($nb:expr) => {
+                    match kind {
+                        0 => in_place_block::<V, R, { $nb }, 0, K3>(a),
+                        1 => in_place_block::<V, R, { $nb }, 1, K3>(a),
+                        2 => in_place_block::<V, R, { $nb }, 2, K3>(a),
+                        3 => in_place_block::<V, R, { $nb }, 3, K3>(a),
+                        _ => in_place_block::<V, R, { $nb }, 4, K3>(a),
+                    }
+                };
+            }
+            j = if nb == NV {
+                block!(NV)
+            } else if nb == 3 {
+                block!(3)
+            } else if nb == 2 {
+                block!(2)
+            } else {
+                block!(1)
+            };
+        }
+    }
+}
+
+/// The arguments of [`in_place_block`].
+type InPlaceArgs<'a, V, const R: usize> = (
+    RowsArgs<'a, V, R>,
+    super::InPlaceRows,
+    &'a Edges<V>,
+    usize,
+    usize,
+    usize,
+    usize,
+);
+
+/// One block of `R` rows × `NB` vectors of [`direct_in_place`] from column `j`
+/// (the last vector cut at the row's end): returns the column after it. `KIND`:
+/// which vectors load by lane set (see `in_place_cols`).
+///
+/// # Safety
+/// As [`in_place_rows`]; `j < n`; `KIND < 4` only where `e.simple`, with bit 0
+/// set iff `j == 0` and bit 1 iff the block ends the row.
+// The unrolled copies compare `r` with each constant input row, 0 included,
+// and index the weights by tap.
+#[allow(clippy::absurd_extreme_comparisons, clippy::needless_range_loop)]
+#[inline(always)]
+unsafe fn in_place_block<
+    V: Vector,
+    const R: usize,
+    const NB: usize,
+    const KIND: usize,
+    const K3: bool,
+>(
+    ((inp, w, out, n, bias, accumulate), g, e, kh, taps, dil, j): InPlaceArgs<'_, V, R>,
+) -> usize {
+    // SAFETY (whole body): the caller's contract. Plain loads only where every
+    // lane's column `j + v·l + t·dil - left + lane` lies in `0..len` (all but
+    // the row's first and last vectors, where `e.simple`); elsewhere only the
+    // lanes inside are loaded.
+    unsafe {
+        let l = V::LANES;
+        let (kh, taps, dil) = if K3 { (3, 3, 1) } else { (kh, taps, dil) };
+        let per_plane = R + kh - 1;
+        let planes = inp.len() / per_plane;
+        let end = (j + NB * l).min(n);
+        let lanes = |v: usize| (end - j - v * l).min(l);
+        let mut acc = [[V::zero(); NB]; R];
+        for (r, acc) in acc.iter_mut().enumerate() {
+            for (v, a) in acc.iter_mut().enumerate() {
+                *a = if accumulate {
+                    V::load_upto(out[r].add(j + v * l), lanes(v))
+                } else {
+                    V::splat(bias)
+                };
+            }
+        }
+        // Lane sets of every vector and tap, where all loads go by set.
+        let mut sets = [[V::lanes(0, 0); IN_PLACE_MAX_TAPS]; NB];
+        if KIND == 4 {
+            for (v, sets) in sets.iter_mut().enumerate() {
+                for (t, set) in sets[..taps].iter_mut().enumerate() {
+                    let col = (j + v * l + t * dil) as isize - g.left as isize;
+                    let lo = (-col).clamp(0, l as isize) as usize;
+                    let hi = (g.len as isize - col).clamp(lo as isize, l as isize) as usize;
+                    *set = V::lanes(lo, hi);
+                }
+            }
+        }
+        // The vector `v`, tap `t` of the row whose column 0 is at `base` (a macro,
+        // not a closure: closures do not inherit the target features, and the
+        // vector code in one would not be inlined).
+        macro_rules! load {
+            ($base:expr, $v:expr, $t:expr) => {{
+                let (v, t) = ($v, $t);
+                let p = $base.wrapping_add(j + v * l + t * dil);
+                if KIND == 4 {
+                    V::load_in(p, sets[v][t])
+                } else if KIND & 1 != 0 && v == 0 {
+                    V::load_in(p, e.first[t])
+                } else if KIND & 2 != 0 && v == NB - 1 {
+                    V::load_in(p, e.last[t])
+                } else {
+                    V::load(p)
+                }
+            }};
+        }
+        for d in 0..planes {
+            let wd = w.add(d * kh * taps);
+            let rows = &inp[d * per_plane..(d + 1) * per_plane];
+            if K3 {
+                let mut wk = [[V::zero(); 3]; 3];
+                for (k, wk) in wk.iter_mut().enumerate() {
+                    for (t, wv) in wk.iter_mut().enumerate() {
+                        *wv = V::splat(*wd.add(k * 3 + t));
+                    }
+                }
+                unroll_rows!(IR < R + 2 => {
+                    // Column 0 of the row, as an address: only offset, never read.
+                    let base = rows[IR].wrapping_sub(g.left);
+                    for t in 0..3 {
+                        let mut x = [V::zero(); NB];
+                        for (v, x) in x.iter_mut().enumerate() {
+                            *x = load!(base, v, t);
+                        }
+                        for (r, acc) in acc.iter_mut().enumerate() {
+                            if r <= IR && IR - r < 3 {
+                                for v in 0..NB {
+                                    acc[v] = V::fmadd(wk[IR - r][t], x[v], acc[v]);
+                                }
+                            }
+                        }
+                    }
+                });
+                continue;
+            }
+            for (ir, &row) in rows.iter().enumerate() {
+                let r_lo = (ir + 1).saturating_sub(kh);
+                let r_hi = ir.min(R - 1);
+                let base = row.wrapping_sub(g.left);
+                for t in 0..taps {
+                    let mut x = [V::zero(); NB];
+                    for (v, x) in x.iter_mut().enumerate() {
+                        *x = load!(base, v, t);
+                    }
+                    for (r, acc) in acc.iter_mut().enumerate() {
+                        if r < r_lo || r > r_hi {
+                            continue;
+                        }
+                        let wv = V::splat(*wd.add((ir - r) * taps + t));
+                        for v in 0..NB {
+                            acc[v] = V::fmadd(wv, x[v], acc[v]);
+                        }
+                    }
+                }
+            }
+        }
+        for (r, acc) in acc.iter().enumerate() {
+            for (v, a) in acc.iter().enumerate() {
+                a.store_upto(out[r].add(j + v * l), lanes(v));
+            }
+        }
+        end
     }
 }

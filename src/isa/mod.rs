@@ -509,6 +509,35 @@ pub type DirectRowsFn<T> =
 pub type DirectSlabFn<T> =
     unsafe fn(&[*const T], usize, usize, usize, usize, *const T, *mut T, usize, usize, T, bool);
 
+/// An in-place direct kernel signature: see [`DirectKernel::in_place`].
+pub type DirectInPlaceFn<T> = unsafe fn(
+    &[*const T],
+    *const T,
+    InPlaceRows,
+    (usize, usize, usize),
+    *const T,
+    *mut T,
+    (usize, usize),
+    T,
+    bool,
+);
+
+pub use microkernel::IN_PLACE_MAX_TAPS;
+
+/// Where [`DirectKernel::in_place`] reads a zero-padded plane in place:
+/// `in_rows` input rows of `len` values, `stride` apart. Slab row `y` (read by
+/// output row `y - k` with kernel row `k`) is input row `y - top`; output column
+/// `j` with tap `t` reads input column `j + t·dil - left`. Rows and columns outside
+/// the input are zeros.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InPlaceRows {
+    pub stride: usize,
+    pub in_rows: usize,
+    pub top: usize,
+    pub len: usize,
+    pub left: usize,
+}
+
 /// A tap-list direct kernel signature: see [`DirectKernel::taps`].
 pub type DirectTapsFn<T> = unsafe fn(&[*const T], *const T, u64, *mut T, usize, T, bool);
 
@@ -528,6 +557,7 @@ pub struct DirectKernel<T> {
     slab: DirectSlabFn<T>,
     finite: unsafe fn(*const T, usize) -> bool,
     copy: unsafe fn(*const T, *mut T, usize),
+    in_place: DirectInPlaceFn<T>,
 }
 
 impl<T> fmt::Debug for DirectKernel<T> {
@@ -630,6 +660,71 @@ impl<T: Element> DirectKernel<T> {
                 fetch,
                 out.as_mut_ptr(),
                 n,
+                bias,
+                accumulate,
+            )
+        }
+    }
+
+    /// `out.len() / width` consecutive output rows of `width` values (stride and
+    /// dilation 1 between rows) read in place from a zero-padded input: kernel
+    /// plane `d` reads plane `planes[d]` (`None`: a padding plane) through `g`, rows
+    /// and columns outside the input as zeros (`zero`, and lanes left out of the
+    /// loads): `out[y][j] (+)= Σ_d Σ_k Σ_t w[(d·kh + k)·taps + t] · x_d[y + k - top][j + t·dil - left]`.
+    /// Rows go `rows_per_block` at a time, as [`slab`](Self::slab), with no padded
+    /// copy.
+    ///
+    /// # Panics
+    /// If `out` is not whole rows, a plane is shorter than `g` says, `zero` is
+    /// shorter than a row, there are more than [`IN_PLACE_MAX_TAPS`] taps or more
+    /// planes than [`DIRECT_MAX_ROWS`]` / (rows_per_block + kh - 1)`, or `w` is
+    /// short.
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    pub fn in_place(
+        &self,
+        planes: &[Option<&[T]>],
+        zero: &[T],
+        g: InPlaceRows,
+        (kh, taps, dil): (usize, usize, usize),
+        w: &[T],
+        out: &mut [T],
+        width: usize,
+        bias: T,
+        accumulate: bool,
+    ) {
+        if width == 0 || out.is_empty() || taps == 0 || kh == 0 || planes.is_empty() {
+            return;
+        }
+        let span = g
+            .in_rows
+            .checked_sub(1)
+            .map_or(Some(0), |r| r.checked_mul(g.stride)?.checked_add(g.len));
+        assert!(
+            out.len().is_multiple_of(width)
+                && taps <= IN_PLACE_MAX_TAPS
+                && zero.len() >= g.len
+                && span.is_some_and(|s| planes.iter().flatten().all(|p| p.len() >= s))
+                && planes.len() * (self.rows_per_block + kh - 1) <= DIRECT_MAX_ROWS
+                && w.len() >= planes.len() * kh * taps,
+            "direct in-place rows out of bounds"
+        );
+        let mut ptrs = [std::ptr::null::<T>(); DIRECT_MAX_ROWS];
+        for (p, s) in ptrs.iter_mut().zip(planes) {
+            *p = s.map_or(std::ptr::null(), |s| s.as_ptr());
+        }
+        // SAFETY: supported level (see `direct_kernel_f32`); every plane holds
+        // its `in_rows` rows of `len` elements `stride` apart (asserts), `zero` a
+        // row, `w` its taps, `out` its rows; the row tables fit.
+        unsafe {
+            (self.in_place)(
+                &ptrs[..planes.len()],
+                zero.as_ptr(),
+                g,
+                (kh, taps, dil),
+                w.as_ptr(),
+                out.as_mut_ptr(),
+                (width, out.len() / width),
                 bias,
                 accumulate,
             )
@@ -794,7 +889,7 @@ macro_rules! direct_table {
                 return None;
             }
             #[allow(clippy::type_complexity)]
-            let ((row, rows, taps, slab, finite, copy), rows_per_block): (
+            let ((row, rows, taps, slab, finite, copy, in_place), rows_per_block): (
                 (
                     DirectRowFn<$t>,
                     DirectRowsFn<$t>,
@@ -802,6 +897,7 @@ macro_rules! direct_table {
                     DirectSlabFn<$t>,
                     unsafe fn(*const $t, usize) -> bool,
                     unsafe fn(*const $t, *mut $t, usize),
+                    DirectInPlaceFn<$t>,
                 ),
                 usize,
             ) = match isa {
@@ -823,6 +919,7 @@ macro_rules! direct_table {
                 slab,
                 finite,
                 copy,
+                in_place,
             })
         }
     };
@@ -837,7 +934,8 @@ direct_table!(
         portable::direct_taps_f32,
         portable::direct_slab_f32,
         portable::all_finite_f32,
-        portable::copy_f32
+        portable::copy_f32,
+        portable::direct_in_place_f32
     ),
     (
         avx2::direct_row_f32,
@@ -845,7 +943,8 @@ direct_table!(
         avx2::direct_taps_f32,
         avx2::direct_slab_f32,
         avx2::all_finite_f32,
-        avx2::copy_f32
+        avx2::copy_f32,
+        avx2::direct_in_place_f32
     ),
     (
         avx512::direct_row_f32,
@@ -853,7 +952,8 @@ direct_table!(
         avx512::direct_taps_f32,
         avx512::direct_slab_f32,
         avx512::all_finite_f32,
-        avx512::copy_f32
+        avx512::copy_f32,
+        avx512::direct_in_place_f32
     )
 );
 direct_table!(
@@ -865,7 +965,8 @@ direct_table!(
         portable::direct_taps_f64,
         portable::direct_slab_f64,
         portable::all_finite_f64,
-        portable::copy_f64
+        portable::copy_f64,
+        portable::direct_in_place_f64
     ),
     (
         avx2::direct_row_f64,
@@ -873,7 +974,8 @@ direct_table!(
         avx2::direct_taps_f64,
         avx2::direct_slab_f64,
         avx2::all_finite_f64,
-        avx2::copy_f64
+        avx2::copy_f64,
+        avx2::direct_in_place_f64
     ),
     (
         avx512::direct_row_f64,
@@ -881,6 +983,7 @@ direct_table!(
         avx512::direct_taps_f64,
         avx512::direct_slab_f64,
         avx512::all_finite_f64,
-        avx512::copy_f64
+        avx512::copy_f64,
+        avx512::direct_in_place_f64
     )
 );

@@ -19,12 +19,15 @@
 //! * the few **border** columns at either end go through `PaddingMode::source`;
 //!   where rows are narrow (at most 512 columns, as depthwise layers and small
 //!   volumes have) and those columns would be a large share of scalar work, the
-//!   input rows are instead padded, and every column runs through the vector
-//!   kernel: with stride and dilation 1 along H, each task pads the rows it reads
+//!   whole row runs through the vector kernel: with stride and dilation 1 along
+//!   H, one kernel call computes all of a task's rows (`SlabTasks`). Zero-padded
+//!   rows (kernels of up to 8 taps a row) are read in place on the levels with
+//!   masked loads: the padding columns are lanes left out of the loads of a row's
+//!   first and last vectors, padding rows a shared zero row, and nothing is
+//!   copied. Other modes (and the portable level) pad the rows each task reads
 //!   once into its thread's slab of the workspace (3-D tasks of several output
-//!   planes keep a ring of padded input planes) and one kernel call computes all
-//!   its rows (`SlabTasks`); otherwise a block's few input rows go into a small
-//!   stack strip.
+//!   planes keep a ring of padded input planes). Without stride and dilation 1
+//!   along H, a block's few input rows go into a small stack strip.
 //!
 //! **Zero taps** of sparse kernels (most taps zero, large enough to be
 //! compute-bound: see `sparse`) are skipped: each output row sums only the
@@ -38,8 +41,10 @@
 
 use crate::element::Element;
 use crate::error::{Result, XcorrError};
-use crate::geometry::{Op, Problem};
-use crate::isa::{DirectKernel, DIRECT_MAX_ROWS, DIRECT_MAX_TAPS};
+use crate::geometry::{Op, PaddingMode, Problem};
+use crate::isa::{
+    DirectKernel, InPlaceRows, Isa, DIRECT_MAX_ROWS, DIRECT_MAX_TAPS, IN_PLACE_MAX_TAPS,
+};
 use crate::parallel;
 
 /// A border output column and, per tap, the input column it reads (`None`: zero).
@@ -92,7 +97,13 @@ struct SlabTasks {
     /// vector across two lines costs two accesses).
     lead: usize,
     row: usize,
+    /// Elements of one thread's slab; 0 where no slab is needed (wide rows read
+    /// in place).
     slot: usize,
+    /// Whether the kernel can read the input in place instead (zero padding, or
+    /// none, and at most `IN_PLACE_MAX_TAPS` taps per kernel row): on the levels
+    /// with masked loads, the padding is left out by lane, and nothing is copied.
+    in_place: bool,
 }
 
 impl SlabTasks {
@@ -101,7 +112,12 @@ impl SlabTasks {
     /// multi-row kernel (rows per block at most 4 on every level).
     fn new(p: &Problem, narrow: bool) -> Option<SlabTasks> {
         let (ker, out, dil) = (p.kernel3(), p.output3(), p.dilation3());
-        if !narrow
+        let in_place = (p.padding_mode() == PaddingMode::Zeros
+            || p.pad3().iter().all(|&s| s == (0, 0)))
+            && ker[2] <= IN_PLACE_MAX_TAPS;
+        // Rows without border columns take tasks too where they are short and
+        // can be read in place (one kernel call per task instead of per block).
+        if !(narrow || in_place && out[2] <= NARROW_ROW)
             || p.stride3()[1] != 1
             || dil[1] != 1
             || out[1] < 2
@@ -125,7 +141,12 @@ impl SlabTasks {
             sw,
             lead,
             row,
-            slot: slot(rows).unwrap_or(usize::MAX),
+            slot: if narrow {
+                slot(rows).unwrap_or(usize::MAX)
+            } else {
+                0
+            },
+            in_place,
         };
         if ker[0] > 1 && slot(out[1])? <= SLAB_MAX {
             return Some(tasks(SLAB_PLANES.min(out[0]), out[1]));
@@ -243,7 +264,7 @@ impl Direct {
 
     fn zero_row_len(&self) -> usize {
         let pad = self.p.pad3();
-        if pad[0] == (0, 0) && pad[1] == (0, 0) {
+        if pad[0] == (0, 0) && pad[1] == (0, 0) && !self.slab.is_some_and(|s| s.in_place) {
             0
         } else {
             self.p.input3()[2]
@@ -294,8 +315,36 @@ impl Direct {
                 .any(|w| sparse(w, single, self.narrow));
         let out = p.output3();
         let (out_h, out_w) = (out[1], out[2]);
-        if let Some(st) = self.slab {
+        // (Rows without border columns take tasks only to be read in place, and
+        // keep the zero-tap route of sparse kernels.)
+        if let Some(st) = self.slab.filter(|_| self.narrow || !skip) {
             // Whole planes of one volume per task, or rows of one plane.
+            let (outer, inner) = if st.planes > 1 {
+                (out[0] * out_h * out_w, st.planes * out_h * out_w)
+            } else {
+                (out_h * out_w, st.rows * out_w)
+            };
+            let first = |i: usize, j: usize| {
+                if st.planes > 1 {
+                    (i * out[0] + j * st.planes, 0)
+                } else {
+                    (i, j * st.rows)
+                }
+            };
+            if st.in_place && matches!(kern.isa, Isa::Avx2 | Isa::Avx512) {
+                parallel::for_each_nested_chunk_mut(
+                    threads,
+                    output,
+                    outer,
+                    inner,
+                    |i, j, chunk| {
+                        self.in_place_task(kern, &st, first(i, j), (input, wt, bias, zero), chunk)
+                    },
+                );
+                return;
+            }
+        }
+        if let Some(st) = self.slab.filter(|s| self.narrow && s.slot > 0) {
             let (outer, inner) = if st.planes > 1 {
                 (out[0] * out_h * out_w, st.planes * out_h * out_w)
             } else {
@@ -399,6 +448,74 @@ impl Direct {
                 }
             },
         );
+    }
+
+    /// A task of [`SlabTasks`] read in place (`st.in_place`, on a level with
+    /// masked loads): output planes `first.0..`, rows `first.1..` of each, one
+    /// kernel call per output plane and input channel, nothing copied.
+    #[allow(clippy::type_complexity)]
+    fn in_place_task<T: Element>(
+        &self,
+        kern: &DirectKernel<T>,
+        st: &SlabTasks,
+        (plane0, oh0): (usize, usize),
+        (input, wt, bias, zero): (&[T], &[T], Option<&[T]>, &[T]),
+        out: &mut [T],
+    ) {
+        let p = &self.p;
+        let (inp, ker, outd) = (p.input3(), p.kernel3(), p.output3());
+        let (stride, dil, pad) = (p.stride3(), p.dilation3(), p.pad3());
+        let mode = p.padding_mode();
+        let (cin_g, cout_g) = (p.in_channels_per_group(), p.out_channels_per_group());
+        let (taps, kd_n, kh, kw) = (p.kernel_spatial(), ker[0], ker[1], ker[2]);
+        let width = outd[2];
+        let rows = if st.planes > 1 {
+            outd[1]
+        } else {
+            out.len() / width
+        };
+        // Output row oh0 + y with kernel row k reads input row oh0 + y + k - top.
+        let plane_len = inp[1] * inp[2];
+        let skip = oh0.saturating_sub(pad[1].0).min(inp[1]);
+        let g = InPlaceRows {
+            stride: inp[2],
+            in_rows: inp[1] - skip,
+            top: pad[1].0.saturating_sub(oh0),
+            len: inp[2],
+            left: pad[2].0,
+        };
+        for (k, o) in out.chunks_mut(rows * width).enumerate() {
+            let plane = plane0 + k;
+            let (od, rest) = (plane % outd[0], plane / outd[0]);
+            let (co, n) = (rest % p.out_channels(), rest / p.out_channels());
+            let grp = co / cout_g;
+            let b = bias.map_or(T::ZERO, |b| b[co]);
+            for ci in 0..cin_g {
+                let c = grp * cin_g + ci;
+                let chan =
+                    &input[(n * p.in_channels() + c) * p.input_spatial()..][..p.input_spatial()];
+                let mut planes: [Option<&[T]>; DIRECT_MAX_ROWS] = [None; DIRECT_MAX_ROWS];
+                for (kd, pl) in planes[..kd_n].iter_mut().enumerate() {
+                    let d = mode.source(
+                        (od * stride[0] + kd * dil[0]) as isize - pad[0].0 as isize,
+                        inp[0],
+                    );
+                    *pl = d.map(|d| &chan[d * plane_len + skip * inp[2]..(d + 1) * plane_len]);
+                }
+                let w_c = &wt[(co * cin_g + ci) * taps..][..taps];
+                kern.in_place(
+                    &planes[..kd_n],
+                    zero,
+                    g,
+                    (kh, kw, dil[2]),
+                    w_c,
+                    o,
+                    width,
+                    b,
+                    ci > 0,
+                );
+            }
+        }
     }
 
     /// A slab task (see [`SlabTasks`]): output planes `first.0..` (`(n, co, od)`

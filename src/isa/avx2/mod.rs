@@ -7,6 +7,7 @@ use core::arch::x86_64::*;
 
 use super::microkernel::{self, MR_NARROW};
 use super::vector::Vector;
+use super::InPlaceRows;
 
 /// 8 × f32 in a ymm register.
 #[derive(Clone, Copy, Debug)]
@@ -37,6 +38,7 @@ unsafe fn mask64(n: usize) -> __m256i {
 
 impl Vector for F32x8 {
     type Elem = f32;
+    type Lanes = __m256i;
     const LANES: usize = 8;
 
     #[inline(always)]
@@ -53,6 +55,17 @@ impl Vector for F32x8 {
     unsafe fn load(p: *const f32) -> Self {
         // SAFETY: caller guarantees 8 readable elements.
         F32x8(unsafe { _mm256_loadu_ps(p) })
+    }
+    #[inline(always)]
+    unsafe fn lanes(lo: usize, hi: usize) -> __m256i {
+        // SAFETY: the caller runs on a CPU with this level (trait contract).
+        unsafe { _mm256_andnot_si256(mask32(lo), mask32(hi)) }
+    }
+    #[inline(always)]
+    unsafe fn load_in(p: *const f32, m: __m256i) -> Self {
+        // SAFETY: only the lanes of m are enabled, and the caller guarantees they
+        // are readable; masked-out lanes are not read and do not fault.
+        F32x8(unsafe { _mm256_maskload_ps(p, m) })
     }
     #[inline(always)]
     unsafe fn load_partial(p: *const f32, n: usize) -> Self {
@@ -111,6 +124,7 @@ impl Vector for F32x8 {
 
 impl Vector for F64x4 {
     type Elem = f64;
+    type Lanes = __m256i;
     const LANES: usize = 4;
 
     #[inline(always)]
@@ -127,6 +141,17 @@ impl Vector for F64x4 {
     unsafe fn load(p: *const f64) -> Self {
         // SAFETY: caller guarantees 4 readable elements.
         F64x4(unsafe { _mm256_loadu_pd(p) })
+    }
+    #[inline(always)]
+    unsafe fn lanes(lo: usize, hi: usize) -> __m256i {
+        // SAFETY: the caller runs on a CPU with this level (trait contract).
+        unsafe { _mm256_andnot_si256(mask64(lo), mask64(hi)) }
+    }
+    #[inline(always)]
+    unsafe fn load_in(p: *const f64, m: __m256i) -> Self {
+        // SAFETY: only the lanes of m are enabled, and the caller guarantees they
+        // are readable; masked-out lanes are not read and do not fault.
+        F64x4(unsafe { _mm256_maskload_pd(p, m) })
     }
     #[inline(always)]
     unsafe fn load_partial(p: *const f64, n: usize) -> Self {
@@ -527,4 +552,56 @@ pub unsafe fn copy_f32(src: *const f32, dst: *mut f32, n: usize) {
 pub unsafe fn copy_f64(src: *const f64, dst: *mut f64, n: usize) {
     // SAFETY: forwarded contract; compiled for this level.
     unsafe { microkernel::copy::<F64x4>(src, dst, n) }
+}
+
+/// Rows read in place from a zero-padded input ([`microkernel::direct_in_place`]).
+///
+/// # Safety
+/// The CPU supports this level; the contract of [`microkernel::direct_in_place`]
+/// with `R = 2`.
+#[allow(clippy::too_many_arguments)]
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn direct_in_place_f32(
+    planes: &[*const f32],
+    zero: *const f32,
+    g: InPlaceRows,
+    kernel: (usize, usize, usize),
+    w: *const f32,
+    out: *mut f32,
+    shape: (usize, usize),
+    bias: f32,
+    accumulate: bool,
+) {
+    // SAFETY: forwarded contract; compiled for this level.
+    unsafe {
+        microkernel::direct_in_place::<F32x8, 2, 4>(
+            planes, zero, g, kernel, w, out, shape, bias, accumulate,
+        )
+    }
+}
+
+/// Rows read in place from a zero-padded input ([`microkernel::direct_in_place`]).
+///
+/// # Safety
+/// The CPU supports this level; the contract of [`microkernel::direct_in_place`]
+/// with `R = 2`.
+#[allow(clippy::too_many_arguments)]
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn direct_in_place_f64(
+    planes: &[*const f64],
+    zero: *const f64,
+    g: InPlaceRows,
+    kernel: (usize, usize, usize),
+    w: *const f64,
+    out: *mut f64,
+    shape: (usize, usize),
+    bias: f64,
+    accumulate: bool,
+) {
+    // SAFETY: forwarded contract; compiled for this level.
+    unsafe {
+        microkernel::direct_in_place::<F64x4, 2, 4>(
+            planes, zero, g, kernel, w, out, shape, bias, accumulate,
+        )
+    }
 }

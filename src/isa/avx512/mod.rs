@@ -7,6 +7,7 @@ use core::arch::x86_64::*;
 
 use super::microkernel::{self, MR_WIDE};
 use super::vector::Vector;
+use super::InPlaceRows;
 
 /// 16 × f32 in a zmm register.
 #[derive(Clone, Copy, Debug)]
@@ -18,6 +19,7 @@ pub struct F64x8(__m512d);
 
 impl Vector for F32x16 {
     type Elem = f32;
+    type Lanes = __mmask16;
     const LANES: usize = 16;
 
     #[inline(always)]
@@ -34,6 +36,16 @@ impl Vector for F32x16 {
     unsafe fn load(p: *const f32) -> Self {
         // SAFETY: caller guarantees 16 readable elements.
         F32x16(unsafe { _mm512_loadu_ps(p) })
+    }
+    #[inline(always)]
+    unsafe fn lanes(lo: usize, hi: usize) -> __mmask16 {
+        (((1u32 << hi) - 1) & !((1u32 << lo) - 1)) as __mmask16
+    }
+    #[inline(always)]
+    unsafe fn load_in(p: *const f32, m: __mmask16) -> Self {
+        // SAFETY: only the lanes of m are enabled, and the caller guarantees they
+        // are readable; masked lanes are not accessed and do not fault.
+        F32x16(unsafe { _mm512_maskz_loadu_ps(m, p) })
     }
     #[inline(always)]
     unsafe fn load_partial(p: *const f32, n: usize) -> Self {
@@ -84,6 +96,7 @@ impl Vector for F32x16 {
 
 impl Vector for F64x8 {
     type Elem = f64;
+    type Lanes = __mmask8;
     const LANES: usize = 8;
 
     #[inline(always)]
@@ -100,6 +113,16 @@ impl Vector for F64x8 {
     unsafe fn load(p: *const f64) -> Self {
         // SAFETY: caller guarantees 8 readable elements.
         F64x8(unsafe { _mm512_loadu_pd(p) })
+    }
+    #[inline(always)]
+    unsafe fn lanes(lo: usize, hi: usize) -> __mmask8 {
+        (((1u32 << hi) - 1) & !((1u32 << lo) - 1)) as __mmask8
+    }
+    #[inline(always)]
+    unsafe fn load_in(p: *const f64, m: __mmask8) -> Self {
+        // SAFETY: only the lanes of m are enabled, and the caller guarantees they
+        // are readable; masked lanes are not accessed and do not fault.
+        F64x8(unsafe { _mm512_maskz_loadu_pd(m, p) })
     }
     #[inline(always)]
     unsafe fn load_partial(p: *const f64, n: usize) -> Self {
@@ -503,4 +526,56 @@ pub unsafe fn copy_f32(src: *const f32, dst: *mut f32, n: usize) {
 pub unsafe fn copy_f64(src: *const f64, dst: *mut f64, n: usize) {
     // SAFETY: forwarded contract; compiled for this level.
     unsafe { microkernel::copy::<F64x8>(src, dst, n) }
+}
+
+/// Rows read in place from a zero-padded input ([`microkernel::direct_in_place`]).
+///
+/// # Safety
+/// The CPU supports this level; the contract of [`microkernel::direct_in_place`]
+/// with `R = 4`.
+#[allow(clippy::too_many_arguments)]
+#[target_feature(enable = "avx512f")]
+pub unsafe fn direct_in_place_f32(
+    planes: &[*const f32],
+    zero: *const f32,
+    g: InPlaceRows,
+    kernel: (usize, usize, usize),
+    w: *const f32,
+    out: *mut f32,
+    shape: (usize, usize),
+    bias: f32,
+    accumulate: bool,
+) {
+    // SAFETY: forwarded contract; compiled for this level.
+    unsafe {
+        microkernel::direct_in_place::<F32x16, DIRECT_ROWS, DIRECT_ROWS_NV>(
+            planes, zero, g, kernel, w, out, shape, bias, accumulate,
+        )
+    }
+}
+
+/// Rows read in place from a zero-padded input ([`microkernel::direct_in_place`]).
+///
+/// # Safety
+/// The CPU supports this level; the contract of [`microkernel::direct_in_place`]
+/// with `R = 4`.
+#[allow(clippy::too_many_arguments)]
+#[target_feature(enable = "avx512f")]
+pub unsafe fn direct_in_place_f64(
+    planes: &[*const f64],
+    zero: *const f64,
+    g: InPlaceRows,
+    kernel: (usize, usize, usize),
+    w: *const f64,
+    out: *mut f64,
+    shape: (usize, usize),
+    bias: f64,
+    accumulate: bool,
+) {
+    // SAFETY: forwarded contract; compiled for this level.
+    unsafe {
+        microkernel::direct_in_place::<F64x8, DIRECT_ROWS, DIRECT_ROWS_NV>(
+            planes, zero, g, kernel, w, out, shape, bias, accumulate,
+        )
+    }
 }

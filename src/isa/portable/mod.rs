@@ -10,6 +10,7 @@ use wide::{f32x8, f64x4};
 
 use super::microkernel::{self, MR_NARROW};
 use super::vector::Vector;
+use super::InPlaceRows;
 
 /// GEMM tile rows and vectors per row. `wide`'s 8-lane f32 (4-lane f64) vector is
 /// two SSE registers on a baseline x86-64 build, which has 16: a 4 × 3-vector
@@ -33,6 +34,7 @@ macro_rules! portable_vector {
     ($name:ident, $wide:ident, $t:ty, $lanes:expr) => {
         impl Vector for $name {
             type Elem = $t;
+            type Lanes = (usize, usize);
             const LANES: usize = $lanes;
 
             #[inline(always)]
@@ -49,6 +51,23 @@ macro_rules! portable_vector {
                 $name($wide::new(unsafe {
                     p.cast::<[$t; $lanes]>().read_unaligned()
                 }))
+            }
+            #[inline(always)]
+            unsafe fn lanes(lo: usize, hi: usize) -> (usize, usize) {
+                (lo, hi)
+            }
+            #[inline(always)]
+            unsafe fn load_in(p: *const $t, (lo, hi): (usize, usize)) -> Self {
+                let mut a = [0.0; $lanes];
+                // SAFETY: caller guarantees lanes lo..hi readable; hi <= LANES.
+                unsafe {
+                    core::ptr::copy_nonoverlapping(
+                        p.wrapping_add(lo),
+                        a[lo..hi].as_mut_ptr(),
+                        hi - lo,
+                    )
+                };
+                $name($wide::new(a))
             }
             #[inline(always)]
             unsafe fn load_partial(p: *const $t, n: usize) -> Self {
@@ -444,4 +463,54 @@ pub unsafe fn copy_f32(src: *const f32, dst: *mut f32, n: usize) {
 pub unsafe fn copy_f64(src: *const f64, dst: *mut f64, n: usize) {
     // SAFETY: forwarded contract; compiled for this level.
     unsafe { microkernel::copy::<F64x4>(src, dst, n) }
+}
+
+/// Rows read in place from a zero-padded input ([`microkernel::direct_in_place`]).
+///
+/// # Safety
+/// The CPU supports this level; the contract of [`microkernel::direct_in_place`]
+/// with `R = 2`.
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn direct_in_place_f32(
+    planes: &[*const f32],
+    zero: *const f32,
+    g: InPlaceRows,
+    kernel: (usize, usize, usize),
+    w: *const f32,
+    out: *mut f32,
+    shape: (usize, usize),
+    bias: f32,
+    accumulate: bool,
+) {
+    // SAFETY: forwarded contract; compiled for this level.
+    unsafe {
+        microkernel::direct_in_place::<F32x8, 2, 4>(
+            planes, zero, g, kernel, w, out, shape, bias, accumulate,
+        )
+    }
+}
+
+/// Rows read in place from a zero-padded input ([`microkernel::direct_in_place`]).
+///
+/// # Safety
+/// The CPU supports this level; the contract of [`microkernel::direct_in_place`]
+/// with `R = 2`.
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn direct_in_place_f64(
+    planes: &[*const f64],
+    zero: *const f64,
+    g: InPlaceRows,
+    kernel: (usize, usize, usize),
+    w: *const f64,
+    out: *mut f64,
+    shape: (usize, usize),
+    bias: f64,
+    accumulate: bool,
+) {
+    // SAFETY: forwarded contract; compiled for this level.
+    unsafe {
+        microkernel::direct_in_place::<F64x4, 2, 4>(
+            planes, zero, g, kernel, w, out, shape, bias, accumulate,
+        )
+    }
 }
