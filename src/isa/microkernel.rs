@@ -515,7 +515,7 @@ type RowsArgs<'a, V, const R: usize> = (
     bool,
 );
 
-/// The blocks of [`direct_rows`]: of `NV` vectors while they fit, then one of 3
+/// The blocks of [`direct_rows`] from column `j` on: of `NV` vectors while they fit, then one of 3
 /// and one of 2 (a 7-vector row, 112 columns of f32, takes 4 + 3 instead of
 /// 4 + 2 + 1, whose last vector has only R FMA chains): returns the first column
 /// not done.
@@ -528,10 +528,11 @@ unsafe fn row_blocks<V: Vector, const R: usize, const NV: usize, const FETCH: bo
     kh: usize,
     taps: usize,
     dil: usize,
+    j: usize,
 ) -> usize {
     // SAFETY: the caller's contract.
     unsafe {
-        let j = direct_rows_blocks::<V, R, NV, FETCH>(args, kh, taps, dil, 0);
+        let j = direct_rows_blocks::<V, R, NV, FETCH>(args, kh, taps, dil, j);
         let j = if NV > 3 {
             direct_rows_blocks::<V, R, 3, FETCH>(args, kh, taps, dil, j)
         } else {
@@ -565,6 +566,13 @@ unsafe fn direct_rows_blocks<V: Vector, const R: usize, const NV: usize, const F
         while j + NV * l <= n {
             let mut acc = [[V::zero(); NV]; R];
             for (r, acc) in acc.iter_mut().enumerate() {
+                // The output lines a few blocks on, for ownership: their stores
+                // then need not wait for them (images larger than L2).
+                if FETCH {
+                    for v in 0..NV {
+                        V::prefetch_write(out[r].wrapping_add(j + (PREFETCH_BLOCKS * NV + v) * l));
+                    }
+                }
                 for (v, a) in acc.iter_mut().enumerate() {
                     *a = if accumulate {
                         V::load(out[r].add(j + v * l))
@@ -631,30 +639,45 @@ macro_rules! unroll_rows {
     };
 }
 
-/// The blocks of `R` rows × `NV` vectors of [`direct_rows`] for a 3×3 kernel
-/// (taps 1 apart) from column `j0` on, while whole blocks fit: the general blocks
-/// with every loop unrolled (input rows by [`unroll_rows`]) and the plane's nine
-/// weights splatted once per block. Returns the first column not done.
+/// The blocks of `R` rows × `NV` vectors of [`direct_rows`] for a `K`×`K` kernel
+/// (taps 1 apart; `R + K - 1 <= 8`) from column `j0` on, while whole blocks fit:
+/// the general blocks with every loop unrolled (input rows by [`unroll_rows`]),
+/// the plane's weights splatted once per block where they fit registers beside
+/// the accumulators (3×3), else at each use (5×5 measured slower unrolled: img5
+/// 1.64-1.81 -> 1.80-1.99 ms, so only 3×3 takes it). Returns the first column
+/// not done.
 ///
 /// # Safety
-/// As [`direct_rows`], with `kh = taps = 3`, `dil = 1`.
+/// As [`direct_rows`], with `kh = taps = K`, `dil = 1`.
 // The unrolled copies compare `r` with each constant input row, 0 included,
 // and index the weights by tap.
 #[allow(clippy::absurd_extreme_comparisons, clippy::needless_range_loop)]
 #[inline(always)]
-unsafe fn direct_rows_blocks_3x3<V: Vector, const R: usize, const NV: usize, const FETCH: bool>(
+unsafe fn direct_rows_blocks_k<
+    V: Vector,
+    const R: usize,
+    const NV: usize,
+    const FETCH: bool,
+    const K: usize,
+>(
     (inp, w, out, n, bias, accumulate): RowsArgs<'_, V, R>,
     j0: usize,
 ) -> usize {
     // SAFETY (whole body): the caller's contract.
     unsafe {
         let l = V::LANES;
-        let per_plane = R + 2;
+        let per_plane = R + K - 1;
         let planes = inp.len() / per_plane;
+        let hoist = K * K <= 9;
         let mut j = j0;
         while j + NV * l <= n {
             let mut acc = [[V::zero(); NV]; R];
             for (r, acc) in acc.iter_mut().enumerate() {
+                if FETCH {
+                    for v in 0..NV {
+                        V::prefetch_write(out[r].wrapping_add(j + (PREFETCH_BLOCKS * NV + v) * l));
+                    }
+                }
                 for (v, a) in acc.iter_mut().enumerate() {
                     *a = if accumulate {
                         V::load(out[r].add(j + v * l))
@@ -664,31 +687,38 @@ unsafe fn direct_rows_blocks_3x3<V: Vector, const R: usize, const NV: usize, con
                 }
             }
             for d in 0..planes {
-                let wd = w.add(d * 9);
-                let mut wk = [[V::zero(); 3]; 3];
-                for (k, wk) in wk.iter_mut().enumerate() {
-                    for (t, wv) in wk.iter_mut().enumerate() {
-                        *wv = V::splat(*wd.add(k * 3 + t));
+                let wd = w.add(d * K * K);
+                let mut wk = [[V::zero(); K]; K];
+                if hoist {
+                    for (k, wk) in wk.iter_mut().enumerate() {
+                        for (t, wv) in wk.iter_mut().enumerate() {
+                            *wv = V::splat(*wd.add(k * K + t));
+                        }
                     }
                 }
                 let rows = &inp[d * per_plane..(d + 1) * per_plane];
-                unroll_rows!(IR < R + 2 => {
+                unroll_rows!(IR < R + K - 1 => {
                     let rp = rows[IR].add(j);
                     if FETCH {
                         for v in 0..NV {
                             V::prefetch(rp.wrapping_add((PREFETCH_BLOCKS * NV + v) * l));
                         }
                     }
-                    for t in 0..3 {
+                    for t in 0..K {
                         let mut x = [V::zero(); NV];
                         for (v, x) in x.iter_mut().enumerate() {
                             *x = V::load(rp.add(t + v * l));
                         }
-                        // Output rows r with 0 <= IR - r < 3 use this input row.
+                        // Output rows r with 0 <= IR - r < K use this input row.
                         for (r, acc) in acc.iter_mut().enumerate() {
-                            if r <= IR && IR - r < 3 {
+                            if r <= IR && IR - r < K {
+                                let wv = if hoist {
+                                    wk[IR - r][t]
+                                } else {
+                                    V::splat(*wd.add((IR - r) * K + t))
+                                };
                                 for v in 0..NV {
-                                    acc[v] = V::fmadd(wk[IR - r][t], x[v], acc[v]);
+                                    acc[v] = V::fmadd(wv, x[v], acc[v]);
                                 }
                             }
                         }
@@ -765,16 +795,16 @@ unsafe fn rows_body<V: Vector, const R: usize, const NV: usize, const FETCH: boo
         // and the vector code in it would not be inlined.)
         let args = (inp, w, out, n, bias, accumulate);
         let mut j = if (kh, taps, dil) == (3, 3, 1) && R + 2 <= 8 {
-            // The commonest kernel, with its loops unrolled.
-            let j = direct_rows_blocks_3x3::<V, R, NV, FETCH>(args, 0);
+            // The commonest kernels, with their loops unrolled.
+            let j = direct_rows_blocks_k::<V, R, NV, FETCH, 3>(args, 0);
             let j = if NV > 3 {
-                direct_rows_blocks_3x3::<V, R, 3, FETCH>(args, j)
+                direct_rows_blocks_k::<V, R, 3, FETCH, 3>(args, j)
             } else {
                 j
             };
-            direct_rows_blocks_3x3::<V, R, 2, FETCH>(args, j)
+            direct_rows_blocks_k::<V, R, 2, FETCH, 3>(args, j)
         } else {
-            row_blocks::<V, R, NV, FETCH>(args, kh, taps, dil)
+            row_blocks::<V, R, NV, FETCH>(args, kh, taps, dil, 0)
         };
         // The rest one vector at a time, still R rows at once (R independent FMA
         // chains); the last vector masked.
