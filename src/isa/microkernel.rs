@@ -1035,6 +1035,8 @@ pub unsafe fn direct_in_place<V: Vector, const R: usize, const NV: usize>(
 struct Edges<V: Vector> {
     first: [V::Lanes; IN_PLACE_MAX_TAPS],
     last: [V::Lanes; IN_PLACE_MAX_TAPS],
+    /// Every lane, for the edge slots of blocks that hold no edge.
+    full: [V::Lanes; IN_PLACE_MAX_TAPS],
     simple: bool,
 }
 
@@ -1060,6 +1062,7 @@ impl<V: Vector> Edges<V> {
             let mut e = Edges {
                 first: [V::lanes(0, 0); IN_PLACE_MAX_TAPS],
                 last: [V::lanes(0, 0); IN_PLACE_MAX_TAPS],
+                full: [V::lanes(0, l); IN_PLACE_MAX_TAPS],
                 // Vector 1 on starts inside; the one before the last ends inside.
                 simple: g.left <= l && (last_at == 0 || last_at - 1 + span < g.len + g.left),
             };
@@ -1090,7 +1093,7 @@ unsafe fn in_place_rows<V: Vector, const R: usize, const NV: usize>(
     unsafe {
         if (kh, taps, dil) == (3, 3, 1) && R + 2 <= 8 {
             // The commonest kernel, with its loops unrolled.
-            in_place_cols::<V, R, NV, true>(args, g, e, 3, 3, 1)
+            in_place_cols::<V, R, NV, false>(args, g, e, 3, 3, 1)
         } else {
             in_place_cols::<V, R, NV, false>(args, g, e, kh, taps, dil)
         }
@@ -1115,41 +1118,22 @@ unsafe fn in_place_cols<V: Vector, const R: usize, const NV: usize, const K3: bo
         let (l, n) = (V::LANES, args.3);
         let mut j = 0;
         while j < n {
+            // Blocks of NV vectors, the last one of fewer where the row ends.
             let vecs = (n - j).div_ceil(l);
-            let nb = if vecs >= NV {
-                NV
-            } else if vecs >= 3 && NV > 3 {
-                3
-            } else {
-                vecs.min(2)
-            };
-            // Which of the row's edge vectors the block holds (0: none, 1: the
-            // first, 2: the last, 3: both), or 4: every load by lane set.
-            let kind = if !e.simple {
-                4
-            } else {
-                usize::from(j == 0) + 2 * usize::from(j + nb * l >= n)
-            };
-            let a = (args, g, e, kh, taps, dil, j);
-            macro_rules! block {
-                ($nb:expr) => {
-                    match kind {
-                        0 => in_place_block::<V, R, { $nb }, 0, K3>(a),
-                        1 => in_place_block::<V, R, { $nb }, 1, K3>(a),
-                        2 => in_place_block::<V, R, { $nb }, 2, K3>(a),
-                        3 => in_place_block::<V, R, { $nb }, 3, K3>(a),
-                        _ => in_place_block::<V, R, { $nb }, 4, K3>(a),
-                    }
-                };
-            }
-            j = if nb == NV {
-                block!(NV)
-            } else if nb == 3 {
-                block!(3)
-            } else if nb == 2 {
-                block!(2)
-            } else {
-                block!(1)
+            let edge = j == 0 || j + NV * l >= n;
+            let a = (args, g, e, kh, taps, dil, j, vecs.min(NV));
+            // (Few variants: each is inlined, and compile time grows fast with
+            // them. Blocks inside the row are whole; edge blocks load their
+            // edge vectors by lane set; where the padding is wider than a
+            // vector, every load goes by lane set, in blocks of NV vectors
+            // whose vectors past the row's end are computed and not stored.)
+            j = match (e.simple, edge, vecs) {
+                (false, _, _) => in_place_block::<V, R, NV, 2, false>(a),
+                (true, false, _) => in_place_block::<V, R, NV, 0, K3>(a),
+                (true, true, v) if v >= NV => in_place_block::<V, R, NV, 1, K3>(a),
+                (true, true, 3) => in_place_block::<V, R, 3, 1, K3>(a),
+                (true, true, 2) => in_place_block::<V, R, 2, 1, K3>(a),
+                (true, true, _) => in_place_block::<V, R, 1, 1, K3>(a),
             };
         }
     }
@@ -1164,15 +1148,20 @@ type InPlaceArgs<'a, V, const R: usize> = (
     usize,
     usize,
     usize,
+    usize,
 );
 
 /// One block of `R` rows × `NB` vectors of [`direct_in_place`] from column `j`
-/// (the last vector cut at the row's end): returns the column after it. `KIND`:
-/// which vectors load by lane set (see `in_place_cols`).
+/// (its last output vector cut at the row's end): returns the column after it.
+/// `KIND` 0: every load plain; 1: the block's first vector loads by `e.first`
+/// where `j == 0`, its last by `e.last` where the block ends the row (else all
+/// lanes), the rest plainly; 2: every load by its own lane set, and only the
+/// first `live` vectors hold outputs.
 ///
 /// # Safety
-/// As [`in_place_rows`]; `j < n`; `KIND < 4` only where `e.simple`, with bit 0
-/// set iff `j == 0` and bit 1 iff the block ends the row.
+/// As [`in_place_rows`]; `j < n`; `KIND < 2` only where `e.simple`, `KIND == 0`
+/// only for a block that neither starts nor ends the row, `NB` vectors at most
+/// as many as the row has from `j` unless `KIND == 2`.
 // The unrolled copies compare `r` with each constant input row, 0 included,
 // and index the weights by tap.
 #[allow(clippy::absurd_extreme_comparisons, clippy::needless_range_loop)]
@@ -1184,32 +1173,38 @@ unsafe fn in_place_block<
     const KIND: usize,
     const K3: bool,
 >(
-    ((inp, w, out, n, bias, accumulate), g, e, kh, taps, dil, j): InPlaceArgs<'_, V, R>,
+    ((inp, w, out, n, bias, accumulate), g, e, kh, taps, dil, j, live): InPlaceArgs<'_, V, R>,
 ) -> usize {
     // SAFETY (whole body): the caller's contract. Plain loads only where every
     // lane's column `j + v·l + t·dil - left + lane` lies in `0..len` (all but
     // the row's first and last vectors, where `e.simple`); elsewhere only the
-    // lanes inside are loaded.
+    // lanes inside are loaded. Vectors past `live` are not stored.
     unsafe {
         let l = V::LANES;
         let (kh, taps, dil) = if K3 { (3, 3, 1) } else { (kh, taps, dil) };
+        // Vectors holding outputs: all but in a KIND 2 block at the row's end
+        // (its others are computed from in-row lanes only, and not stored).
+        let live = if KIND == 2 { live } else { NB };
         let per_plane = R + kh - 1;
         let planes = inp.len() / per_plane;
-        let end = (j + NB * l).min(n);
+        let end = (j + live * l).min(n);
         let lanes = |v: usize| (end - j - v * l).min(l);
         let mut acc = [[V::zero(); NB]; R];
         for (r, acc) in acc.iter_mut().enumerate() {
             for (v, a) in acc.iter_mut().enumerate() {
-                *a = if accumulate {
-                    V::load_upto(out[r].add(j + v * l), lanes(v))
-                } else {
-                    V::splat(bias)
-                };
+                if v < live {
+                    *a = if accumulate {
+                        V::load_upto(out[r].add(j + v * l), lanes(v))
+                    } else {
+                        V::splat(bias)
+                    };
+                }
             }
         }
-        // Lane sets of every vector and tap, where all loads go by set.
+        // Lane sets: of every vector and tap (KIND 2), or of the block's first
+        // and last live vectors (KIND 1).
         let mut sets = [[V::lanes(0, 0); IN_PLACE_MAX_TAPS]; NB];
-        if KIND == 4 {
+        if KIND == 2 {
             for (v, sets) in sets.iter_mut().enumerate() {
                 for (t, set) in sets[..taps].iter_mut().enumerate() {
                     let col = (j + v * l + t * dil) as isize - g.left as isize;
@@ -1219,6 +1214,10 @@ unsafe fn in_place_block<
                 }
             }
         }
+        let (first, last) = (
+            if j == 0 { &e.first } else { &e.full },
+            if end == n { &e.last } else { &e.full },
+        );
         // The vector `v`, tap `t` of the row whose column 0 is at `base` (a macro,
         // not a closure: closures do not inherit the target features, and the
         // vector code in one would not be inlined).
@@ -1226,12 +1225,20 @@ unsafe fn in_place_block<
             ($base:expr, $v:expr, $t:expr) => {{
                 let (v, t) = ($v, $t);
                 let p = $base.wrapping_add(j + v * l + t * dil);
-                if KIND == 4 {
+                if KIND == 2 {
                     V::load_in(p, sets[v][t])
-                } else if KIND & 1 != 0 && v == 0 {
-                    V::load_in(p, e.first[t])
-                } else if KIND & 2 != 0 && v == NB - 1 {
-                    V::load_in(p, e.last[t])
+                } else if KIND == 1 && v == 0 {
+                    // A one-vector row: its only vector is first and last.
+                    V::load_in(
+                        p,
+                        if live == 1 && end == n {
+                            &e.last
+                        } else {
+                            first
+                        }[t],
+                    )
+                } else if KIND == 1 && v + 1 == live {
+                    V::load_in(p, last[t])
                 } else {
                     V::load(p)
                 }
@@ -1289,7 +1296,9 @@ unsafe fn in_place_block<
         }
         for (r, acc) in acc.iter().enumerate() {
             for (v, a) in acc.iter().enumerate() {
-                a.store_upto(out[r].add(j + v * l), lanes(v));
+                if v < live {
+                    a.store_upto(out[r].add(j + v * l), lanes(v));
+                }
             }
         }
         end
