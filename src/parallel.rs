@@ -289,9 +289,9 @@ pub fn for_each_nested_chunk_mut_scratch<T: Send, S: Send>(
             o.par_chunks_mut(inner)
                 .enumerate()
                 .for_each_init(take, |held, (j, c)| {
-                    if let Some(slot) = held.slot.as_deref_mut() {
-                        f(i, j, c, slot)
-                    }
+                    // Some from `take` until `held` is dropped.
+                    let slot = held.slot.as_deref_mut().expect("a held slot");
+                    f(i, j, c, slot)
                 })
         })
     });

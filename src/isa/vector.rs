@@ -30,26 +30,18 @@ pub trait Vector: Copy {
     /// # Safety
     /// `p..p+n` must be readable; and as [`zero`](Self::zero).
     unsafe fn load_partial(p: *const Self::Elem, n: usize) -> Self;
-    /// Loads lanes `lo..hi` (`lo <= hi <= LANES`) of the vector whose lane 0 is at
-    /// `p`; the other lanes are 0 and their memory is never touched (a row read in
-    /// place, its zero padding left out by lane).
-    /// # Safety
-    /// `p + lo .. p + hi` must be readable (`p` itself may lie outside the
-    /// allocation: it is only offset with wrapping arithmetic); and as
-    /// [`zero`](Self::zero).
-    unsafe fn load_lanes(p: *const Self::Elem, lo: usize, hi: usize) -> Self {
-        // SAFETY: the caller's contract.
-        unsafe { Self::load_in(p, Self::lanes(lo, hi)) }
-    }
     /// The lane set `lo..hi` (`lo <= hi <= LANES`) for [`load_in`](Self::load_in),
     /// made once and used for many loads.
     /// # Safety
     /// As [`zero`](Self::zero).
     unsafe fn lanes(lo: usize, hi: usize) -> Self::Lanes;
-    /// [`load_lanes`](Self::load_lanes) with a lane set made by
-    /// [`lanes`](Self::lanes).
+    /// Loads the lanes of `lanes` (made by [`lanes`](Self::lanes)`(lo, hi)`) of
+    /// the vector whose lane 0 is at `p`; the other lanes are 0 and their memory
+    /// is never touched (a row read in place, its zero padding left out by lane).
     /// # Safety
-    /// As [`load_lanes`](Self::load_lanes).
+    /// `p + lo .. p + hi` must be readable (`p` itself may lie outside the
+    /// allocation: it is only offset with wrapping arithmetic); and as
+    /// [`zero`](Self::zero).
     unsafe fn load_in(p: *const Self::Elem, lanes: Self::Lanes) -> Self;
     /// Stores `LANES` elements (unaligned).
     /// # Safety

@@ -324,6 +324,7 @@ impl Direct {
             } else {
                 (out_h * out_w, st.rows * out_w)
             };
+            // The first output plane and row of task `j` of chunk `i`.
             let first = |i: usize, j: usize| {
                 if st.planes > 1 {
                     (i * out[0] + j * st.planes, 0)
@@ -343,30 +344,21 @@ impl Direct {
                 );
                 return;
             }
-        }
-        if let Some(st) = self.slab.filter(|s| self.narrow && s.slot > 0) {
-            let (outer, inner) = if st.planes > 1 {
-                (out[0] * out_h * out_w, st.planes * out_h * out_w)
-            } else {
-                (out_h * out_w, st.rows * out_w)
-            };
-            let slots = self.slabs_len(threads).min(slabs.len());
-            parallel::for_each_nested_chunk_mut_scratch(
-                threads,
-                output,
-                (outer, inner),
-                &mut slabs[..slots],
-                st.slot,
-                |i, j, chunk, slot| {
-                    let first = if st.planes > 1 {
-                        (i * out[0] + j * st.planes, 0)
-                    } else {
-                        (i, j * st.rows)
-                    };
-                    self.slab_task(kern, &st, first, (input, wt, bias), chunk, slot)
-                },
-            );
-            return;
+            // (Rows without border columns read in place only.)
+            if self.narrow && st.slot > 0 {
+                let slots = self.slabs_len(threads).min(slabs.len());
+                parallel::for_each_nested_chunk_mut_scratch(
+                    threads,
+                    output,
+                    (outer, inner),
+                    &mut slabs[..slots],
+                    st.slot,
+                    |i, j, chunk, slot| {
+                        self.slab_task(kern, &st, first(i, j), (input, wt, bias), chunk, slot)
+                    },
+                );
+                return;
+            }
         }
         // Rows of a block share input rows when consecutive output rows are
         // consecutive input rows (stride and dilation 1 along H).
