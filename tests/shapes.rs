@@ -364,6 +364,8 @@ fn narrow_rows_with_a_huge_dilated_span_do_not_overflow_the_strip() {
 fn vector_border_columns_match_the_reference_at_every_level() {
     let cases = [
         "n1_ic1_oc1_i20x600_k5x5_p2_zeros_xcorr",
+        // 5×5 blocks by tap column, over 5 kernel planes and 2 input channels.
+        "n1_ic2_oc1_i6x9x611_k5x5x5_p2:2x1:3x2:2_reflect_xcorr",
         "n1_ic1_oc1_i20x600_k7x9_p3:2x1:7_reflect_conv",
         "n1_ic2_oc2_i16x620_k5x6_s2x1_p2:2x3:3_replicate_xcorr",
         "n1_ic1_oc1_i50x530_k31x31_p15_circular_xcorr",

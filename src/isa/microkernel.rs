@@ -736,6 +736,99 @@ unsafe fn direct_rows_blocks_k<
     }
 }
 
+/// The blocks of `R` rows × `NV` vectors of [`direct_rows`] for a `K`×`K` kernel
+/// too large for [`direct_rows_blocks_k`] to keep its weights in registers (5×5:
+/// 25 splats beside 16 accumulators), taps 1 apart, `R + K - 1 <= 8`: one tap
+/// column at a time. Column `t`'s `K` weights are splatted into registers, then
+/// every input row of the block (unrolled by [`unroll_rows`], so which output rows
+/// it meets is known at compile time and there is no branch) loads its `NV`
+/// vectors at offset `t` once and feeds each output row that uses it. The tap loop
+/// is not unrolled: unrolled, LLVM hoists all `K·K` splats, runs out of
+/// registers and folds a broadcast load into every FMA (load-bound). Returns the
+/// first column not done.
+///
+/// # Safety
+/// As [`direct_rows`], with `kh = taps = K`, `dil = 1`.
+#[allow(clippy::absurd_extreme_comparisons, clippy::needless_range_loop)]
+#[inline(always)]
+unsafe fn direct_rows_blocks_cols<
+    V: Vector,
+    const R: usize,
+    const NV: usize,
+    const FETCH: bool,
+    const K: usize,
+>(
+    (inp, w, out, n, bias, accumulate): RowsArgs<'_, V, R>,
+    j0: usize,
+) -> usize {
+    // SAFETY (whole body): the caller's contract.
+    unsafe {
+        let l = V::LANES;
+        let per_plane = R + K - 1;
+        let planes = inp.len() / per_plane;
+        // A bound LLVM cannot see through, so the tap loop stays a loop.
+        let taps = core::hint::black_box(K);
+        let mut j = j0;
+        while j + NV * l <= n {
+            let mut acc = [[V::zero(); NV]; R];
+            for (r, acc) in acc.iter_mut().enumerate() {
+                if FETCH {
+                    for v in 0..NV {
+                        V::prefetch_write(out[r].wrapping_add(j + (PREFETCH_BLOCKS * NV + v) * l));
+                    }
+                }
+                for (v, a) in acc.iter_mut().enumerate() {
+                    *a = if accumulate {
+                        V::load(out[r].add(j + v * l))
+                    } else {
+                        V::splat(bias)
+                    };
+                }
+            }
+            for d in 0..planes {
+                let wd = w.add(d * K * K);
+                let rows = &inp[d * per_plane..(d + 1) * per_plane];
+                if FETCH {
+                    for &row in &rows[K - 1..] {
+                        let rp = row.add(j);
+                        for v in 0..NV {
+                            V::prefetch(rp.wrapping_add((2 * PREFETCH_BLOCKS * NV + v) * l));
+                        }
+                    }
+                }
+                for t in 0..taps {
+                    let mut wk = [V::zero(); K];
+                    for (k, wv) in wk.iter_mut().enumerate() {
+                        *wv = V::splat(*wd.add(k * K + t));
+                    }
+                    unroll_rows!(IR < R + K - 1 => {
+                        let rp = rows[IR].add(j + t);
+                        let mut x = [V::zero(); NV];
+                        for (v, x) in x.iter_mut().enumerate() {
+                            *x = V::load(rp.add(v * l));
+                        }
+                        // Output rows r with 0 <= IR - r < K use this input row.
+                        for (r, acc) in acc.iter_mut().enumerate() {
+                            if r <= IR && IR - r < K {
+                                for v in 0..NV {
+                                    acc[v] = V::fmadd(wk[IR - r], x[v], acc[v]);
+                                }
+                            }
+                        }
+                    });
+                }
+            }
+            for (r, acc) in acc.iter().enumerate() {
+                for (v, a) in acc.iter().enumerate() {
+                    a.store(out[r].add(j + v * l));
+                }
+            }
+            j += NV * l;
+        }
+        j
+    }
+}
+
 /// `R` consecutive output rows of a direct correlation with stride and dilation 1
 /// between rows, over `planes` kernel planes: in plane `d`, output row `r` sums
 /// kernel row `kh` against input row `inp[d·(R + kh - 1) + r + kh]`, so each input
@@ -786,15 +879,12 @@ unsafe fn rows_body<V: Vector, const R: usize, const NV: usize, const FETCH: boo
 ) {
     // SAFETY (whole body): the caller's contract of `direct_rows`.
     unsafe {
-        let l = V::LANES;
-        let per_plane = R + kh - 1;
-        let planes = inp.len() / per_plane;
         // Blocks of R rows × NV vectors, then of fewer vectors (narrow rows, such
         // as depthwise layers', keep R·NV/2 chains instead of R).
         // (No closure here: a closure does not inherit the caller's target features,
         // and the vector code in it would not be inlined.)
         let args = (inp, w, out, n, bias, accumulate);
-        let mut j = if (kh, taps, dil) == (3, 3, 1) && R + 2 <= 8 {
+        let j = if (kh, taps, dil) == (3, 3, 1) && R + 2 <= 8 {
             // The commonest kernels, with their loops unrolled.
             let j = direct_rows_blocks_k::<V, R, NV, FETCH, 3>(args, 0);
             let j = if NV > 3 {
@@ -803,13 +893,37 @@ unsafe fn rows_body<V: Vector, const R: usize, const NV: usize, const FETCH: boo
                 j
             };
             direct_rows_blocks_k::<V, R, 2, FETCH, 3>(args, j)
+        } else if (kh, taps, dil) == (5, 5, 1) && R + 4 <= 8 {
+            let j = direct_rows_blocks_cols::<V, R, NV, FETCH, 5>(args, 0);
+            row_blocks::<V, R, NV, FETCH>(args, kh, taps, dil, j)
         } else {
             row_blocks::<V, R, NV, FETCH>(args, kh, taps, dil, 0)
         };
-        // The rest one vector at a time, still R rows at once (R independent FMA
-        // chains); the last vector masked.
-        while j < n {
-            let width = (n - j).min(l);
+        rows_singles::<V, R>(args, kh, taps, dil, j, n);
+    }
+}
+
+/// Columns `j..end` of [`direct_rows`] one vector at a time, still `R` rows at
+/// once (`R` independent FMA chains); the last vector masked.
+///
+/// # Safety
+/// As [`direct_rows`], with `end <= n`.
+#[inline(always)]
+unsafe fn rows_singles<V: Vector, const R: usize>(
+    (inp, w, out, _, bias, accumulate): RowsArgs<'_, V, R>,
+    kh: usize,
+    taps: usize,
+    dil: usize,
+    mut j: usize,
+    end: usize,
+) {
+    // SAFETY (whole body): the caller's contract.
+    unsafe {
+        let l = V::LANES;
+        let per_plane = R + kh - 1;
+        let planes = inp.len() / per_plane;
+        while j < end {
+            let width = (end - j).min(l);
             let load = |p: *const V::Elem| V::load_upto(p, width);
             let mut acc = [V::zero(); R];
             for (r, a) in acc.iter_mut().enumerate() {
