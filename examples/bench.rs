@@ -15,8 +15,9 @@
 //!                    zeros | reflect | replicate | circular [zeros]
 //!                    xcorr | conv [xcorr]
 //!   --workloads-file PATH   [../shared/peers/workloads.json]
-//!   --path P[,P..]   reference, im2col, direct, auto (the estimate-mode planner),
-//!                    measure (the measure-mode planner), or all (= auto,im2col,direct)
+//!   --path P[,P..]   reference, im2col, direct, winograd, auto (the estimate-mode
+//!                    planner), measure (the measure-mode planner), or all
+//!                    (= auto,im2col,direct,winograd)
 //!                    (default: auto)
 //!   --isa I[,I..]    scalar, portable, avx2, avx512 (default: the active level)
 //!   --threads T[,T..]  (default: 1,2)
@@ -340,7 +341,9 @@ fn main() {
         }
     }
     if paths == ["all"] {
-        paths = ["auto", "im2col", "direct"].map(String::from).to_vec();
+        paths = ["auto", "im2col", "direct", "winograd"]
+            .map(String::from)
+            .to_vec();
     }
     let workloads = load_workloads(&workloads_file).unwrap_or_else(|e| {
         eprintln!("workloads: {e}");

@@ -17,6 +17,7 @@ use crate::parallel;
 use crate::paths::direct::Direct;
 use crate::paths::im2col::{self, GradInput, Im2col};
 use crate::paths::separable::Separable;
+use crate::paths::winograd::Winograd;
 use crate::reference;
 
 /// An algorithm that computes a problem. Names are stable (they appear in exported
@@ -35,12 +36,20 @@ pub enum Path {
     /// Two 1-D passes for a rank-1 2-D kernel (`paths/separable.rs`); a call whose
     /// kernel is not rank 1 fails with `PathUnsupported`.
     Separable,
+    /// Winograd F(2×2, 3×3) on the GEMM engine: 2-D 3×3 layers with stride and
+    /// dilation 1 (`paths/winograd.rs`); gradients on im2col.
+    Winograd,
 }
 
 impl Path {
     /// Every path, in the order the planner considers them.
-    pub const ALL: &'static [Path] =
-        &[Path::Reference, Path::Im2col, Path::Direct, Path::Separable];
+    pub const ALL: &'static [Path] = &[
+        Path::Reference,
+        Path::Im2col,
+        Path::Direct,
+        Path::Separable,
+        Path::Winograd,
+    ];
 
     /// The stable name: `reference`, `im2col`, `direct`.
     pub fn name(self) -> &'static str {
@@ -49,6 +58,7 @@ impl Path {
             Path::Im2col => "im2col",
             Path::Direct => "direct",
             Path::Separable => "separable",
+            Path::Winograd => "winograd",
         }
     }
 }
@@ -83,6 +93,9 @@ enum Algo {
     Direct(Arc<(Direct, Option<Separable>, Option<Gemm>)>),
     /// The separable route only.
     Separable(Arc<(Separable, Option<Gemm>)>),
+    /// Winograd, with the GEMM engine for the gradients and for inputs or weights
+    /// that are not finite.
+    Winograd(Arc<(Winograd, Gemm)>),
 }
 
 /// The GEMM engine's state for a problem: the im2col geometry (forward and weight
@@ -112,6 +125,7 @@ impl Algo {
             // problem, else on the reference.
             Algo::Direct(d) => d.2.as_ref(),
             Algo::Separable(s) => s.1.as_ref(),
+            Algo::Winograd(w) => Some(&w.1),
         }
     }
 }
@@ -194,6 +208,10 @@ impl Plan {
             Path::Separable => Algo::Separable(Arc::new((
                 Separable::new(problem)?,
                 Gemm::new(problem, true).ok(),
+            ))),
+            Path::Winograd => Algo::Winograd(Arc::new((
+                Winograd::new(problem)?,
+                Gemm::new(problem, false)?,
             ))),
         };
         if isa == Isa::Scalar {
@@ -290,6 +308,10 @@ impl Plan {
                     .max(d.1.as_ref().map_or(0, |s| s.workspace_len(self.threads)))
             }
             Algo::Separable(s) => s.0.workspace_len(self.threads),
+            Algo::Winograd(w) => T::gemm_kernel(self.isa).map_or(0, |k| {
+                w.0.workspace_len(k.mr, k.nr, self.threads)
+                    .max(w.1.fwd.workspace_len(k.mr, self.threads))
+            }),
         }
     }
 
@@ -386,6 +408,20 @@ impl Plan {
                     });
                 }
                 s.0.forward(&kern, self.run_threads(), input, bias, output, workspace);
+                Ok(())
+            }
+            Algo::Winograd(w) => {
+                let kern = self.gemm_kernel::<T>()?;
+                let finite = T::direct_kernel(self.isa)
+                    .ok_or_else(|| self.no_kernels::<T>())
+                    .map(|d| d.all_finite(input) && d.all_finite(weight))?;
+                let (threads, ws) = (self.run_threads(), workspace);
+                if finite {
+                    w.0.forward(&kern, threads, input, weight, bias, output, ws);
+                } else {
+                    w.1.fwd
+                        .forward(&kern, threads, input, weight, bias, output, ws);
+                }
                 Ok(())
             }
         }
@@ -561,7 +597,7 @@ impl Plan {
         let p = &self.problem;
         match &self.algo {
             Algo::Reference => reference::backward_bias(p, grad_output, grad_bias),
-            Algo::Im2col(_) | Algo::Direct(_) | Algo::Separable(_) => {
+            Algo::Im2col(_) | Algo::Direct(_) | Algo::Separable(_) | Algo::Winograd(_) => {
                 check_len(Buffer::GradOutput, p.output_len(), grad_output.len())?;
                 check_len(Buffer::GradBias, p.bias_len(), grad_bias.len())?;
                 im2col::backward_bias(p, grad_output, grad_bias);

@@ -62,6 +62,35 @@ pub fn estimated_cycles(p: &Problem, path: Path, isa: Isa) -> Option<f64> {
             let fixed = 4000.0 + p.weight_len() as f64;
             Some(flops / (peak * eff) + traffic + 4.0 * p.input_len() as f64 / 8.0 + fixed)
         }
+        Path::Winograd => {
+            crate::paths::winograd::Winograd::new(p).ok()?;
+            // A GEMM of 4/9 of the multiply-adds per output, in MR-row tiles of
+            // output channels and NR-tile panels (a last panel partly empty),
+            // over a reduction of C_in/g; plus the transforms, about 17 cycles per
+            // tile and channel with AVX-512 (measured: res3x3, c128; more with
+            // narrower vectors), and the weights'. AVX2's packed-panel tile runs
+            // at about half its peak here (c128: 75% of the time in the GEMM at
+            // 50%), AVX-512's and the portable one's near theirs.
+            let (mr, nr) = match isa {
+                Isa::Avx512 => (8.0, 48.0),
+                _ => (4.0, 8.0 * 3.0),
+            };
+            let m = p.out_channels_per_group() as f64;
+            let fill = m / ((m / mr).ceil() * mr);
+            let k = p.in_channels_per_group() as f64;
+            let out = p.output_shape();
+            let tiles = (out[0].div_ceil(2) * out[1].div_ceil(2)) as f64;
+            let waste = (tiles / nr).ceil() * nr / tiles;
+            let level = if isa == Isa::Avx2 { 0.5 } else { 0.9 };
+            let eff = level * fill * (k / (k + 16.0));
+            let gemm = flops * 4.0 / 9.0 * waste / (peak * eff);
+            let batch = p.batch() as f64;
+            let channels = (p.in_channels() + p.out_channels()) as f64;
+            let per_tile = 17.0 * 64.0 / peak;
+            let transforms =
+                per_tile * batch * tiles * channels + 10.0 * p.weight_len() as f64 / 9.0;
+            Some(gemm + transforms + traffic + 4000.0)
+        }
         Path::Direct => {
             if *stride.last()? != 1 {
                 return None;
@@ -87,7 +116,7 @@ pub fn estimate(p: &Problem, isa: Isa) -> (Path, String) {
     if isa == Isa::Scalar {
         return (Path::Reference, "no SIMD level is active".into());
     }
-    let mut costs: Vec<(Path, f64)> = [Path::Im2col, Path::Direct]
+    let mut costs: Vec<(Path, f64)> = [Path::Im2col, Path::Direct, Path::Winograd]
         .into_iter()
         .filter_map(|path| estimated_cycles(p, path, isa).map(|c| (path, c)))
         .collect();
@@ -195,7 +224,7 @@ impl Planner {
             .collect();
         let mut y = vec![T::ZERO; p.output_len()];
         let mut results = vec![];
-        for path in [Path::Im2col, Path::Direct] {
+        for path in [Path::Im2col, Path::Direct, Path::Winograd] {
             let Ok(plan) = Plan::with_path(p, path).and_then(|pl| pl.with_isa(self.isa)) else {
                 continue;
             };

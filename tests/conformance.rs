@@ -243,6 +243,32 @@ fn conformance_im2col_every_isa() {
     }
 }
 
+/// The Winograd path at every SIMD level, on 1 and 2 threads, for every case it
+/// accepts (2-D 3×3, stride and dilation 1); it must refuse the others with
+/// `PathUnsupported`, and those run on the reference.
+#[test]
+fn conformance_winograd_every_isa() {
+    for isa in Isa::supported().filter(|&i| i != Isa::Scalar) {
+        for threads in [1, 2] {
+            run_all(
+                &format!("winograd/{isa}/{threads}T"),
+                &|p| match Plan::with_path(p, Path::Winograd) {
+                    Ok(plan) => Ok(plan.with_isa(isa)?.with_threads(threads)),
+                    Err(xcorr::XcorrError::PathUnsupported { .. })
+                        if p.dims() != 2
+                            || p.kernel_shape() != [3, 3]
+                            || p.stride() != [1, 1]
+                            || p.dilation() != [1, 1] =>
+                    {
+                        Ok(Plan::with_path(p, Path::Reference)?)
+                    }
+                    Err(e) => Err(e),
+                },
+            );
+        }
+    }
+}
+
 /// The direct path at every SIMD level, on 1 and 2 threads, for every case it
 /// accepts (innermost stride 1); it must refuse the others with `PathUnsupported`.
 #[test]

@@ -64,13 +64,14 @@ fn allocations_during(threads: usize, mut f: impl FnMut()) -> usize {
 fn execute_with_workspace_allocates_nothing() {
     let problems = [
         "n1_ic8_oc16_g1_i20x20_k3x3_s1_d1_p1_zeros_xcorr",
+        "n2_ic6_oc4_g2_i23x9_k3x3_s1_d1_p1:2x0:1_reflect_conv",
         "n2_ic4_oc4_g4_i33x17_k5x3_s1_d2_psame_reflect_conv",
         "n1_ic1_oc1_g1_i5000_k7_s1_d1_p3_circular_xcorr",
         "n1_ic3_oc8_g1_i9x9x9_k3x3x3_s2_d1_p1_replicate_xcorr",
     ];
     for d in problems {
         let p: Problem = d.parse().unwrap();
-        for path in [Path::Im2col, Path::Direct] {
+        for path in [Path::Im2col, Path::Direct, Path::Winograd] {
             let Ok(plan) = Plan::with_path(&p, path) else {
                 continue;
             };

@@ -35,7 +35,11 @@ fn plans_are_send_sync_and_shareable() {
 #[test]
 fn estimate_picks_the_path_the_shape_wants() {
     let cases = [
-        ("n1_ic64_oc64_i56x56_k3x3_p1", Path::Im2col),
+        // 3×3 layers with stride 1 go to Winograd, other layers to im2col.
+        ("n1_ic64_oc64_i56x56_k3x3_p1", Path::Winograd),
+        ("n1_ic128_oc128_i28x28_k3x3_p1", Path::Winograd),
+        ("n1_ic64_oc128_i56x56_k3x3_s2_p1", Path::Im2col),
+        ("n1_ic64_oc64_i56x56_k3x3_d2_p2", Path::Im2col),
         ("n1_ic256_oc64_i56x56_k1x1", Path::Im2col),
         ("n1_ic1_oc1_i2048x2048_k11x11_p5", Path::Direct),
         ("n1_ic32_oc32_g32_i112x112_k3x3_p1", Path::Direct),

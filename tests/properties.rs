@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{check_plan_against_reference_all, problem_strategy, Rng};
+use common::{check_plan_against_reference_all, problem_strategy, winograd_problem_strategy, Rng};
 use proptest::prelude::*;
 use xcorr::isa::Isa;
 use xcorr::{reference, Op, Path, Plan, Problem};
@@ -198,6 +198,16 @@ proptest! {
                 Err(e) => prop_assert!(p.stride().last() != Some(&1), "{}: {}", p, e),
             }
         }
+    }
+
+    #[test]
+    fn winograd_matches_reference_at_every_isa(p in winograd_problem_strategy(), seed: u64) {
+        for isa in Isa::supported().filter(|&i| i != Isa::Scalar) {
+            check_plan_against_reference_all(&p, seed, &|p| {
+                Ok(Plan::with_path(p, Path::Winograd)?.with_isa(isa)?.with_threads(2))
+            });
+        }
+        common::check_thread_invariance(&p, seed);
     }
 
     /// Every path gives bitwise the same output on 1 and 2 threads.

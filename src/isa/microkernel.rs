@@ -1418,3 +1418,109 @@ unsafe fn in_place_block<
         end
     }
 }
+
+/// The Winograd F(2×2, 3×3) input transform `Bᵀ d B` of one tile row, `LANES`
+/// tiles at a time: patch row `r` of tile `j` is `e[r][j], o[r][j], e[r][j+1],
+/// o[r][j+1]` (the padded row's even and odd columns); position `ξ = 4a + b` of
+/// tile `j` goes to `out[ξ·stride + j]`.
+/// `Bᵀ = [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]]`.
+///
+/// # Safety
+/// Level supported and called from its `#[target_feature]` wrapper; every
+/// `e[r]` and `o[r]` holds `tw + 1` readable elements, `out + ξ·stride` `tw`
+/// writable ones for each ξ.
+// Position b indexes all four rows of `s`.
+#[allow(clippy::needless_range_loop)]
+#[inline(always)]
+pub unsafe fn winograd_input<V: Vector>(
+    e: &[*const V::Elem; 4],
+    o: &[*const V::Elem; 4],
+    tw: usize,
+    out: *mut V::Elem,
+    stride: usize,
+) {
+    // SAFETY (whole body): the caller's contract; loads and stores stop at `tw`
+    // (`tw + 1` for the shifted loads).
+    unsafe {
+        let mut j = 0;
+        while j < tw {
+            let n = (tw - j).min(V::LANES);
+            // Row r of `d B`: s[r][b].
+            let mut s = [[V::zero(); 4]; 4];
+            for (r, s) in s.iter_mut().enumerate() {
+                let (e0, e1) = (
+                    V::load_upto(e[r].add(j), n),
+                    V::load_upto(e[r].add(j + 1), n),
+                );
+                let (o0, o1) = (
+                    V::load_upto(o[r].add(j), n),
+                    V::load_upto(o[r].add(j + 1), n),
+                );
+                *s = [e0.sub(e1), o0.add(e1), e1.sub(o0), o0.sub(o1)];
+            }
+            for b in 0..4 {
+                let v = [
+                    s[0][b].sub(s[2][b]),
+                    s[1][b].add(s[2][b]),
+                    s[2][b].sub(s[1][b]),
+                    s[1][b].sub(s[3][b]),
+                ];
+                for (a, v) in v.iter().enumerate() {
+                    v.store_upto(out.add((4 * a + b) * stride + j), n);
+                }
+            }
+            j += n;
+        }
+    }
+}
+
+/// The Winograd F(2×2, 3×3) output transform `Aᵀ m A + bias` of `run` tiles of
+/// one tile row, `LANES` at a time: position `ξ` of tile `l` is `m[ξ][l]`; the
+/// tile's outputs go to `y0[2l], y0[2l+1]` (upper row) and `y1[2l], y1[2l+1]`.
+/// `Aᵀ = [[1, 1, 1, 0], [0, 1, -1, -1]]`.
+///
+/// # Safety
+/// Level supported and called from its `#[target_feature]` wrapper; every
+/// `m[ξ]` holds `run` readable elements, `y0` and `y1` `2·run` writable.
+#[inline(always)]
+pub unsafe fn winograd_output<V: Vector>(
+    m: &[*const V::Elem; 16],
+    run: usize,
+    bias: V::Elem,
+    y0: *mut V::Elem,
+    y1: *mut V::Elem,
+) {
+    // SAFETY (whole body): the caller's contract; the stores of a last partial
+    // group cover `2n` elements, split across the two interleaved vectors.
+    unsafe {
+        let l = V::LANES;
+        let b = V::splat(bias);
+        let mut j = 0;
+        while j < run {
+            let n = (run - j).min(l);
+            // (No closures here: they would not inherit the target features.)
+            let mut mv = [V::zero(); 16];
+            for (x, v) in mv.iter_mut().enumerate() {
+                *v = V::load_upto(m[x].add(j), n);
+            }
+            // Rows 0 and 1 of `Aᵀ m` at column c.
+            let mut c = [[V::zero(); 2]; 4];
+            for (k, c) in c.iter_mut().enumerate() {
+                *c = [
+                    mv[k].add(mv[4 + k]).add(mv[8 + k]),
+                    mv[4 + k].sub(mv[8 + k]).sub(mv[12 + k]),
+                ];
+            }
+            for (y, r) in [(y0, 0), (y1, 1)] {
+                let left = c[0][r].add(c[1][r]).add(c[2][r]).add(b);
+                let right = c[1][r].sub(c[2][r]).sub(c[3][r]).add(b);
+                let (lo, hi) = V::interleave(left, right);
+                lo.store_upto(y.add(2 * j), (2 * n).min(l));
+                if 2 * n > l {
+                    hi.store_upto(y.add(2 * j + l), 2 * n - l);
+                }
+            }
+            j += n;
+        }
+    }
+}

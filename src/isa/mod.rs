@@ -148,6 +148,14 @@ pub type PackBRunsFn<T> = unsafe fn(
 );
 
 /// A GEMM microkernel signature: see [`GemmKernel::tile`].
+/// The Winograd input transform of a tile row: see [`GemmKernel::winograd_input`].
+pub type WinogradInFn<T> =
+    unsafe fn(e: &[*const T; 4], o: &[*const T; 4], tw: usize, out: *mut T, stride: usize);
+
+/// The Winograd output transform of a run of tiles: see [`GemmKernel::winograd_output`].
+pub type WinogradOutFn<T> =
+    unsafe fn(m: &[*const T; 16], run: usize, bias: T, y0: *mut T, y1: *mut T);
+
 pub type GemmTileFn<T> =
     unsafe fn(kc: usize, a: *const T, b: *const T, c: *mut T, ldc: usize, accumulate: bool);
 
@@ -205,6 +213,8 @@ pub struct GemmKernel<T> {
     tile_rows: GemmTileRowsFn<T>,
     pack_b: PackBFn<T>,
     pack_b_runs: PackBRunsFn<T>,
+    winograd_in: WinogradInFn<T>,
+    winograd_out: WinogradOutFn<T>,
 }
 
 impl<T> fmt::Debug for GemmKernel<T> {
@@ -238,6 +248,52 @@ impl<T: Element> GemmKernel<T> {
                 accumulate,
             )
         }
+    }
+
+    /// The Winograd F(2×2, 3×3) input transform of one tile row
+    /// ([`microkernel::winograd_input`]): tile `j` reads `e[r][j], o[r][j],
+    /// e[r][j+1], o[r][j+1]` of each patch row `r` (its even and odd columns);
+    /// position `ξ` of its `Bᵀ d B` goes to `out[ξ·stride + j]`.
+    ///
+    /// # Panics
+    /// If a row holds fewer than `tw + 1` values or `out` fewer than
+    /// `15·stride + tw`.
+    pub fn winograd_input(
+        &self,
+        e: [&[T]; 4],
+        o: [&[T]; 4],
+        tw: usize,
+        out: &mut [T],
+        stride: usize,
+    ) {
+        assert!(
+            e.iter().chain(&o).all(|r| r.len() > tw)
+                && tw <= stride
+                && out.len() >= 15 * stride + tw,
+            "winograd input transform out of bounds"
+        );
+        let (e, o) = (e.map(<[T]>::as_ptr), o.map(<[T]>::as_ptr));
+        // SAFETY: supported level (see `gemm_kernel_f32`); the assert bounds every
+        // read (tw + 1 per row) and write (tw at each ξ·stride, 15·stride + tw).
+        unsafe { (self.winograd_in)(&e, &o, tw, out.as_mut_ptr(), stride) }
+    }
+
+    /// The Winograd F(2×2, 3×3) output transform `Aᵀ m A + bias` of a run of
+    /// tiles ([`microkernel::winograd_output`]): tile `l` reads `m[ξ][l]` and
+    /// writes `y0[2l..2l + 2]` and `y1[2l..2l + 2]`.
+    ///
+    /// # Panics
+    /// If an `m[ξ]` is shorter than `y0.len() / 2`, or `y1` than `y0`.
+    pub fn winograd_output(&self, m: [&[T]; 16], bias: T, y0: &mut [T], y1: &mut [T]) {
+        let run = y0.len() / 2;
+        assert!(
+            m.iter().all(|r| r.len() >= run) && y1.len() >= 2 * run,
+            "winograd output transform out of bounds"
+        );
+        let m = m.map(<[T]>::as_ptr);
+        // SAFETY: supported level; the assert bounds the run reads of each m[ξ]
+        // and the 2·run writes of y0 and y1 (distinct `&mut` slices).
+        unsafe { (self.winograd_out)(&m, run, bias, y0.as_mut_ptr(), y1.as_mut_ptr()) }
     }
 
     /// As [`tile`](Self::tile), with row `r` of C at `c + r·ldc`: a tile written
@@ -395,8 +451,13 @@ macro_rules! gemm_table {
                 GemmTileRowsFn<$t>,
                 PackBFn<$t>,
                 PackBRunsFn<$t>,
+                WinogradInFn<$t>,
+                WinogradOutFn<$t>,
             );
-            let ((tile, tile_rows, pack_b, pack_b_runs), nr): (Fns, usize) = match isa {
+            let ((tile, tile_rows, pack_b, pack_b_runs, winograd_in, winograd_out), nr): (
+                Fns,
+                usize,
+            ) = match isa {
                 Isa::Scalar => return None,
                 Isa::Portable => ($portable, $np),
                 #[cfg(target_arch = "x86_64")]
@@ -419,6 +480,8 @@ macro_rules! gemm_table {
                 tile_rows,
                 pack_b,
                 pack_b_runs,
+                winograd_in,
+                winograd_out,
             })
         }
     };
@@ -431,19 +494,25 @@ gemm_table!(
         portable::gemm_tile_f32,
         portable::gemm_tile_rows_f32,
         portable::pack_b_f32,
-        portable::pack_b_runs_f32
+        portable::pack_b_runs_f32,
+        portable::winograd_input_f32,
+        portable::winograd_output_f32
     ),
     (
         avx2::gemm_tile_f32,
         avx2::gemm_tile_rows_f32,
         avx2::pack_b_f32,
-        avx2::pack_b_runs_f32
+        avx2::pack_b_runs_f32,
+        avx2::winograd_input_f32,
+        avx2::winograd_output_f32
     ),
     (
         avx512::gemm_tile_f32,
         avx512::gemm_tile_rows_f32,
         avx512::pack_b_f32,
-        avx512::pack_b_runs_f32
+        avx512::pack_b_runs_f32,
+        avx512::winograd_input_f32,
+        avx512::winograd_output_f32
     ),
     (microkernel::MR_NARROW, microkernel::MR_WIDE),
     [8 * portable::NV, 24, 48]
@@ -455,19 +524,25 @@ gemm_table!(
         portable::gemm_tile_f64,
         portable::gemm_tile_rows_f64,
         portable::pack_b_f64,
-        portable::pack_b_runs_f64
+        portable::pack_b_runs_f64,
+        portable::winograd_input_f64,
+        portable::winograd_output_f64
     ),
     (
         avx2::gemm_tile_f64,
         avx2::gemm_tile_rows_f64,
         avx2::pack_b_f64,
-        avx2::pack_b_runs_f64
+        avx2::pack_b_runs_f64,
+        avx2::winograd_input_f64,
+        avx2::winograd_output_f64
     ),
     (
         avx512::gemm_tile_f64,
         avx512::gemm_tile_rows_f64,
         avx512::pack_b_f64,
-        avx512::pack_b_runs_f64
+        avx512::pack_b_runs_f64,
+        avx512::winograd_input_f64,
+        avx512::winograd_output_f64
     ),
     (microkernel::MR_NARROW, microkernel::MR_WIDE),
     [4 * portable::NV, 12, 24]

@@ -58,6 +58,35 @@ pub trait Vector: Copy {
     /// # Safety
     /// As [`zero`](Self::zero).
     unsafe fn add(self, o: Self) -> Self;
+    /// `self - o`.
+    /// # Safety
+    /// As [`zero`](Self::zero).
+    unsafe fn sub(self, o: Self) -> Self;
+    /// The lanes of `a` and `b` alternated, `a0 b0 a1 b1 …`: the first `LANES`
+    /// of them, then the rest.
+    /// # Safety
+    /// As [`zero`](Self::zero).
+    #[inline(always)]
+    unsafe fn interleave(a: Self, b: Self) -> (Self, Self) {
+        // SAFETY: the buffers hold 2·LANES <= 32 elements; every access is inside.
+        unsafe {
+            let (mut x, mut y, mut z) = (
+                [Self::Elem::ZERO; 16],
+                [Self::Elem::ZERO; 16],
+                [Self::Elem::ZERO; 32],
+            );
+            a.store(x.as_mut_ptr());
+            b.store(y.as_mut_ptr());
+            for i in 0..Self::LANES {
+                z[2 * i] = x[i];
+                z[2 * i + 1] = y[i];
+            }
+            (
+                Self::load(z.as_ptr()),
+                Self::load(z.as_ptr().add(Self::LANES)),
+            )
+        }
+    }
     /// Hints that `p` will be read soon (no-op where the level has no prefetch).
     /// # Safety
     /// As [`zero`](Self::zero); `p` need not be dereferenceable.

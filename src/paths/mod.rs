@@ -5,3 +5,4 @@
 pub(crate) mod direct;
 pub(crate) mod im2col;
 pub mod separable;
+pub(crate) mod winograd;

@@ -97,6 +97,54 @@ pub fn problem_strategy() -> impl Strategy<Value = Problem> {
         })
 }
 
+/// Problems the Winograd path takes: 2-D, 3×3 kernels, stride and dilation 1,
+/// any padding mode, op, batch and grouping; sizes that leave partial tiles
+/// (odd outputs) and tiles past the padded edge.
+pub fn winograd_problem_strategy() -> impl Strategy<Value = Problem> {
+    (
+        (1usize..=2, 1usize..=2, 1usize..=5, 1usize..=5),
+        (
+            1usize..=13,
+            1usize..=13,
+            0usize..=2,
+            0usize..=2,
+            0usize..=2,
+            0usize..=2,
+        ),
+        prop_oneof![
+            Just(PaddingMode::Zeros),
+            Just(PaddingMode::Reflect),
+            Just(PaddingMode::Replicate),
+            Just(PaddingMode::Circular)
+        ],
+        prop_oneof![Just(Op::Correlation), Just(Op::Convolution)],
+    )
+        .prop_map(
+            |((batch, groups, cin_g, cout_g), (h, w, t, b, l, r), mode, op)| {
+                let limit = |len: usize| match mode {
+                    PaddingMode::Reflect => len - 1,
+                    PaddingMode::Circular => len,
+                    _ => usize::MAX,
+                };
+                let (t, b) = (t.min(limit(h)), b.min(limit(h)));
+                let (l, r) = (l.min(limit(w)), r.min(limit(w)));
+                // The padded input holds at least the 3×3 kernel.
+                let (h, w) = (h.max(3 - (t + b).min(2)), w.max(3 - (l + r).min(2)));
+                Problem::builder()
+                    .batch(batch)
+                    .channels(cin_g * groups, cout_g * groups)
+                    .groups(groups)
+                    .input([h, w])
+                    .kernel([3, 3])
+                    .padding(Padding::explicit(&[(t, b), (l, r)]))
+                    .padding_mode(mode)
+                    .op(op)
+                    .build()
+                    .expect("strategy builds only valid problems")
+            },
+        )
+}
+
 // ---------------------------------------------------------------- comparison
 
 /// The brief's rule for a fast path: `|got - want| <= c·K·eps·scale` with `K` the

@@ -93,6 +93,23 @@ impl Vector for F32x8 {
         unsafe { F32x8(_mm256_add_ps(self.0, o.0)) }
     }
     #[inline(always)]
+    unsafe fn sub(self, o: Self) -> Self {
+        // SAFETY: the caller runs on a CPU with this level (trait contract).
+        unsafe { F32x8(_mm256_sub_ps(self.0, o.0)) }
+    }
+    #[inline(always)]
+    unsafe fn interleave(a: Self, b: Self) -> (Self, Self) {
+        // SAFETY: register-only; the caller runs on a CPU with this level.
+        unsafe {
+            // In-lane pairs, then the 128-bit halves in order.
+            let (lo, hi) = (_mm256_unpacklo_ps(a.0, b.0), _mm256_unpackhi_ps(a.0, b.0));
+            (
+                F32x8(_mm256_permute2f128_ps::<0x20>(lo, hi)),
+                F32x8(_mm256_permute2f128_ps::<0x31>(lo, hi)),
+            )
+        }
+    }
+    #[inline(always)]
     unsafe fn prefetch(p: *const f32) {
         // SAFETY: prefetching never faults, whatever the address.
         unsafe { _mm_prefetch::<_MM_HINT_T0>(p.cast()) }
@@ -177,6 +194,22 @@ impl Vector for F64x4 {
     unsafe fn add(self, o: Self) -> Self {
         // SAFETY: the caller runs on a CPU with this level (trait contract).
         unsafe { F64x4(_mm256_add_pd(self.0, o.0)) }
+    }
+    #[inline(always)]
+    unsafe fn sub(self, o: Self) -> Self {
+        // SAFETY: the caller runs on a CPU with this level (trait contract).
+        unsafe { F64x4(_mm256_sub_pd(self.0, o.0)) }
+    }
+    #[inline(always)]
+    unsafe fn interleave(a: Self, b: Self) -> (Self, Self) {
+        // SAFETY: register-only; the caller runs on a CPU with this level.
+        unsafe {
+            let (lo, hi) = (_mm256_unpacklo_pd(a.0, b.0), _mm256_unpackhi_pd(a.0, b.0));
+            (
+                F64x4(_mm256_permute2f128_pd::<0x20>(lo, hi)),
+                F64x4(_mm256_permute2f128_pd::<0x31>(lo, hi)),
+            )
+        }
     }
     #[inline(always)]
     unsafe fn prefetch(p: *const f64) {
@@ -604,4 +637,68 @@ pub unsafe fn direct_in_place_f64(
             planes, zero, g, kernel, w, out, shape, bias, accumulate,
         )
     }
+}
+
+/// The Winograd input transform of one tile row ([`microkernel::winograd_input`]).
+///
+/// # Safety
+/// The CPU supports this level; the contract of [`microkernel::winograd_input`].
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn winograd_input_f32(
+    e: &[*const f32; 4],
+    o: &[*const f32; 4],
+    tw: usize,
+    out: *mut f32,
+    stride: usize,
+) {
+    // SAFETY: forwarded contract; compiled for this level.
+    unsafe { microkernel::winograd_input::<F32x8>(e, o, tw, out, stride) }
+}
+
+/// The Winograd output transform of a run of tiles ([`microkernel::winograd_output`]).
+///
+/// # Safety
+/// The CPU supports this level; the contract of [`microkernel::winograd_output`].
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn winograd_output_f32(
+    m: &[*const f32; 16],
+    run: usize,
+    bias: f32,
+    y0: *mut f32,
+    y1: *mut f32,
+) {
+    // SAFETY: forwarded contract; compiled for this level.
+    unsafe { microkernel::winograd_output::<F32x8>(m, run, bias, y0, y1) }
+}
+
+/// The Winograd input transform of one tile row ([`microkernel::winograd_input`]).
+///
+/// # Safety
+/// The CPU supports this level; the contract of [`microkernel::winograd_input`].
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn winograd_input_f64(
+    e: &[*const f64; 4],
+    o: &[*const f64; 4],
+    tw: usize,
+    out: *mut f64,
+    stride: usize,
+) {
+    // SAFETY: forwarded contract; compiled for this level.
+    unsafe { microkernel::winograd_input::<F64x4>(e, o, tw, out, stride) }
+}
+
+/// The Winograd output transform of a run of tiles ([`microkernel::winograd_output`]).
+///
+/// # Safety
+/// The CPU supports this level; the contract of [`microkernel::winograd_output`].
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn winograd_output_f64(
+    m: &[*const f64; 16],
+    run: usize,
+    bias: f64,
+    y0: *mut f64,
+    y1: *mut f64,
+) {
+    // SAFETY: forwarded contract; compiled for this level.
+    unsafe { microkernel::winograd_output::<F64x4>(m, run, bias, y0, y1) }
 }

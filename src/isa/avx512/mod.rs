@@ -73,6 +73,24 @@ impl Vector for F32x16 {
         unsafe { F32x16(_mm512_add_ps(self.0, o.0)) }
     }
     #[inline(always)]
+    unsafe fn sub(self, o: Self) -> Self {
+        // SAFETY: the caller runs on a CPU with this level (trait contract).
+        unsafe { F32x16(_mm512_sub_ps(self.0, o.0)) }
+    }
+    #[inline(always)]
+    unsafe fn interleave(a: Self, b: Self) -> (Self, Self) {
+        // SAFETY: register-only; the caller runs on a CPU with this level.
+        unsafe {
+            let lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+            let hi =
+                _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+            (
+                F32x16(_mm512_permutex2var_ps(a.0, lo, b.0)),
+                F32x16(_mm512_permutex2var_ps(a.0, hi, b.0)),
+            )
+        }
+    }
+    #[inline(always)]
     unsafe fn prefetch(p: *const f32) {
         // SAFETY: prefetching never faults, whatever the address.
         unsafe { _mm_prefetch::<_MM_HINT_T0>(p.cast()) }
@@ -148,6 +166,23 @@ impl Vector for F64x8 {
     unsafe fn add(self, o: Self) -> Self {
         // SAFETY: the caller runs on a CPU with this level (trait contract).
         unsafe { F64x8(_mm512_add_pd(self.0, o.0)) }
+    }
+    #[inline(always)]
+    unsafe fn sub(self, o: Self) -> Self {
+        // SAFETY: the caller runs on a CPU with this level (trait contract).
+        unsafe { F64x8(_mm512_sub_pd(self.0, o.0)) }
+    }
+    #[inline(always)]
+    unsafe fn interleave(a: Self, b: Self) -> (Self, Self) {
+        // SAFETY: register-only; the caller runs on a CPU with this level.
+        unsafe {
+            let lo = _mm512_setr_epi64(0, 8, 1, 9, 2, 10, 3, 11);
+            let hi = _mm512_setr_epi64(4, 12, 5, 13, 6, 14, 7, 15);
+            (
+                F64x8(_mm512_permutex2var_pd(a.0, lo, b.0)),
+                F64x8(_mm512_permutex2var_pd(a.0, hi, b.0)),
+            )
+        }
     }
     #[inline(always)]
     unsafe fn prefetch(p: *const f64) {
@@ -578,4 +613,68 @@ pub unsafe fn direct_in_place_f64(
             planes, zero, g, kernel, w, out, shape, bias, accumulate,
         )
     }
+}
+
+/// The Winograd input transform of one tile row ([`microkernel::winograd_input`]).
+///
+/// # Safety
+/// The CPU supports this level; the contract of [`microkernel::winograd_input`].
+#[target_feature(enable = "avx512f")]
+pub unsafe fn winograd_input_f32(
+    e: &[*const f32; 4],
+    o: &[*const f32; 4],
+    tw: usize,
+    out: *mut f32,
+    stride: usize,
+) {
+    // SAFETY: forwarded contract; compiled for this level.
+    unsafe { microkernel::winograd_input::<F32x16>(e, o, tw, out, stride) }
+}
+
+/// The Winograd output transform of a run of tiles ([`microkernel::winograd_output`]).
+///
+/// # Safety
+/// The CPU supports this level; the contract of [`microkernel::winograd_output`].
+#[target_feature(enable = "avx512f")]
+pub unsafe fn winograd_output_f32(
+    m: &[*const f32; 16],
+    run: usize,
+    bias: f32,
+    y0: *mut f32,
+    y1: *mut f32,
+) {
+    // SAFETY: forwarded contract; compiled for this level.
+    unsafe { microkernel::winograd_output::<F32x16>(m, run, bias, y0, y1) }
+}
+
+/// The Winograd input transform of one tile row ([`microkernel::winograd_input`]).
+///
+/// # Safety
+/// The CPU supports this level; the contract of [`microkernel::winograd_input`].
+#[target_feature(enable = "avx512f")]
+pub unsafe fn winograd_input_f64(
+    e: &[*const f64; 4],
+    o: &[*const f64; 4],
+    tw: usize,
+    out: *mut f64,
+    stride: usize,
+) {
+    // SAFETY: forwarded contract; compiled for this level.
+    unsafe { microkernel::winograd_input::<F64x8>(e, o, tw, out, stride) }
+}
+
+/// The Winograd output transform of a run of tiles ([`microkernel::winograd_output`]).
+///
+/// # Safety
+/// The CPU supports this level; the contract of [`microkernel::winograd_output`].
+#[target_feature(enable = "avx512f")]
+pub unsafe fn winograd_output_f64(
+    m: &[*const f64; 16],
+    run: usize,
+    bias: f64,
+    y0: *mut f64,
+    y1: *mut f64,
+) {
+    // SAFETY: forwarded contract; compiled for this level.
+    unsafe { microkernel::winograd_output::<F64x8>(m, run, bias, y0, y1) }
 }

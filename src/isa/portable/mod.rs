@@ -96,6 +96,10 @@ macro_rules! portable_vector {
                 $name(self.0 + o.0)
             }
             #[inline(always)]
+            unsafe fn sub(self, o: Self) -> Self {
+                $name(self.0 - o.0)
+            }
+            #[inline(always)]
             unsafe fn reduce_add(self) -> $t {
                 self.0.reduce_add()
             }
@@ -513,4 +517,64 @@ pub unsafe fn direct_in_place_f64(
             planes, zero, g, kernel, w, out, shape, bias, accumulate,
         )
     }
+}
+
+/// The Winograd input transform of one tile row ([`microkernel::winograd_input`]).
+///
+/// # Safety
+/// The CPU supports this level; the contract of [`microkernel::winograd_input`].
+pub unsafe fn winograd_input_f32(
+    e: &[*const f32; 4],
+    o: &[*const f32; 4],
+    tw: usize,
+    out: *mut f32,
+    stride: usize,
+) {
+    // SAFETY: forwarded contract; compiled for this level.
+    unsafe { microkernel::winograd_input::<F32x8>(e, o, tw, out, stride) }
+}
+
+/// The Winograd output transform of a run of tiles ([`microkernel::winograd_output`]).
+///
+/// # Safety
+/// The CPU supports this level; the contract of [`microkernel::winograd_output`].
+pub unsafe fn winograd_output_f32(
+    m: &[*const f32; 16],
+    run: usize,
+    bias: f32,
+    y0: *mut f32,
+    y1: *mut f32,
+) {
+    // SAFETY: forwarded contract; compiled for this level.
+    unsafe { microkernel::winograd_output::<F32x8>(m, run, bias, y0, y1) }
+}
+
+/// The Winograd input transform of one tile row ([`microkernel::winograd_input`]).
+///
+/// # Safety
+/// The CPU supports this level; the contract of [`microkernel::winograd_input`].
+pub unsafe fn winograd_input_f64(
+    e: &[*const f64; 4],
+    o: &[*const f64; 4],
+    tw: usize,
+    out: *mut f64,
+    stride: usize,
+) {
+    // SAFETY: forwarded contract; compiled for this level.
+    unsafe { microkernel::winograd_input::<F64x4>(e, o, tw, out, stride) }
+}
+
+/// The Winograd output transform of a run of tiles ([`microkernel::winograd_output`]).
+///
+/// # Safety
+/// The CPU supports this level; the contract of [`microkernel::winograd_output`].
+pub unsafe fn winograd_output_f64(
+    m: &[*const f64; 16],
+    run: usize,
+    bias: f64,
+    y0: *mut f64,
+    y1: *mut f64,
+) {
+    // SAFETY: forwarded contract; compiled for this level.
+    unsafe { microkernel::winograd_output::<F64x4>(m, run, bias, y0, y1) }
 }

@@ -1,0 +1,410 @@
+//! Winograd F(2×2, 3×3): 3×3 layers with stride and dilation 1 as 16 GEMMs with
+//! `2.25×` fewer multiply-adds than the im2col path's one.
+//!
+//! Each 2×2 block of outputs (a *tile*) is computed from the 4×4 input patch under
+//! it: `Y = Aᵀ [ (G g Gᵀ) ⊙ (Bᵀ d B) ] A` per pair of channels, summed over input
+//! channels. The sum over input channels of the element-wise product is, for
+//! each of the 16 positions `ξ` of the 4×4 transform, a GEMM:
+//! `M[ξ][co][tile] = Σ_ci U[ξ][co][ci] · V[ξ][ci][tile]`, which runs on the GEMM
+//! engine's microkernels (`U`, the transformed weights, packed as its A panels;
+//! `V`, the transformed input, written straight into its B panel layout).
+//!
+//! Tiles go in *chunks* of whole tile rows of one image, sized so that a chunk's
+//! `V` and `M` (`16·(C_in + C_out)` values per tile) stay in L2; each chunk is one
+//! task with a scratch slot of the workspace, so the extra memory is the packed
+//! weights plus one slot per thread, whatever the image size. A chunk does its
+//! input transform, its 16 GEMMs and its output transform (bias fused) in turn.
+//! Every output is computed by one chunk in a fixed order: results do not depend
+//! on the thread count.
+//!
+//! Padding (all four modes) is applied while the input patch rows are gathered;
+//! the convolution flip while the weights are transformed.
+//!
+//! **Accuracy.** The transforms have coefficients 0, ±1 and ±½: the rounding error
+//! stays a small multiple of the direct sum's, inside the crate's tolerance rule
+//! (the conformance and property tests run through this path). A non-finite
+//! input or weight would spread through a tile's transform to its neighbours'
+//! outputs (`∞ - ∞`), so such calls take the im2col path instead.
+//!
+//! The gradients of a Winograd plan run on the GEMM engine (im2col).
+
+use crate::element::Element;
+use crate::error::{Result, XcorrError};
+use crate::gemm::pack::{self, SharedOut};
+use crate::geometry::{Op, Problem};
+use crate::isa::GemmKernel;
+use crate::parallel;
+
+/// Positions of the 4×4 transform: one GEMM each.
+const XI: usize = 16;
+
+/// Target size of a chunk's `V` and `M`, in elements (1 MiB of f32: half of L2
+/// on the machines this was tuned on, with the packed weights beside it).
+const CHUNK_ELEMS: usize = 1 << 18;
+
+/// The reduction of one microkernel call at most (larger channel counts go in
+/// blocks, accumulating): keeps a B panel in L1/L2.
+const KC_MAX: usize = 512;
+
+/// The Winograd geometry of a problem: tiles per image.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Winograd {
+    p: Problem,
+    /// Tile rows and columns per image (`ceil(out / 2)`).
+    th: usize,
+    tw: usize,
+}
+
+/// The chunk geometry for a kernel's tile shape: a chunk is `panels·NR`
+/// consecutive tiles of one image (row-major over tile rows and columns), the
+/// last one of an image fewer.
+#[derive(Clone, Copy, Debug)]
+struct Chunks {
+    /// Column panels (`NR` tiles each) per chunk.
+    panels: usize,
+    /// Chunks per image.
+    per_image: usize,
+    /// Output-channel rows of `M` per group (`C_out/g` rounded up to `MR`).
+    cout_gp: usize,
+}
+
+impl Winograd {
+    /// # Errors
+    /// `PathUnsupported` unless the problem is 2-D with a 3×3 kernel, stride 1 and
+    /// dilation 1.
+    pub fn new(p: &Problem) -> Result<Winograd> {
+        let unsupported = |reason: &str| XcorrError::PathUnsupported {
+            path: "winograd",
+            reason: reason.into(),
+        };
+        if p.dims() != 2 {
+            return Err(unsupported("it computes 2-D problems only"));
+        }
+        if p.kernel_shape() != [3, 3] {
+            return Err(unsupported("it computes 3×3 kernels only"));
+        }
+        if p.stride() != [1, 1] || p.dilation() != [1, 1] {
+            return Err(unsupported("it needs stride and dilation 1"));
+        }
+        let out = p.output_shape();
+        Ok(Winograd {
+            p: *p,
+            th: out[0].div_ceil(2),
+            tw: out[1].div_ceil(2),
+        })
+    }
+
+    fn chunks(&self, mr: usize, nr: usize) -> Chunks {
+        let p = &self.p;
+        let cout_gp = p.out_channels_per_group().div_ceil(mr) * mr;
+        let per_tile = XI * (p.in_channels() + p.groups() * cout_gp);
+        let image = self.th * self.tw;
+        let panels = (CHUNK_ELEMS / per_tile.max(1) / nr).clamp(1, image.div_ceil(nr));
+        Chunks {
+            panels,
+            per_image: image.div_ceil(panels * nr),
+            cout_gp,
+        }
+    }
+
+    /// Elements of the packed transformed weights.
+    fn packed_len(&self, mr: usize) -> usize {
+        XI * self.p.groups()
+            * pack::packed_a_len(
+                self.p.out_channels_per_group(),
+                self.p.in_channels_per_group(),
+                mr,
+            )
+    }
+
+    /// Elements of one task's scratch slot: `V`, `M` and the gathered patch rows.
+    fn slot_len(&self, mr: usize, nr: usize) -> usize {
+        let c = self.chunks(mr, nr);
+        let lanes = c.panels * nr;
+        XI * lanes * (self.p.in_channels() + self.p.groups() * c.cout_gp)
+            + self.patch_rows(lanes) * (2 * self.tw + 2)
+    }
+
+    /// Padded input rows a chunk of `lanes` tiles reads at most: two per tile row
+    /// (a chunk spans at most `lanes / tw + 2` of them) and two more.
+    fn patch_rows(&self, lanes: usize) -> usize {
+        2 * (lanes / self.tw + 2) + 2
+    }
+
+    /// Workspace elements for `forward` with a kernel of `mr × nr` tiles on
+    /// `threads` threads.
+    pub fn workspace_len(&self, mr: usize, nr: usize, threads: usize) -> usize {
+        let slots = threads.clamp(1, parallel::MAX_SCRATCH_SLOTS);
+        self.packed_len(mr)
+            .saturating_add(self.slot_len(mr, nr).saturating_mul(slots))
+    }
+
+    /// `output = input ⋆ weight + bias` (the caller has checked every length and
+    /// that input and weight are finite).
+    #[allow(clippy::too_many_arguments)]
+    pub fn forward<T: Element>(
+        &self,
+        kern: &GemmKernel<T>,
+        threads: usize,
+        input: &[T],
+        weight: &[T],
+        bias: Option<&[T]>,
+        output: &mut [T],
+        workspace: &mut [T],
+    ) {
+        let p = &self.p;
+        let (mr, nr) = (kern.mr, kern.nr);
+        let (cin_g, cout_g) = (p.in_channels_per_group(), p.out_channels_per_group());
+        let ch = self.chunks(mr, nr);
+        let (apack, slots) = workspace.split_at_mut(self.packed_len(mr));
+        // The transformed weights: per (group, MR-row tile), 16 A panels (one per
+        // ξ), each `cin_g × MR` (rows past C_out/g zero).
+        let tiles_g = cout_g.div_ceil(mr);
+        let flip = p.op() == Op::Convolution;
+        parallel::for_each_chunk_mut(threads, apack, XI * cin_g * mr, |i, dst| {
+            let (g, t) = (i / tiles_g, i % tiles_g);
+            let rows = mr.min(cout_g - t * mr);
+            // Per input channel, the tile's rows transformed first, then stored a
+            // row of MR values per ξ (ξ's panels lie 4 KiB and more apart).
+            let mut u = [[T::ZERO; XI]; 16];
+            for ci in 0..cin_g {
+                for (r, u) in u[..rows].iter_mut().enumerate() {
+                    let co = g * cout_g + t * mr + r;
+                    *u = transformed_weight(&weight[(co * cin_g + ci) * 9..][..9], flip);
+                }
+                for xi in 0..XI {
+                    let d = &mut dst[(xi * cin_g + ci) * mr..][..mr];
+                    for (d, u) in d.iter_mut().zip(&u[..mr]) {
+                        *d = u[xi];
+                    }
+                }
+            }
+        });
+        let apack = &*apack;
+        let out = SharedOut::new(output);
+        let tasks = p.batch() * ch.per_image;
+        let mut units = vec![(); tasks];
+        let slot_len = self.slot_len(mr, nr);
+        parallel::for_each_nested_chunk_mut_scratch(
+            threads,
+            &mut units,
+            (tasks, 1),
+            slots,
+            slot_len,
+            |_, task, _, slot| {
+                let (n, c) = (task / ch.per_image, task % ch.per_image);
+                let t0 = c * ch.panels * nr;
+                let t1 = (t0 + ch.panels * nr).min(self.th * self.tw);
+                self.chunk(kern, &ch, (n, t0, t1), input, apack, bias, &out, slot);
+            },
+        );
+    }
+
+    /// One chunk: tiles `t0..t1` of image `n`.
+    #[allow(clippy::too_many_arguments)]
+    fn chunk<T: Element>(
+        &self,
+        kern: &GemmKernel<T>,
+        ch: &Chunks,
+        (n, t0, t1): (usize, usize, usize),
+        input: &[T],
+        apack: &[T],
+        bias: Option<&[T]>,
+        out: &SharedOut<'_, T>,
+        slot: &mut [T],
+    ) {
+        let p = &self.p;
+        let (mr, nr) = (kern.mr, kern.nr);
+        let (groups, cin, cin_g, cout_g) = (
+            p.groups(),
+            p.in_channels(),
+            p.in_channels_per_group(),
+            p.out_channels_per_group(),
+        );
+        let tiles = t1 - t0;
+        let panels = tiles.div_ceil(nr);
+        let lanes = ch.panels * nr;
+        let mrows = groups * ch.cout_gp;
+        let (v, rest) = slot.split_at_mut(XI * lanes * cin);
+        let (m, rest) = rest.split_at_mut(XI * lanes * mrows);
+        let patch = &mut rest[..self.patch_rows(lanes) * (2 * self.tw + 2)];
+        // V[ξ][q][ci][lane], the B panels: lanes past the chunk's tiles are zero.
+        let vat = |xi: usize, q: usize, ci: usize| ((xi * ch.panels + q) * cin + ci) * nr;
+        if tiles < panels * nr {
+            for xi in 0..XI {
+                for ci in 0..cin {
+                    v[vat(xi, panels - 1, ci) + tiles % nr..][..nr - tiles % nr].fill(T::ZERO);
+                }
+            }
+        }
+        let (inp, outd) = (p.input3(), p.output3());
+        let plane = inp[1] * inp[2];
+        // Tile rows i of the chunk, and its columns jlo..jhi of each.
+        let tw = self.tw;
+        let cols = |i: usize| (t0.max(i * tw) - i * tw, t1.min((i + 1) * tw) - i * tw);
+        let tile_rows = t0 / tw..(t1 - 1) / tw + 1;
+        let vstride = ch.panels * cin * nr;
+        let half = tw + 1;
+        let first = tile_rows.start;
+        for ci in 0..cin {
+            let x = &input[(n * cin + ci) * plane..][..plane];
+            // The chunk's padded rows, each gathered once: tile row i reads rows
+            // 2(i - first) .. + 4 of them.
+            self.gather_rows(x, 2 * first, 2 * tile_rows.len() + 2, patch);
+            for i in tile_rows.clone() {
+                let (jlo, jhi) = cols(i);
+                // Panel by panel, straight into V (position ξ `vstride` apart).
+                let mut j = jlo;
+                while j < jhi {
+                    let t = i * tw + j - t0;
+                    let (q, lane) = (t / nr, t % nr);
+                    let run = (nr - lane).min(jhi - j);
+                    let row = |r: usize, k: usize| {
+                        &patch[(2 * (2 * (i - first) + r) + k) * half + j..][..run + 1]
+                    };
+                    let (e, o) = (
+                        [0, 1, 2, 3].map(|r| row(r, 0)),
+                        [0, 1, 2, 3].map(|r| row(r, 1)),
+                    );
+                    kern.winograd_input(e, o, run, &mut v[vat(0, q, ci) + lane..], vstride);
+                    j += run;
+                }
+            }
+        }
+        // The 16 GEMMs: M[ξ][q][row][lane] = U[ξ] · V[ξ][q], per group and MR rows.
+        let tiles_g = cout_g.div_ceil(mr);
+        let mat = |xi: usize, q: usize, row: usize| ((xi * ch.panels + q) * mrows + row) * nr;
+        for xi in 0..XI {
+            for q in 0..panels {
+                for g in 0..groups {
+                    for t in 0..tiles_g {
+                        let a = &apack[((g * tiles_g + t) * XI + xi) * cin_g * mr..][..cin_g * mr];
+                        let b = &v[vat(xi, q, g * cin_g)..][..cin_g * nr];
+                        let c = &mut m[mat(xi, q, g * ch.cout_gp + t * mr)..][..mr * nr];
+                        for k0 in (0..cin_g).step_by(KC_MAX) {
+                            let kl = KC_MAX.min(cin_g - k0);
+                            kern.tile(
+                                kl,
+                                &a[k0 * mr..(k0 + kl) * mr],
+                                &b[k0 * nr..(k0 + kl) * nr],
+                                c,
+                                k0 > 0,
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        // The output transform, bias fused, row pair by row pair.
+        let (oh, ow) = (outd[1], outd[2]);
+        let out_plane = oh * ow;
+        let (y0, y1) = patch.split_at_mut(2 * self.tw + 1);
+        for co in 0..p.out_channels() {
+            let row = co / cout_g * ch.cout_gp + co % cout_g;
+            let b = bias.map_or(T::ZERO, |b| b[co]);
+            for i in tile_rows.clone() {
+                let (jlo, jhi) = cols(i);
+                let mut j = jlo;
+                while j < jhi {
+                    let t = i * tw + j - t0;
+                    let (q, lane) = (t / nr, t % nr);
+                    let run = (nr - lane).min(jhi - j);
+                    let ms: [&[T]; XI] =
+                        std::array::from_fn(|xi| &m[mat(xi, q, row) + lane..][..run]);
+                    kern.winograd_output(
+                        ms,
+                        b,
+                        &mut y0[2 * j..2 * (j + run)],
+                        &mut y1[2 * j..2 * (j + run)],
+                    );
+                    j += run;
+                }
+                // Output columns 2·jlo .. 2·jhi of rows 2i and 2i + 1 (within the
+                // output).
+                let (c0, c1) = (2 * jlo, (2 * jhi).min(ow));
+                let base = (n * p.out_channels() + co) * out_plane + 2 * i * ow;
+                // SAFETY: this chunk alone computes tiles t0..t1 of image n: their
+                // outputs, in every channel, are written by no other task.
+                unsafe {
+                    out.write(base + c0, &y0[c0..c1]);
+                    if 2 * i + 1 < oh {
+                        out.write(base + ow + c0, &y1[c0..c1]);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Padded input rows `r0 .. r0 + count` (input rows `r0 - top ..`), each of
+    /// `2·tw + 2` columns from `-left`, into `patch` row after row, each row as
+    /// its even columns then its odd ones (`tw + 1` each), so that the transform
+    /// reads them at unit stride.
+    fn gather_rows<T: Element>(&self, x: &[T], r0: usize, count: usize, patch: &mut [T]) {
+        let p = &self.p;
+        let (inp, pad, mode) = (p.input3(), p.pad3(), p.padding_mode());
+        let (h, w) = (inp[1], inp[2]);
+        let half = self.tw + 1;
+        let left = pad[2].0;
+        // Columns c with 0 <= c - left < w copy straight from the row.
+        let lo = left.min(2 * half);
+        let hi = (left + w).min(2 * half);
+        for (r, dst) in patch.chunks_exact_mut(2 * half).take(count).enumerate() {
+            let ih = (r0 + r) as isize - pad[1].0 as isize;
+            let Some(ih) = mode.source(ih, h) else {
+                dst.fill(T::ZERO);
+                continue;
+            };
+            let src = &x[ih * w..(ih + 1) * w];
+            let (even, odd) = dst.split_at_mut(half);
+            // Pairs of columns (2k, 2k + 1) inside the row, then the rest.
+            let (k0, k1) = (lo.div_ceil(2), hi / 2);
+            if k1 > k0 {
+                let pairs = src[2 * k0 - left..2 * k1 - left].chunks_exact(2);
+                for ((e, o), pair) in even[k0..k1].iter_mut().zip(&mut odd[k0..k1]).zip(pairs) {
+                    (*e, *o) = (pair[0], pair[1]);
+                }
+            }
+            let (c0, c1) = (2 * k0, 2 * k1.max(k0));
+            for c in (0..c0).chain(c1..2 * half) {
+                let v = mode
+                    .source(c as isize - left as isize, w)
+                    .map_or(T::ZERO, |s| src[s]);
+                if c % 2 == 0 {
+                    even[c / 2] = v;
+                } else {
+                    odd[c / 2] = v;
+                }
+            }
+        }
+    }
+}
+
+/// `G g Gᵀ` for a 3×3 kernel `w` (flipped for convolution), position `ξ = 4a + b`
+/// at `[ξ]`. `G = [[1, 0, 0], [½, ½, ½], [½, -½, ½], [0, 0, 1]]`.
+#[inline]
+fn transformed_weight<T: Element>(w: &[T], flip: bool) -> [T; XI] {
+    let mut g = [T::ZERO; 9];
+    g.copy_from_slice(&w[..9]);
+    if flip {
+        g.reverse();
+    }
+    let half = T::from_f64(0.5);
+    // h = G g (4 × 3), then u = h Gᵀ (4 × 4).
+    let mut h = [[T::ZERO; 3]; 4];
+    for c in 0..3 {
+        let (a, b, d) = (g[c], g[3 + c], g[6 + c]);
+        h[0][c] = a;
+        h[1][c] = (a + b + d) * half;
+        h[2][c] = (a - b + d) * half;
+        h[3][c] = d;
+    }
+    let mut u = [T::ZERO; XI];
+    for (u, h) in u.chunks_exact_mut(4).zip(&h) {
+        let (a, b, d) = (h[0], h[1], h[2]);
+        u[0] = a;
+        u[1] = (a + b + d) * half;
+        u[2] = (a - b + d) * half;
+        u[3] = d;
+    }
+    u
+}
