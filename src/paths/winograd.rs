@@ -38,9 +38,10 @@ use crate::parallel;
 /// Positions of the 4×4 transform: one GEMM each.
 const XI: usize = 16;
 
-/// Target size of a chunk's `V` and `M`, in elements (1 MiB of f32: half of L2
-/// on the machines this was tuned on, with the packed weights beside it).
-const CHUNK_ELEMS: usize = 1 << 18;
+/// Target size of a chunk's `V` and `M`, in elements (512 KiB of f32: with the
+/// packed weights beside them, within a 1 MiB L2; twice that measured the same
+/// on one thread and up to 5% slower on two, with fewer chunks to share).
+const CHUNK_ELEMS: usize = 1 << 17;
 
 /// The reduction of one microkernel call at most (larger channel counts go in
 /// blocks, accumulating): keeps a B panel in L1/L2.
