@@ -37,7 +37,9 @@ pub enum Path {
     /// kernel is not rank 1 fails with `PathUnsupported`.
     Separable,
     /// Winograd F(2×2, 3×3) on the GEMM engine: 2-D 3×3 layers with stride and
-    /// dilation 1 (`paths/winograd.rs`); gradients on im2col.
+    /// dilation 1 (`paths/winograd.rs`); gradients on im2col. Its error follows
+    /// the magnitudes of 4×4 input tiles, not of each output's window: the
+    /// planner takes it only when allowed (`Planner::with_winograd`).
     Winograd,
 }
 

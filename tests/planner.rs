@@ -35,11 +35,7 @@ fn plans_are_send_sync_and_shareable() {
 #[test]
 fn estimate_picks_the_path_the_shape_wants() {
     let cases = [
-        // 3×3 layers with stride 1 go to Winograd, other layers to im2col.
-        ("n1_ic64_oc64_i56x56_k3x3_p1", Path::Winograd),
-        ("n1_ic128_oc128_i28x28_k3x3_p1", Path::Winograd),
-        ("n1_ic64_oc128_i56x56_k3x3_s2_p1", Path::Im2col),
-        ("n1_ic64_oc64_i56x56_k3x3_d2_p2", Path::Im2col),
+        ("n1_ic64_oc64_i56x56_k3x3_p1", Path::Im2col),
         ("n1_ic256_oc64_i56x56_k1x1", Path::Im2col),
         ("n1_ic1_oc1_i2048x2048_k11x11_p5", Path::Direct),
         ("n1_ic32_oc32_g32_i112x112_k3x3_p1", Path::Direct),
@@ -54,6 +50,31 @@ fn estimate_picks_the_path_the_shape_wants() {
         let plan = Plan::new(&d.parse().unwrap());
         assert_eq!(plan.path(), want, "{}", plan.describe());
         assert!(plan.describe().contains("estimate"), "{}", plan.describe());
+    }
+}
+
+/// Winograd is chosen only by a planner that allows it, and then for the 3×3
+/// layers of stride 1 it computes faster, not for strided, dilated or
+/// single-channel ones.
+#[test]
+fn winograd_is_chosen_only_where_allowed() {
+    if Isa::active() != Isa::Avx512 {
+        return;
+    }
+    let allowed = Planner::new(PlanMode::Estimate).with_winograd(true);
+    let cases = [
+        ("n1_ic64_oc64_i56x56_k3x3_p1", Path::Winograd),
+        ("n1_ic128_oc128_i28x28_k3x3_p1", Path::Winograd),
+        ("n1_ic64_oc128_i56x56_k3x3_s2_p1", Path::Im2col),
+        ("n1_ic64_oc64_i56x56_k3x3_d2_p2", Path::Im2col),
+        ("n1_ic1_oc1_i2048x2048_k3x3_p1", Path::Direct),
+        ("n1_ic32_oc32_g32_i112x112_k3x3_p1", Path::Direct),
+    ];
+    for (d, want) in cases {
+        let p: Problem = d.parse().unwrap();
+        let plan = allowed.plan::<f32>(&p);
+        assert_eq!(plan.path(), want, "{}", plan.describe());
+        assert_ne!(Plan::new(&p).path(), Path::Winograd, "{d}");
     }
 }
 

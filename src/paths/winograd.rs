@@ -20,11 +20,16 @@
 //! Padding (all four modes) is applied while the input patch rows are gathered;
 //! the convolution flip while the weights are transformed.
 //!
-//! **Accuracy.** The transforms have coefficients 0, ±1 and ±½: the rounding error
-//! stays a small multiple of the direct sum's, inside the crate's tolerance rule
-//! (the conformance and property tests run through this path). A non-finite
-//! input or weight would spread through a tile's transform to its neighbours'
-//! outputs (`∞ - ∞`), so such calls take the im2col path instead.
+//! **Accuracy.** The transforms have coefficients 0, ±1 and ±½, but each output
+//! is computed from its whole 4×4 tile, not only from its own 3×3 window: its
+//! rounding error scales with the tile's magnitudes. Where they are of one scale
+//! (images, activations: the conformance vectors and the property tests) the
+//! results meet the crate's tolerance rule; an output whose window is much
+//! smaller than its tile's neighbours (a dark pixel beside a bright one, a border
+//! beside zero padding) can miss it. The planner therefore chooses this path only
+//! when asked to (`Planner::with_winograd`); `Plan::with_path` forces it. A
+//! non-finite input or weight would spread through a tile's transform to its
+//! neighbours' outputs (`∞ - ∞`), so such calls take the im2col path instead.
 //!
 //! The gradients of a Winograd plan run on the GEMM engine (im2col).
 
