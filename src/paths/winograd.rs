@@ -35,10 +35,11 @@
 
 use crate::element::Element;
 use crate::error::{Result, XcorrError};
-use crate::gemm::pack::{self, SharedOut};
+use crate::gemm::pack::SharedOut;
 use crate::geometry::{Op, Problem};
 use crate::isa::GemmKernel;
 use crate::parallel;
+use std::sync::Mutex;
 
 /// Positions of the 4×4 transform: one GEMM each.
 const XI: usize = 16;
@@ -47,6 +48,9 @@ const XI: usize = 16;
 /// packed weights beside them, within a 1 MiB L2; twice that measured the same
 /// on one thread and up to 5% slower on two, with fewer chunks to share).
 const CHUNK_ELEMS: usize = 1 << 17;
+
+/// Padding after each packed weight panel, in elements (see `Winograd::panel_len`).
+const PANEL_PAD: usize = 16;
 
 /// The reduction of one microkernel call at most (larger channel counts go in
 /// blocks, accumulating): keeps a B panel in L1/L2.
@@ -113,14 +117,18 @@ impl Winograd {
         }
     }
 
-    /// Elements of the packed transformed weights.
+    /// Elements of the packed transformed weights: per (group, MR-row tile), 16
+    /// panels of [`panel_len`](Self::panel_len).
     fn packed_len(&self, mr: usize) -> usize {
-        XI * self.p.groups()
-            * pack::packed_a_len(
-                self.p.out_channels_per_group(),
-                self.p.in_channels_per_group(),
-                mr,
-            )
+        XI * self.p.groups() * self.p.out_channels_per_group().div_ceil(mr) * self.panel_len(mr)
+    }
+
+    /// One packed A panel, `cin_g × MR` values, and a cache line of padding: the
+    /// weight transform writes all 16 panels of a tile at once, and at a multiple
+    /// of 4 KiB apart they would share L1 sets (c128: 16 panels of exactly 4 KiB;
+    /// its weights took a quarter of the time on two threads).
+    fn panel_len(&self, mr: usize) -> usize {
+        self.p.in_channels_per_group() * mr + PANEL_PAD
     }
 
     /// Elements of one task's scratch slot: `V`, `M` and the gathered patch rows.
@@ -167,11 +175,12 @@ impl Winograd {
         // ξ), each `cin_g × MR` (rows past C_out/g zero).
         let tiles_g = cout_g.div_ceil(mr);
         let flip = p.op() == Op::Convolution;
-        parallel::for_each_chunk_mut(threads, apack, XI * cin_g * mr, |i, dst| {
+        let panel = self.panel_len(mr);
+        parallel::for_each_chunk_mut(threads, apack, XI * panel, |i, dst| {
             let (g, t) = (i / tiles_g, i % tiles_g);
             let rows = mr.min(cout_g - t * mr);
             // Per input channel, the tile's rows transformed first, then stored a
-            // row of MR values per ξ (ξ's panels lie 4 KiB and more apart).
+            // row of MR values per ξ.
             let mut u = [[T::ZERO; XI]; 16];
             for ci in 0..cin_g {
                 for (r, u) in u[..rows].iter_mut().enumerate() {
@@ -179,7 +188,7 @@ impl Winograd {
                     *u = transformed_weight(&weight[(co * cin_g + ci) * 9..][..9], flip);
                 }
                 for xi in 0..XI {
-                    let d = &mut dst[(xi * cin_g + ci) * mr..][..mr];
+                    let d = &mut dst[xi * panel + ci * mr..][..mr];
                     for (d, u) in d.iter_mut().zip(&u[..mr]) {
                         *d = u[xi];
                     }
@@ -189,21 +198,23 @@ impl Winograd {
         let apack = &*apack;
         let out = SharedOut::new(output);
         let tasks = p.batch() * ch.per_image;
-        let mut units = vec![(); tasks];
+        // One scratch slot per worker, by worker index: claimed tasks never wait
+        // for a slot (a mutex per slot, taken once per worker and uncontended).
         let slot_len = self.slot_len(mr, nr);
-        parallel::for_each_nested_chunk_mut_scratch(
-            threads,
-            &mut units,
-            (tasks, 1),
-            slots,
-            slot_len,
-            |_, task, _, slot| {
+        let workers = threads.min(slots.len() / slot_len).max(1);
+        let mut free = slots.chunks_exact_mut(slot_len);
+        let held: [Mutex<Option<&mut [T]>>; parallel::MAX_SCRATCH_SLOTS] =
+            std::array::from_fn(|_| Mutex::new(free.next()));
+        parallel::for_each_claimed(workers, tasks, |w, claimed| {
+            let mut slot = held[w].lock().unwrap_or_else(|e| e.into_inner());
+            let slot = slot.as_deref_mut().expect("a workspace slot per worker");
+            for task in claimed {
                 let (n, c) = (task / ch.per_image, task % ch.per_image);
                 let t0 = c * ch.panels * nr;
                 let t1 = (t0 + ch.panels * nr).min(self.th * self.tw);
                 self.chunk(kern, &ch, (n, t0, t1), input, apack, bias, &out, slot);
-            },
-        );
+            }
+        });
     }
 
     /// One chunk: tiles `t0..t1` of image `n`.
@@ -284,7 +295,8 @@ impl Winograd {
             for q in 0..panels {
                 for g in 0..groups {
                     for t in 0..tiles_g {
-                        let a = &apack[((g * tiles_g + t) * XI + xi) * cin_g * mr..][..cin_g * mr];
+                        let a = &apack[((g * tiles_g + t) * XI + xi) * self.panel_len(mr)..]
+                            [..cin_g * mr];
                         let b = &v[vat(xi, q, g * cin_g)..][..cin_g * nr];
                         let c = &mut m[mat(xi, q, g * ch.cout_gp + t * mr)..][..mr * nr];
                         for k0 in (0..cin_g).step_by(KC_MAX) {
