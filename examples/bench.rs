@@ -109,7 +109,7 @@ fn measure_peak(threads: usize) -> f64 {
     };
     let kc = 128;
     let work = |_: usize| {
-        let a = vec![0.5f32; kc * kern.mr];
+        let a = vec![0.5f32; kc * kern.a_step()];
         let b = vec![0.25f32; kc * kern.nr];
         let mut c = vec![0.0f32; kern.mr * kern.nr];
         let t = Instant::now();

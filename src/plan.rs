@@ -302,17 +302,16 @@ impl Plan {
     pub fn workspace_len<T: Element>(&self) -> usize {
         match &self.algo {
             Algo::Reference => 0,
-            Algo::Im2col(g) => {
-                T::gemm_kernel(self.isa).map_or(0, |k| g.fwd.workspace_len(k.mr, self.threads))
-            }
+            Algo::Im2col(g) => T::gemm_kernel(self.isa)
+                .map_or(0, |k| g.fwd.workspace_len(k.a_shape(), self.threads)),
             Algo::Direct(d) => {
                 d.0.workspace_len(self.threads)
                     .max(d.1.as_ref().map_or(0, |s| s.workspace_len(self.threads)))
             }
             Algo::Separable(s) => s.0.workspace_len(self.threads),
             Algo::Winograd(w) => T::gemm_kernel(self.isa).map_or(0, |k| {
-                w.0.workspace_len(k.mr, k.nr, self.threads)
-                    .max(w.1.fwd.workspace_len(k.mr, self.threads))
+                w.0.workspace_len(k.a_shape(), k.nr, self.threads)
+                    .max(w.1.fwd.workspace_len(k.a_shape(), self.threads))
             }),
         }
     }
@@ -320,7 +319,7 @@ impl Plan {
     /// Elements of scratch space that [`backward_input_with_workspace`](Self::backward_input_with_workspace) needs.
     pub fn backward_input_workspace_len<T: Element>(&self) -> usize {
         match (self.algo.gemm(), T::gemm_kernel(self.isa)) {
-            (Some(g), Some(k)) => g.grad_input.workspace_len(k.mr, self.threads),
+            (Some(g), Some(k)) => g.grad_input.workspace_len(k.a_shape(), self.threads),
             _ => 0,
         }
     }
@@ -328,7 +327,7 @@ impl Plan {
     /// Elements of scratch space that [`backward_weight_with_workspace`](Self::backward_weight_with_workspace) needs.
     pub fn backward_weight_workspace_len<T: Element>(&self) -> usize {
         match (self.algo.gemm(), T::gemm_kernel(self.isa)) {
-            (Some(g), Some(k)) => g.fwd.grad_weight_workspace_len(k.mr),
+            (Some(g), Some(k)) => g.fwd.grad_weight_workspace_len(k.a_shape()),
             _ => 0,
         }
     }

@@ -127,7 +127,7 @@ impl Blocking {
 
     /// MR-row tiles of A per LOOP 5 block for a reduction of length `k`.
     pub fn tiles_per_l2_block<T: Element>(&self, kern: &GemmKernel<T>, k: usize) -> usize {
-        let tile_bytes = kern.mr * k * std::mem::size_of::<T>();
+        let tile_bytes = kern.a_step() * k * std::mem::size_of::<T>();
         (self.l2_bytes / tile_bytes.max(1))
             .max(self.mc / kern.mr)
             .max(1)
@@ -154,7 +154,7 @@ pub(crate) fn column_panel<T: Element>(
     direct: Option<DirectC<'_, T>>,
     mut emit: impl FnMut(usize, usize, &[T]),
 ) {
-    let (mr, nr) = (kern.mr, kern.nr);
+    let (mr, nr, pa) = (kern.mr, kern.nr, kern.a_step());
     let Scratch { cbuf, bpack } = scratch;
     let kc = blocking.kc.clamp(1, BPACK_LEN / nr);
     // The bias starts a tile's C rows (`set(r, value)`) on its first KC block, so
@@ -180,7 +180,7 @@ pub(crate) fn column_panel<T: Element>(
             pack_b(&mut bpack[..kl * nr], k0, kl);
             let panel = &bpack[..kl * nr];
             for t in full.clone() {
-                let a = &apack[(t * k + k0) * mr..][..kl * mr];
+                let a = &apack[(t * k + k0) * pa..][..kl * pa];
                 let at = d.offset + t * mr * d.ldc;
                 let acc = init(k0 > 0, t * mr, &mut |r, v| {
                     // SAFETY: this task alone owns these output columns.
@@ -190,7 +190,7 @@ pub(crate) fn column_panel<T: Element>(
                 unsafe { d.out.tile(kern, kl, a, panel, at, d.ldc, acc) };
             }
             if let Some(t) = partial {
-                let a = &apack[(t * k + k0) * mr..][..kl * mr];
+                let a = &apack[(t * k + k0) * pa..][..kl * pa];
                 let c = &mut cbuf[..mr * nr];
                 let acc = init(k0 > 0, t * mr, &mut |r, v| c[r * nr..][..nr].fill(v));
                 kern.tile(kl, a, panel, c, acc);
@@ -214,7 +214,7 @@ pub(crate) fn column_panel<T: Element>(
             let panel = &bpack[..kl * nr];
             // LOOP 1: MR-row tiles.
             for t in tb..te {
-                let a = &apack[(t * k + k0) * mr..][..kl * mr];
+                let a = &apack[(t * k + k0) * pa..][..kl * pa];
                 let c = &mut cbuf[(t - tb) * mr * nr..][..mr * nr];
                 let accumulate = init(k0 > 0, t * mr, &mut |r, v| c[r * nr..][..nr].fill(v));
                 match b {
@@ -372,8 +372,8 @@ pub(crate) fn gemm_blocked<T: Element>(
         return Ok(());
     };
 
-    let mut apack = vec![T::ZERO; pack::packed_a_len(m, k, kern.mr)];
-    pack::pack_a(&mut apack, a, lda, m, k, kern.mr);
+    let mut apack = vec![T::ZERO; pack::packed_a_len(m, k, kern.a_shape())];
+    pack::pack_a(&mut apack, a, lda, m, k, kern.a_shape());
     let rows = RowTable::new((0..k).map(|kk| kk * ldb).collect());
     let panels = n.div_ceil(kern.nr);
     let out = SharedOut::new(c);

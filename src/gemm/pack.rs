@@ -8,47 +8,60 @@ use crate::isa::GemmKernel;
 pub use crate::isa::RowTable;
 
 /// Packs the row-major `m × k` matrix `a` (leading dimension `lda`) into
-/// `ceil(m/mr)` panels of `k × mr` values (row `r` of panel `t` at
-/// `dst[(t·k + kk)·mr + r]`), zero-padding rows past `m`, so a microkernel reads
-/// `mr` consecutive values per `kk`.
-pub fn pack_a<T: Element>(dst: &mut [T], a: &[T], lda: usize, m: usize, k: usize, mr: usize) {
+/// `ceil(m/mr)` panels of `k × mr` values, each written `copies` times (the
+/// microkernel's `a_copies`): row `r` of panel `t` at
+/// `dst[((t·k + kk)·mr + r)·copies ..]`, zero-padding rows past `m`, so a
+/// microkernel reads `mr` consecutive values (or groups of copies) per `kk`.
+pub fn pack_a<T: Element>(
+    dst: &mut [T],
+    a: &[T],
+    lda: usize,
+    m: usize,
+    k: usize,
+    (mr, copies): (usize, usize),
+) {
     let tiles = m.div_ceil(mr);
-    assert!(dst.len() >= tiles * k * mr, "packed A buffer too short");
+    let panel = k * mr * copies;
+    assert!(dst.len() >= tiles * panel, "packed A buffer too short");
     if k == 0 {
         return;
     }
-    for (t, panel) in dst.chunks_exact_mut(k * mr).take(tiles).enumerate() {
-        pack_a_tile_rows(panel, a, lda, m, k, mr, t, None);
+    for (t, panel) in dst.chunks_exact_mut(panel).take(tiles).enumerate() {
+        pack_a_tile_rows(panel, a, lda, m, k, (mr, copies), t, None);
     }
 }
 
 /// Packs tile `t` (rows `t·mr ..`) of the `m × k` matrix `get(row, col)` into
-/// `dst` (`k·mr` values), as [`pack_a`] lays it out, so tiles can be packed in parallel.
+/// `dst` (`k·mr·copies` values), as [`pack_a`] lays it out, so tiles can be
+/// packed in parallel.
 pub fn pack_a_tile<T: Element>(
     dst: &mut [T],
     m: usize,
     k: usize,
-    mr: usize,
+    (mr, copies): (usize, usize),
     t: usize,
     get: impl Fn(usize, usize) -> T,
 ) {
     let rows = mr.min(m - t * mr);
-    for (kk, dst) in dst[..k * mr].chunks_exact_mut(mr).enumerate() {
-        for (r, d) in dst.iter_mut().enumerate() {
-            *d = if r < rows {
+    for (kk, dst) in dst[..k * mr * copies]
+        .chunks_exact_mut(mr * copies)
+        .enumerate()
+    {
+        for (r, d) in dst.chunks_exact_mut(copies).enumerate() {
+            d.fill(if r < rows {
                 get(t * mr + r, kk)
             } else {
                 T::ZERO
-            };
+            });
         }
     }
 }
 
 /// Packs tile `t` like [`pack_a_tile`] from a row-major matrix: row `r` is
 /// `a[r·lda ..]`, and column `kk` of the packed tile is column `col[kk]` of the
-/// matrix (`None`: `kk` itself). Full tiles of 4 or 8 rows take a loop over fixed
-/// row slices, about 3x faster than the element-wise form (weights are packed on
-/// every call, 8% of a 1×1 layer with 1024 channels).
+/// matrix (`None`: `kk` itself). Full tiles of 4 or 8 rows with one copy take a
+/// loop over fixed row slices, about 3x faster than the element-wise form
+/// (weights are packed on every call, 8% of a 1×1 layer with 1024 channels).
 #[allow(clippy::too_many_arguments)]
 pub fn pack_a_tile_rows<T: Element>(
     dst: &mut [T],
@@ -56,18 +69,18 @@ pub fn pack_a_tile_rows<T: Element>(
     lda: usize,
     m: usize,
     k: usize,
-    mr: usize,
+    (mr, copies): (usize, usize),
     t: usize,
     col: Option<&[usize]>,
 ) {
     let rows = mr.min(m - t * mr);
     let row = |r: usize| &a[(t * mr + r) * lda..][..lda.min(a.len() - (t * mr + r) * lda)];
-    match (mr, rows, col) {
-        (8, 8, None) => pack_full::<T, 8>(dst, std::array::from_fn(row), k, |kk| kk),
-        (8, 8, Some(c)) => pack_full::<T, 8>(dst, std::array::from_fn(row), k, |kk| c[kk]),
-        (4, 4, None) => pack_full::<T, 4>(dst, std::array::from_fn(row), k, |kk| kk),
-        (4, 4, Some(c)) => pack_full::<T, 4>(dst, std::array::from_fn(row), k, |kk| c[kk]),
-        _ => pack_a_tile(dst, m, k, mr, t, |r, kk| {
+    match (mr, rows, copies, col) {
+        (8, 8, 1, None) => pack_full::<T, 8>(dst, std::array::from_fn(row), k, |kk| kk),
+        (8, 8, 1, Some(c)) => pack_full::<T, 8>(dst, std::array::from_fn(row), k, |kk| c[kk]),
+        (4, 4, 1, None) => pack_full::<T, 4>(dst, std::array::from_fn(row), k, |kk| kk),
+        (4, 4, 1, Some(c)) => pack_full::<T, 4>(dst, std::array::from_fn(row), k, |kk| c[kk]),
+        _ => pack_a_tile(dst, m, k, (mr, copies), t, |r, kk| {
             a[r * lda + col.map_or(kk, |c| c[kk])]
         }),
     }
@@ -88,8 +101,8 @@ fn pack_full<T: Element, const MR: usize>(
 }
 
 /// Length of [`pack_a`]'s output.
-pub fn packed_a_len(m: usize, k: usize, mr: usize) -> usize {
-    m.div_ceil(mr) * k * mr
+pub fn packed_a_len(m: usize, k: usize, (mr, copies): (usize, usize)) -> usize {
+    m.div_ceil(mr) * k * mr * copies
 }
 
 /// A mutable output buffer shared by tasks that write disjoint parts of it.

@@ -35,11 +35,12 @@ pub const MR_NARROW: usize = 4;
 /// Tile rows for AVX-512 (32 registers).
 pub const MR_WIDE: usize = 8;
 
-/// One GEMM tile: `c[r·ldc + j] (+)= Σ_{k<kc} a[k·MR + r] · b[k·NR + j]`.
+/// One GEMM tile: `c[r·ldc + j] (+)= Σ_{k<kc} a[(k·MR + r)·C] · b[k·NR + j]` (`C =
+/// V::A_COPIES` copies of each A value).
 ///
 /// # Safety
 /// Level supported and called from its `#[target_feature]` wrapper; `a` holds
-/// `kc·MR` values, `b` holds `kc·NR`, and `c + r·ldc` holds `NR` writable values
+/// `kc·MR·C` values, `b` holds `kc·NR`, and `c + r·ldc` holds `NR` writable values
 /// for every `r < MR` (`NR = NV·LANES`).
 #[inline(always)]
 pub unsafe fn gemm_tile<V: Vector, const MR: usize, const NV: usize>(
@@ -58,11 +59,11 @@ pub unsafe fn gemm_tile<V: Vector, const MR: usize, const NV: usize>(
 /// One GEMM tile with B read in place, unpacked: row `k` of B is the `NR`
 /// contiguous values at `b + offsets[k]` (the im2col path's rows, straight from
 /// the prepared image, so the panel is never copied).
-/// `c[r·NR + j] (+)= Σ_{k<kc} a[k·MR + r] · b[offsets[k] + j]`.
+/// `c[r·NR + j] (+)= Σ_{k<kc} a[(k·MR + r)·C] · b[offsets[k] + j]`.
 ///
 /// # Safety
 /// Level supported and called from its `#[target_feature]` wrapper; `a` holds
-/// `kc·MR` values, `offsets` holds `kc`, `b + offsets[k]` points at `NR` readable
+/// `kc·MR·C` values, `offsets` holds `kc`, `b + offsets[k]` points at `NR` readable
 /// values for every `k < kc`, and `c` holds `MR·NR`.
 #[inline(always)]
 pub unsafe fn gemm_tile_rows<V: Vector, const MR: usize, const NV: usize>(
@@ -118,9 +119,9 @@ unsafe fn tile_body<V: Vector, const MR: usize, const NV: usize>(
             for (v, bv) in bv.iter_mut().enumerate() {
                 *bv = V::load(bp.add(v * V::LANES));
             }
-            let ap = a.add(k * MR);
+            let ap = a.add(k * MR * V::A_COPIES);
             for (r, acc) in acc.iter_mut().enumerate() {
-                let ar = V::splat(*ap.add(r));
+                let ar = V::splat_packed(ap.add(r * V::A_COPIES));
                 for v in 0..NV {
                     acc[v] = V::fmadd(ar, bv[v], acc[v]);
                 }

@@ -16,6 +16,7 @@ use std::sync::OnceLock;
 
 use crate::element::Element;
 use crate::error::{Result, XcorrError};
+use vector::Vector;
 
 #[cfg(target_arch = "x86_64")]
 pub mod avx2;
@@ -209,6 +210,9 @@ pub struct GemmKernel<T> {
     pub mr: usize,
     /// Columns of a tile (pixels), a multiple of the vector width.
     pub nr: usize,
+    /// Copies of each value in a packed A panel (`Vector::A_COPIES`): a panel
+    /// holds `k·mr·a_copies` values.
+    pub a_copies: usize,
     tile: GemmTileFn<T>,
     tile_rows: GemmTileRowsFn<T>,
     pack_b: PackBFn<T>,
@@ -223,8 +227,21 @@ impl<T> fmt::Debug for GemmKernel<T> {
     }
 }
 
+impl<T> GemmKernel<T> {
+    /// The A panel shape for [`pack::pack_a`](crate::gemm::pack::pack_a) and
+    /// its relatives: `(mr, a_copies)`.
+    pub fn a_shape(&self) -> (usize, usize) {
+        (self.mr, self.a_copies)
+    }
+
+    /// Values of a packed A panel per reduction step: `mr·a_copies`.
+    pub fn a_step(&self) -> usize {
+        self.mr * self.a_copies
+    }
+}
+
 impl<T: Element> GemmKernel<T> {
-    /// `c[r·NR + j] (+)= Σ_{k<kc} a[k·MR + r] · b[k·NR + j]`; `accumulate` adds to
+    /// `c[r·NR + j] (+)= Σ_{k<kc} a[(k·MR + r)·a_copies] · b[k·NR + j]`; `accumulate` adds to
     /// `c` instead of overwriting it.
     ///
     /// # Panics
@@ -233,7 +250,9 @@ impl<T: Element> GemmKernel<T> {
     #[inline]
     pub fn tile(&self, kc: usize, a: &[T], b: &[T], c: &mut [T], accumulate: bool) {
         assert!(
-            a.len() >= kc * self.mr && b.len() >= kc * self.nr && c.len() >= self.mr * self.nr,
+            a.len() >= kc * self.mr * self.a_copies
+                && b.len() >= kc * self.nr
+                && c.len() >= self.mr * self.nr,
             "gemm tile out of bounds"
         );
         // SAFETY: `self` exists only for a level the CPU supports (see `gemm_kernel_f32`),
@@ -316,7 +335,7 @@ impl<T: Element> GemmKernel<T> {
         accumulate: bool,
     ) {
         assert!(
-            a.len() >= kc * self.mr && b.len() >= kc * self.nr,
+            a.len() >= kc * self.mr * self.a_copies && b.len() >= kc * self.nr,
             "gemm tile out of bounds"
         );
         // SAFETY: supported level (see `gemm_kernel_f32`); A and B bounded by the
@@ -324,7 +343,7 @@ impl<T: Element> GemmKernel<T> {
         unsafe { (self.tile)(kc, a.as_ptr(), b.as_ptr(), c, ldc, accumulate) }
     }
 
-    /// `c[r·NR + j] (+)= Σ_{k<kc} a[k·MR + r] · b[off_k + col + j]` with `off_k` row
+    /// `c[r·NR + j] (+)= Σ_{k<kc} a[(k·MR + r)·a_copies] · b[off_k + col + j]` with `off_k` row
     /// `k0 + k` of `rows`: a tile whose B rows are read in place, NR columns each.
     ///
     /// # Panics
@@ -343,7 +362,7 @@ impl<T: Element> GemmKernel<T> {
     ) {
         let offsets = &rows.offsets()[k0..k0 + kc];
         assert!(
-            a.len() >= kc * self.mr
+            a.len() >= kc * self.mr * self.a_copies
                 && c.len() >= self.mr * self.nr
                 && (kc == 0 || rows.max() + col + self.nr <= b.len()),
             "gemm tile_rows out of bounds"
@@ -439,7 +458,7 @@ impl<T: Element> GemmKernel<T> {
 }
 
 macro_rules! gemm_table {
-    ($f:ident, $t:ty, $portable:expr, $avx2:expr, $avx512:expr, $mr:expr, [$np:expr, $n2:expr, $n5:expr]) => {
+    ($f:ident, $t:ty, $pv:ty, $portable:expr, $avx2:expr, $avx512:expr, $mr:expr, [$np:expr, $n2:expr, $n5:expr]) => {
         /// The GEMM microkernel of `isa`, or `None` for `Scalar` or a level this CPU
         /// lacks: the only way to obtain one, so holding it proves the level.
         pub fn $f(isa: Isa) -> Option<GemmKernel<$t>> {
@@ -472,10 +491,15 @@ macro_rules! gemm_table {
                 Isa::Portable => portable::MR,
                 _ => $mr.0,
             };
+            let a_copies = match isa {
+                Isa::Portable => <$pv as Vector>::A_COPIES,
+                _ => 1,
+            };
             Some(GemmKernel {
                 isa,
                 mr,
                 nr,
+                a_copies,
                 tile,
                 tile_rows,
                 pack_b,
@@ -490,6 +514,7 @@ macro_rules! gemm_table {
 gemm_table!(
     gemm_kernel_f32,
     f32,
+    portable::F32x8,
     (
         portable::gemm_tile_f32,
         portable::gemm_tile_rows_f32,
@@ -520,6 +545,7 @@ gemm_table!(
 gemm_table!(
     gemm_kernel_f64,
     f64,
+    portable::F64x4,
     (
         portable::gemm_tile_f64,
         portable::gemm_tile_rows_f64,

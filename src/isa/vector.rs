@@ -135,6 +135,18 @@ pub trait Vector: Copy {
     /// As [`zero`](Self::zero); `p` need not be dereferenceable.
     #[inline(always)]
     unsafe fn prefetch_write(_p: *const Self::Elem) {}
+    /// Copies of each value in a packed GEMM A panel ([`splat_packed`](Self::splat_packed)):
+    /// 1, or more where a broadcast from memory costs a shuffle that a load of
+    /// pre-broadcast copies does not.
+    const A_COPIES: usize = 1;
+    /// All lanes set to the packed A value at `p` (`A_COPIES` copies of it there).
+    /// # Safety
+    /// `p..p + A_COPIES` must be readable; and as [`zero`](Self::zero).
+    #[inline(always)]
+    unsafe fn splat_packed(p: *const Self::Elem) -> Self {
+        // SAFETY: the caller's contract.
+        unsafe { Self::splat(*p) }
+    }
     /// Sum of the lanes.
     /// # Safety
     /// As [`zero`](Self::zero).

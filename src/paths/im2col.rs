@@ -328,18 +328,24 @@ impl Im2col {
 
     /// Packs weight tile `i` (group `i / tiles`, rows `(i % tiles)·mr..` of it)
     /// into `dst`, in the order the convolution flip asks for.
-    fn pack_weight_tile<T: Element>(&self, weight: &[T], mr: usize, i: usize, dst: &mut [T]) {
+    fn pack_weight_tile<T: Element>(
+        &self,
+        weight: &[T],
+        (mr, copies): (usize, usize),
+        i: usize,
+        dst: &mut [T],
+    ) {
         let (cout_g, k) = (self.p.out_channels_per_group(), self.p.reduction_len());
         let tiles = cout_g.div_ceil(mr);
         let (g, t) = (i / tiles, i % tiles);
         let w = &weight[g * cout_g * k..(g + 1) * cout_g * k];
         let col = (!self.wcol_identity).then_some(&self.wcol[..]);
-        pack::pack_a_tile_rows(dst, w, k, cout_g, k, mr, t, col);
+        pack::pack_a_tile_rows(dst, w, k, cout_g, k, (mr, copies), t, col);
     }
 
-    fn packed_a_len(&self, mr: usize) -> usize {
+    fn packed_a_len(&self, a: (usize, usize)) -> usize {
         self.p.groups()
-            * pack::packed_a_len(self.p.out_channels_per_group(), self.p.reduction_len(), mr)
+            * pack::packed_a_len(self.p.out_channels_per_group(), self.p.reduction_len(), a)
     }
 
     fn prepared_len(&self) -> usize {
@@ -350,17 +356,18 @@ impl Im2col {
         }
     }
 
-    /// Workspace elements for `forward` with kernel rows `mr`.
-    pub(crate) fn workspace_len(&self, mr: usize, threads: usize) -> usize {
+    /// Workspace elements for `forward` with A panels of shape `a` (`(mr,
+    /// copies)`, [`GemmKernel::a_shape`]).
+    pub(crate) fn workspace_len(&self, a: (usize, usize), threads: usize) -> usize {
         // Saturating: a huge plan reports a length no buffer has (a typed error at
         // execution), not a wrapped small one.
         if let Some(band) = &self.band {
             // One band buffer per thread.
             return self
-                .packed_a_len(mr)
+                .packed_a_len(a)
                 .saturating_add(band.len(&self.p).saturating_mul(threads.max(1)));
         }
-        self.packed_a_len(mr).saturating_add(
+        self.packed_a_len(a).saturating_add(
             self.prepared_len()
                 .saturating_mul(self.image_slots(threads)),
         )
@@ -535,8 +542,8 @@ impl Im2col {
             p.out_channels_per_group(),
             p.reduction_len(),
         );
-        let (apack, prepared) = workspace.split_at_mut(self.packed_a_len(mr));
-        let a_len = pack::packed_a_len(cout_g, k, mr);
+        let (apack, prepared) = workspace.split_at_mut(self.packed_a_len(kern.a_shape()));
+        let a_len = pack::packed_a_len(cout_g, k, kern.a_shape());
         let (in_image, out_image) = (
             p.in_channels() * p.input_spatial(),
             p.out_channels() * p.output_spatial(),
@@ -552,9 +559,9 @@ impl Im2col {
         let prep_len = if first_ready { plen } else { 0 };
         parallel::for_each_chunk_mut2(
             threads,
-            (&mut apack[..a_tasks * k * mr], k * mr),
+            (&mut apack[..a_tasks * k * kern.a_step()], k * kern.a_step()),
             (&mut prepared[..prep_len], self.chan_stride),
-            |i, dst| self.pack_weight_tile(weight, mr, i, dst),
+            |i, dst| self.pack_weight_tile(weight, kern.a_shape(), i, dst),
             |c, dst| self.prepare_channel(dst, &input[c * in_sp..(c + 1) * in_sp]),
         );
         let apack = &*apack;
@@ -737,14 +744,14 @@ impl Im2col {
             p.out_channels_per_group(),
             p.reduction_len(),
         );
-        let (apack, buffers) = workspace.split_at_mut(self.packed_a_len(mr));
-        let a_len = pack::packed_a_len(cout_g, k, mr);
+        let (apack, buffers) = workspace.split_at_mut(self.packed_a_len(kern.a_shape()));
+        let a_len = pack::packed_a_len(cout_g, k, kern.a_shape());
         let tiles_g = cout_g.div_ceil(mr);
         parallel::for_each_chunk_mut(
             threads,
-            &mut apack[..groups * tiles_g * k * mr],
-            k * mr,
-            |i, dst| self.pack_weight_tile(weight, mr, i, dst),
+            &mut apack[..groups * tiles_g * k * kern.a_step()],
+            k * kern.a_step(),
+            |i, dst| self.pack_weight_tile(weight, kern.a_shape(), i, dst),
         );
         let apack = &*apack;
         let (in_image, out_image) = (
@@ -980,10 +987,10 @@ impl GradInput {
         }
     }
 
-    pub(crate) fn workspace_len(&self, mr: usize, threads: usize) -> usize {
+    pub(crate) fn workspace_len(&self, a: (usize, usize), threads: usize) -> usize {
         let inner = match &self.t_direct {
             Some(d) => d.workspace_len(threads),
-            None => self.t.workspace_len(mr, threads),
+            None => self.t.workspace_len(a, threads),
         };
         self.p.weight_len() + self.spread_len() + self.padded_len() + inner
     }
@@ -1095,18 +1102,18 @@ impl Im2col {
         }
     }
 
-    fn grad_a_len(&self, mr: usize) -> usize {
+    fn grad_a_len(&self, a: (usize, usize)) -> usize {
         self.p.groups()
-            * pack::packed_a_len(self.p.out_channels_per_group(), self.grad_band_pixels(), mr)
+            * pack::packed_a_len(self.p.out_channels_per_group(), self.grad_band_pixels(), a)
     }
 
-    /// Workspace elements for `backward_weight`.
-    pub(crate) fn grad_weight_workspace_len(&self, mr: usize) -> usize {
+    /// Workspace elements for `backward_weight` with A panels of shape `a`.
+    pub(crate) fn grad_weight_workspace_len(&self, a: (usize, usize)) -> usize {
         let prepared = match &self.band {
             Some(band) => band.len(&self.p),
             None => self.prepared_len(),
         };
-        self.grad_a_len(mr)
+        self.grad_a_len(a)
             .saturating_add(prepared)
             .saturating_add(self.p.weight_len())
     }
@@ -1138,7 +1145,7 @@ impl Im2col {
         );
         let (out, q) = (p.output3(), self.q);
         let pixels = p.output_spatial();
-        let (apack, rest) = workspace.split_at_mut(self.grad_a_len(mr));
+        let (apack, rest) = workspace.split_at_mut(self.grad_a_len(kern.a_shape()));
         // Large images go band by band (pixels `cols` at a time, the reduction
         // summed band after band), as in `forward`; others are one band.
         let (prep_len, chan_stride, table) = match &self.band {
@@ -1147,7 +1154,7 @@ impl Im2col {
         };
         let (prepared, acc) = rest.split_at_mut(prep_len);
         let cols = self.grad_band_pixels();
-        let a_len = pack::packed_a_len(cout_g, cols, mr);
+        let a_len = pack::packed_a_len(cout_g, cols, kern.a_shape());
         let in_image = p.in_channels() * p.input_spatial();
         let panels = k.div_ceil(nr);
         let tiles = cout_g.div_ceil(mr);
@@ -1173,7 +1180,7 @@ impl Im2col {
                     pixels,
                     cout_g,
                     kb,
-                    mr,
+                    kern.a_shape(),
                 );
             }
             let apack = &*apack;

@@ -119,16 +119,19 @@ impl Winograd {
 
     /// Elements of the packed transformed weights: per (group, MR-row tile), 16
     /// panels of [`panel_len`](Self::panel_len).
-    fn packed_len(&self, mr: usize) -> usize {
-        XI * self.p.groups() * self.p.out_channels_per_group().div_ceil(mr) * self.panel_len(mr)
+    fn packed_len(&self, (mr, copies): (usize, usize)) -> usize {
+        XI * self.p.groups()
+            * self.p.out_channels_per_group().div_ceil(mr)
+            * self.panel_len((mr, copies))
     }
 
-    /// One packed A panel, `cin_g × MR` values, and a cache line of padding: the
+    /// One packed A panel, `cin_g × MR` values (each `copies` times, the kernel's
+    /// `a_copies`), and a cache line of padding: the
     /// weight transform writes all 16 panels of a tile at once, and at a multiple
     /// of 4 KiB apart they would share L1 sets (c128: 16 panels of exactly 4 KiB;
     /// its weights took a quarter of the time on two threads).
-    fn panel_len(&self, mr: usize) -> usize {
-        self.p.in_channels_per_group() * mr + PANEL_PAD
+    fn panel_len(&self, (mr, copies): (usize, usize)) -> usize {
+        self.p.in_channels_per_group() * mr * copies + PANEL_PAD
     }
 
     /// Elements of one task's scratch slot: `V`, `M` and the gathered patch rows.
@@ -145,12 +148,13 @@ impl Winograd {
         2 * (lanes / self.tw + 2) + 2
     }
 
-    /// Workspace elements for `forward` with a kernel of `mr × nr` tiles on
+    /// Workspace elements for `forward` with a kernel of `mr × nr` tiles (A panels
+    /// of shape `a = (mr, copies)`) on
     /// `threads` threads.
-    pub fn workspace_len(&self, mr: usize, nr: usize, threads: usize) -> usize {
+    pub fn workspace_len(&self, a: (usize, usize), nr: usize, threads: usize) -> usize {
         let slots = threads.clamp(1, parallel::MAX_SCRATCH_SLOTS);
-        self.packed_len(mr)
-            .saturating_add(self.slot_len(mr, nr).saturating_mul(slots))
+        self.packed_len(a)
+            .saturating_add(self.slot_len(a.0, nr).saturating_mul(slots))
     }
 
     /// `output = input ⋆ weight + bias` (the caller has checked every length and
@@ -170,12 +174,12 @@ impl Winograd {
         let (mr, nr) = (kern.mr, kern.nr);
         let (cin_g, cout_g) = (p.in_channels_per_group(), p.out_channels_per_group());
         let ch = self.chunks(mr, nr);
-        let (apack, slots) = workspace.split_at_mut(self.packed_len(mr));
+        let (apack, slots) = workspace.split_at_mut(self.packed_len(kern.a_shape()));
         // The transformed weights: per (group, MR-row tile), 16 A panels (one per
         // ξ), each `cin_g × MR` (rows past C_out/g zero).
         let tiles_g = cout_g.div_ceil(mr);
         let flip = p.op() == Op::Convolution;
-        let panel = self.panel_len(mr);
+        let (panel, copies) = (self.panel_len(kern.a_shape()), kern.a_copies);
         parallel::for_each_chunk_mut(threads, apack, XI * panel, |i, dst| {
             let (g, t) = (i / tiles_g, i % tiles_g);
             let rows = mr.min(cout_g - t * mr);
@@ -188,9 +192,9 @@ impl Winograd {
                     *u = transformed_weight(&weight[(co * cin_g + ci) * 9..][..9], flip);
                 }
                 for xi in 0..XI {
-                    let d = &mut dst[xi * panel + ci * mr..][..mr];
-                    for (d, u) in d.iter_mut().zip(&u[..mr]) {
-                        *d = u[xi];
+                    let d = &mut dst[xi * panel + ci * mr * copies..][..mr * copies];
+                    for (d, u) in d.chunks_exact_mut(copies).zip(&u[..mr]) {
+                        d.fill(u[xi]);
                     }
                 }
             }
@@ -232,6 +236,8 @@ impl Winograd {
     ) {
         let p = &self.p;
         let (mr, nr) = (kern.mr, kern.nr);
+        // A panel values per reduction step, and per (ξ, group, row tile).
+        let (pa, panel) = (kern.a_step(), self.panel_len(kern.a_shape()));
         let (groups, cin, cin_g, cout_g) = (
             p.groups(),
             p.in_channels(),
@@ -295,15 +301,14 @@ impl Winograd {
             for q in 0..panels {
                 for g in 0..groups {
                     for t in 0..tiles_g {
-                        let a = &apack[((g * tiles_g + t) * XI + xi) * self.panel_len(mr)..]
-                            [..cin_g * mr];
+                        let a = &apack[((g * tiles_g + t) * XI + xi) * panel..][..cin_g * pa];
                         let b = &v[vat(xi, q, g * cin_g)..][..cin_g * nr];
                         let c = &mut m[mat(xi, q, g * ch.cout_gp + t * mr)..][..mr * nr];
                         for k0 in (0..cin_g).step_by(KC_MAX) {
                             let kl = KC_MAX.min(cin_g - k0);
                             kern.tile(
                                 kl,
-                                &a[k0 * mr..(k0 + kl) * mr],
+                                &a[k0 * pa..(k0 + kl) * pa],
                                 &b[k0 * nr..(k0 + kl) * nr],
                                 c,
                                 k0 > 0,

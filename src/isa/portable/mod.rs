@@ -8,21 +8,27 @@
 
 use wide::{f32x8, f64x4};
 
-use super::microkernel::{self, MR_NARROW};
+use super::microkernel;
 use super::vector::Vector;
 use super::InPlaceRows;
 
 /// GEMM tile rows and vectors per row. `wide`'s 8-lane f32 (4-lane f64) vector is
 /// two SSE registers on a baseline x86-64 build, which has 16: a 4 × 3-vector
-/// tile's 24 accumulator registers spill there, so such builds take 4 × 1 (8
-/// accumulator registers, 2 for B, 2 for A; res3x3 6.5 -> 5.25 ms; 6 × 1 measured
-/// 5.4). With AVX (or on aarch64's 32 NEON registers) 4 × 3 fits.
+/// tile's 24 accumulator registers spill there, so such builds take one vector
+/// per row (res3x3 6.5 -> 5.25 ms). With A values packed as 128-bit copies
+/// (`A_COPIES`, no broadcast shuffles) a row costs two registers of accumulators
+/// and one of A, so 6 rows fit: 12 accumulators, 2 for B, 2 temporaries (res3x3
+/// 4.83-4.89 -> 4.76-4.77 ms against 4 rows, same run). With AVX (or on
+/// aarch64's 32 NEON registers) 4 × 3 fits.
 #[cfg(all(target_arch = "x86_64", not(target_feature = "avx")))]
 pub const NV: usize = 1;
 #[cfg(not(all(target_arch = "x86_64", not(target_feature = "avx"))))]
 pub const NV: usize = 3;
-/// Tile rows (as AVX2's).
-pub const MR: usize = MR_NARROW;
+/// Tile rows (see [`NV`]).
+#[cfg(all(target_arch = "x86_64", not(target_feature = "avx")))]
+pub const MR: usize = 6;
+#[cfg(not(all(target_arch = "x86_64", not(target_feature = "avx"))))]
+pub const MR: usize = microkernel::MR_NARROW;
 
 #[derive(Clone, Copy, Debug)]
 pub struct F32x8(f32x8);
@@ -36,6 +42,24 @@ macro_rules! portable_vector {
             type Elem = $t;
             type Lanes = (usize, usize);
             const LANES: usize = $lanes;
+
+            #[cfg(all(target_arch = "x86_64", not(target_feature = "avx")))]
+            const A_COPIES: usize = 16 / core::mem::size_of::<$t>();
+
+            /// On SSE2 builds: the 128-bit vector of copies at `p`, in both
+            /// halves (one load, no `shufps` on the FP pipes that the FMA
+            /// emulation keeps busy).
+            #[cfg(all(target_arch = "x86_64", not(target_feature = "avx")))]
+            #[inline(always)]
+            unsafe fn splat_packed(p: *const $t) -> Self {
+                const HALF: usize = $lanes / 2;
+                // SAFETY: caller guarantees A_COPIES = HALF readable elements.
+                let q = unsafe { p.cast::<[$t; HALF]>().read_unaligned() };
+                let mut a = [0.0; $lanes];
+                a[..HALF].copy_from_slice(&q);
+                a[HALF..].copy_from_slice(&q);
+                $name($wide::new(a))
+            }
 
             #[inline(always)]
             unsafe fn zero() -> Self {
