@@ -1126,6 +1126,18 @@ pub unsafe fn direct_in_place<V: Vector, const R: usize, const NV: usize>(
                         table[d * per + i] = row(p, y + i);
                     }
                 }
+                // The rows the next block reads first, on their way from L3
+                // while this block computes.
+                for &p in planes {
+                    for i in per..per + R {
+                        let r = row(p, y + i);
+                        let mut c = 0;
+                        while c < g.len {
+                            V::prefetch(r.wrapping_add(c));
+                            c += 64 / core::mem::size_of::<V::Elem>();
+                        }
+                    }
+                }
                 let o: [*mut V::Elem; R] = std::array::from_fn(|r| out.add((y + r) * width));
                 let args = (&table[..planes.len() * per], w, &o, width, bias, accumulate);
                 in_place_rows::<V, R, NV>(args, g, &edges, kh, taps, dil);
