@@ -543,6 +543,62 @@ unsafe fn row_blocks<V: Vector, const R: usize, const NV: usize, const FETCH: bo
     }
 }
 
+/// A block's accumulators at column `j` of [`direct_rows`]: the output there
+/// (`accumulate`) or the bias; with `FETCH`, the output lines a few blocks on
+/// are prefetched for ownership (their stores then need not wait for them, on
+/// images larger than L2).
+///
+/// # Safety
+/// As [`direct_rows`], with `j + NV·LANES <= n`.
+#[inline(always)]
+unsafe fn block_start<V: Vector, const R: usize, const NV: usize, const FETCH: bool>(
+    out: &[*mut V::Elem; R],
+    j: usize,
+    bias: V::Elem,
+    accumulate: bool,
+) -> [[V; NV]; R] {
+    // SAFETY (whole body): the caller's contract; prefetches never fault.
+    unsafe {
+        let l = V::LANES;
+        let mut acc = [[V::zero(); NV]; R];
+        for (r, acc) in acc.iter_mut().enumerate() {
+            if FETCH {
+                for v in 0..NV {
+                    V::prefetch_write(out[r].wrapping_add(j + (PREFETCH_BLOCKS * NV + v) * l));
+                }
+            }
+            for (v, a) in acc.iter_mut().enumerate() {
+                *a = if accumulate {
+                    V::load(out[r].add(j + v * l))
+                } else {
+                    V::splat(bias)
+                };
+            }
+        }
+        acc
+    }
+}
+
+/// Stores a block's accumulators at column `j` of [`direct_rows`].
+///
+/// # Safety
+/// As [`block_start`].
+#[inline(always)]
+unsafe fn block_store<V: Vector, const R: usize, const NV: usize>(
+    acc: &[[V; NV]; R],
+    out: &[*mut V::Elem; R],
+    j: usize,
+) {
+    // SAFETY: the caller's contract.
+    unsafe {
+        for (r, acc) in acc.iter().enumerate() {
+            for (v, a) in acc.iter().enumerate() {
+                a.store(out[r].add(j + v * V::LANES));
+            }
+        }
+    }
+}
+
 /// The blocks of `R` rows × `NV` vectors of [`direct_rows`] from column `j0` on,
 /// while whole blocks fit: returns the first column not done.
 ///
@@ -565,23 +621,7 @@ unsafe fn direct_rows_blocks<V: Vector, const R: usize, const NV: usize, const F
         let mut j = j0;
         // Blocks of R rows × NV vectors.
         while j + NV * l <= n {
-            let mut acc = [[V::zero(); NV]; R];
-            for (r, acc) in acc.iter_mut().enumerate() {
-                // The output lines a few blocks on, for ownership: their stores
-                // then need not wait for them (images larger than L2).
-                if FETCH {
-                    for v in 0..NV {
-                        V::prefetch_write(out[r].wrapping_add(j + (PREFETCH_BLOCKS * NV + v) * l));
-                    }
-                }
-                for (v, a) in acc.iter_mut().enumerate() {
-                    *a = if accumulate {
-                        V::load(out[r].add(j + v * l))
-                    } else {
-                        V::splat(bias)
-                    };
-                }
-            }
+            let mut acc = block_start::<V, R, NV, FETCH>(out, j, bias, accumulate);
             for d in 0..planes {
                 let wd = w.add(d * kh * taps);
                 for (ir, &row) in inp[d * per_plane..(d + 1) * per_plane].iter().enumerate() {
@@ -614,11 +654,7 @@ unsafe fn direct_rows_blocks<V: Vector, const R: usize, const NV: usize, const F
                     }
                 }
             }
-            for (r, acc) in acc.iter().enumerate() {
-                for (v, a) in acc.iter().enumerate() {
-                    a.store(out[r].add(j + v * l));
-                }
-            }
+            block_store(&acc, out, j);
             j += NV * l;
         }
         j
@@ -641,12 +677,12 @@ macro_rules! unroll_rows {
 }
 
 /// The blocks of `R` rows × `NV` vectors of [`direct_rows`] for a `K`×`K` kernel
-/// (taps 1 apart; `R + K - 1 <= 8`) from column `j0` on, while whole blocks fit:
-/// the general blocks with every loop unrolled (input rows by [`unroll_rows`]),
-/// the plane's weights splatted once per block where they fit registers beside
-/// the accumulators (3×3), else at each use (5×5 measured slower unrolled: img5
-/// 1.64-1.81 -> 1.80-1.99 ms, so only 3×3 takes it). Returns the first column
-/// not done.
+/// whose `K²` weight splats fit registers beside the accumulators (3×3; taps 1
+/// apart; `R + K - 1 <= 8`) from column `j0` on, while whole blocks fit: the
+/// general blocks with every loop unrolled (input rows by [`unroll_rows`]) and
+/// the plane's weights splatted once per block. (5×5 unrolled this way measured
+/// slower, img5 1.64-1.81 -> 1.80-1.99 ms: see [`direct_rows_blocks_cols`].)
+/// Returns the first column not done.
 ///
 /// # Safety
 /// As [`direct_rows`], with `kh = taps = K`, `dil = 1`.
@@ -669,32 +705,15 @@ unsafe fn direct_rows_blocks_k<
         let l = V::LANES;
         let per_plane = R + K - 1;
         let planes = inp.len() / per_plane;
-        let hoist = K * K <= 9;
         let mut j = j0;
         while j + NV * l <= n {
-            let mut acc = [[V::zero(); NV]; R];
-            for (r, acc) in acc.iter_mut().enumerate() {
-                if FETCH {
-                    for v in 0..NV {
-                        V::prefetch_write(out[r].wrapping_add(j + (PREFETCH_BLOCKS * NV + v) * l));
-                    }
-                }
-                for (v, a) in acc.iter_mut().enumerate() {
-                    *a = if accumulate {
-                        V::load(out[r].add(j + v * l))
-                    } else {
-                        V::splat(bias)
-                    };
-                }
-            }
+            let mut acc = block_start::<V, R, NV, FETCH>(out, j, bias, accumulate);
             for d in 0..planes {
                 let wd = w.add(d * K * K);
                 let mut wk = [[V::zero(); K]; K];
-                if hoist {
-                    for (k, wk) in wk.iter_mut().enumerate() {
-                        for (t, wv) in wk.iter_mut().enumerate() {
-                            *wv = V::splat(*wd.add(k * K + t));
-                        }
+                for (k, wk) in wk.iter_mut().enumerate() {
+                    for (t, wv) in wk.iter_mut().enumerate() {
+                        *wv = V::splat(*wd.add(k * K + t));
                     }
                 }
                 let rows = &inp[d * per_plane..(d + 1) * per_plane];
@@ -713,24 +732,15 @@ unsafe fn direct_rows_blocks_k<
                         // Output rows r with 0 <= IR - r < K use this input row.
                         for (r, acc) in acc.iter_mut().enumerate() {
                             if r <= IR && IR - r < K {
-                                let wv = if hoist {
-                                    wk[IR - r][t]
-                                } else {
-                                    V::splat(*wd.add((IR - r) * K + t))
-                                };
                                 for v in 0..NV {
-                                    acc[v] = V::fmadd(wv, x[v], acc[v]);
+                                    acc[v] = V::fmadd(wk[IR - r][t], x[v], acc[v]);
                                 }
                             }
                         }
                     }
                 });
             }
-            for (r, acc) in acc.iter().enumerate() {
-                for (v, a) in acc.iter().enumerate() {
-                    a.store(out[r].add(j + v * l));
-                }
-            }
+            block_store(&acc, out, j);
             j += NV * l;
         }
         j
@@ -771,21 +781,7 @@ unsafe fn direct_rows_blocks_cols<
         let taps = core::hint::black_box(K);
         let mut j = j0;
         while j + NV * l <= n {
-            let mut acc = [[V::zero(); NV]; R];
-            for (r, acc) in acc.iter_mut().enumerate() {
-                if FETCH {
-                    for v in 0..NV {
-                        V::prefetch_write(out[r].wrapping_add(j + (PREFETCH_BLOCKS * NV + v) * l));
-                    }
-                }
-                for (v, a) in acc.iter_mut().enumerate() {
-                    *a = if accumulate {
-                        V::load(out[r].add(j + v * l))
-                    } else {
-                        V::splat(bias)
-                    };
-                }
-            }
+            let mut acc = block_start::<V, R, NV, FETCH>(out, j, bias, accumulate);
             for d in 0..planes {
                 let wd = w.add(d * K * K);
                 let rows = &inp[d * per_plane..(d + 1) * per_plane];
@@ -819,11 +815,7 @@ unsafe fn direct_rows_blocks_cols<
                     });
                 }
             }
-            for (r, acc) in acc.iter().enumerate() {
-                for (v, a) in acc.iter().enumerate() {
-                    a.store(out[r].add(j + v * l));
-                }
-            }
+            block_store(&acc, out, j);
             j += NV * l;
         }
         j
