@@ -52,7 +52,7 @@ pub fn estimated_cycles(p: &Problem, path: Path, isa: Isa) -> Option<f64> {
             crate::paths::im2col::Im2col::new(p).ok()?;
             // The GEMM fills MR-row tiles with output channels of one group; short
             // reductions are dominated by packing.
-            let mr = if isa == Isa::Avx512 { 8.0 } else { 4.0 };
+            let (mr, _) = gemm_tile(isa);
             let m = p.out_channels_per_group() as f64;
             let fill = m / ((m / mr).ceil() * mr);
             let k = p.reduction_len() as f64;
@@ -71,10 +71,7 @@ pub fn estimated_cycles(p: &Problem, path: Path, isa: Isa) -> Option<f64> {
             // narrower vectors), and the weights'. AVX2's packed-panel tile runs
             // at about half its peak here (c128: 75% of the time in the GEMM at
             // 50%), AVX-512's and the portable one's near theirs.
-            let (mr, nr) = match isa {
-                Isa::Avx512 => (8.0, 48.0),
-                _ => (4.0, 8.0 * 3.0),
-            };
+            let (mr, nr) = gemm_tile(isa);
             let m = p.out_channels_per_group() as f64;
             let fill = m / ((m / mr).ceil() * mr);
             let k = p.in_channels_per_group() as f64;
@@ -109,6 +106,19 @@ pub fn estimated_cycles(p: &Problem, path: Path, isa: Isa) -> Option<f64> {
             Some(flops / (peak * eff) + traffic + 40.0 * rows)
         }
     }
+}
+
+/// The GEMM microkernel's tile, MR × NR, at `isa` (from the kernel table where
+/// the CPU has the level; else that level's usual shape).
+fn gemm_tile(isa: Isa) -> (f64, f64) {
+    crate::isa::gemm_kernel_f32(isa).map_or(
+        if isa == Isa::Avx512 {
+            (8.0, 48.0)
+        } else {
+            (4.0, 24.0)
+        },
+        |k| (k.mr as f64, k.nr as f64),
+    )
 }
 
 /// The estimate-mode choice: the path with the lowest modelled cost, and why.

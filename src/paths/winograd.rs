@@ -108,7 +108,9 @@ impl Winograd {
     fn chunks(&self, mr: usize, nr: usize) -> Chunks {
         let p = &self.p;
         let cout_gp = p.out_channels_per_group().div_ceil(mr) * mr;
-        let per_tile = XI * (p.in_channels() + p.groups() * cout_gp);
+        // Saturating, as every length here: a huge problem reports a workspace no
+        // buffer has (a typed error at execution), not a wrapped small one.
+        let per_tile = XI.saturating_mul(p.in_channels().saturating_add(p.groups() * cout_gp));
         let image = self.th * self.tw;
         let panels = (CHUNK_ELEMS / per_tile.max(1) / nr).clamp(1, image.div_ceil(nr));
         Chunks {
@@ -121,9 +123,8 @@ impl Winograd {
     /// Elements of the packed transformed weights: per (group, MR-row tile), 16
     /// panels of [`panel_len`](Self::panel_len).
     fn packed_len(&self, (mr, copies): (usize, usize)) -> usize {
-        XI * self.p.groups()
-            * self.p.out_channels_per_group().div_ceil(mr)
-            * self.panel_len((mr, copies))
+        (XI * self.p.groups() * self.p.out_channels_per_group().div_ceil(mr))
+            .saturating_mul(self.panel_len((mr, copies)))
     }
 
     /// One packed A panel, `cin_g × MR` values (each `copies` times, the kernel's
@@ -132,15 +133,22 @@ impl Winograd {
     /// of 4 KiB apart they would share L1 sets (c128: 16 panels of exactly 4 KiB;
     /// its weights took a quarter of the time on two threads).
     fn panel_len(&self, (mr, copies): (usize, usize)) -> usize {
-        self.p.in_channels_per_group() * mr * copies + PANEL_PAD
+        self.p
+            .in_channels_per_group()
+            .saturating_mul(mr * copies)
+            .saturating_add(PANEL_PAD)
     }
 
     /// Elements of one task's scratch slot: `V`, `M` and the gathered patch rows.
     fn slot_len(&self, mr: usize, nr: usize) -> usize {
         let c = self.chunks(mr, nr);
         let lanes = c.panels * nr;
-        XI * (lanes * (self.p.in_channels() + self.p.groups() * c.cout_gp) + 2 * PANEL_PAD)
-            + self.patch_rows(lanes) * (2 * self.tw + 2)
+        let channels = self
+            .p
+            .in_channels()
+            .saturating_add(self.p.groups() * c.cout_gp);
+        XI.saturating_mul(lanes.saturating_mul(channels).saturating_add(2 * PANEL_PAD))
+            .saturating_add(self.patch_rows(lanes) * (2 * self.tw + 2))
     }
 
     /// Padded input rows a chunk of `lanes` tiles reads at most: two per tile row
@@ -278,6 +286,20 @@ impl Winograd {
         let tw = self.tw;
         let cols = |i: usize| (t0.max(i * tw) - i * tw, t1.min((i + 1) * tw) - i * tw);
         let tile_rows = t0 / tw..(t1 - 1) / tw + 1;
+        // The runs of tile row i within one panel: (column j, panel q, its lane,
+        // run length), the row's tiles being chunk tiles i·tw + j - t0.
+        let runs = |i: usize| {
+            let (mut j, jhi) = cols(i);
+            std::iter::from_fn(move || {
+                (j < jhi).then(|| {
+                    let t = i * tw + j - t0;
+                    let (q, lane) = (t / nr, t % nr);
+                    let run = (nr - lane).min(jhi - j);
+                    j += run;
+                    (j - run, q, lane, run)
+                })
+            })
+        };
         let vstride = vxi;
         let half = tw + 1;
         let first = tile_rows.start;
@@ -287,13 +309,8 @@ impl Winograd {
             // 2(i - first) .. + 4 of them.
             self.gather_rows(x, 2 * first, 2 * tile_rows.len() + 2, patch);
             for i in tile_rows.clone() {
-                let (jlo, jhi) = cols(i);
                 // Panel by panel, straight into V (position ξ `vstride` apart).
-                let mut j = jlo;
-                while j < jhi {
-                    let t = i * tw + j - t0;
-                    let (q, lane) = (t / nr, t % nr);
-                    let run = (nr - lane).min(jhi - j);
+                for (j, q, lane, run) in runs(i) {
                     let row = |r: usize, k: usize| {
                         &patch[(2 * (2 * (i - first) + r) + k) * half + j..][..run + 1]
                     };
@@ -302,7 +319,6 @@ impl Winograd {
                         [0, 1, 2, 3].map(|r| row(r, 1)),
                     );
                     kern.winograd_input(e, o, run, &mut v[vat(0, q, ci) + lane..], vstride);
-                    j += run;
                 }
             }
         }
@@ -338,12 +354,7 @@ impl Winograd {
             let row = co / cout_g * ch.cout_gp + co % cout_g;
             let b = bias.map_or(T::ZERO, |b| b[co]);
             for i in tile_rows.clone() {
-                let (jlo, jhi) = cols(i);
-                let mut j = jlo;
-                while j < jhi {
-                    let t = i * tw + j - t0;
-                    let (q, lane) = (t / nr, t % nr);
-                    let run = (nr - lane).min(jhi - j);
+                for (j, q, lane, run) in runs(i) {
                     let ms: [&[T]; XI] =
                         std::array::from_fn(|xi| &m[mat(xi, q, row) + lane..][..run]);
                     kern.winograd_output(
@@ -352,8 +363,8 @@ impl Winograd {
                         &mut y0[2 * j..2 * (j + run)],
                         &mut y1[2 * j..2 * (j + run)],
                     );
-                    j += run;
                 }
+                let (jlo, jhi) = cols(i);
                 // Output columns 2·jlo .. 2·jhi of rows 2i and 2i + 1 (within the
                 // output).
                 let (c0, c1) = (2 * jlo, (2 * jhi).min(ow));
@@ -442,4 +453,31 @@ fn transformed_weight<T: Element>(w: &[T], flip: bool) -> [T; XI] {
         u[3] = d;
     }
     u
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::geometry::Padding;
+
+    /// The workspace of a problem whose packed weights outgrow the address space
+    /// (2^56 groups of one channel; a plan would refuse it for its im2col
+    /// gradients first) saturates: a length no buffer has, not a wrapped one or
+    /// an overflow panic.
+    #[test]
+    fn workspace_of_a_huge_problem_saturates() {
+        let g = 1usize << 56;
+        let p = Problem::builder()
+            .channels(g, g)
+            .groups(g)
+            .input([3, 3])
+            .kernel([3, 3])
+            .padding(Padding::Same)
+            .build()
+            .unwrap();
+        let w = Winograd::new(&p).unwrap();
+        for (a, nr) in [((8, 1), 48), ((6, 4), 8)] {
+            assert_eq!(w.workspace_len(a, nr, 2), usize::MAX);
+        }
+    }
 }

@@ -33,6 +33,15 @@ impl Rng {
 
 // ---------------------------------------------------------------- random problems
 
+/// The largest padding `mode` allows on an axis of `len` (PyTorch's limits).
+fn pad_limit(mode: PaddingMode, len: usize) -> usize {
+    match mode {
+        PaddingMode::Reflect => len - 1,
+        PaddingMode::Circular => len,
+        _ => usize::MAX,
+    }
+}
+
 /// A random valid problem: 1-3 axes, groups, stride, dilation, asymmetric padding,
 /// every padding mode, both ops. Kernels are shrunk to fit the padded input and
 /// padding is clamped to each mode's limit, so nothing is rejected.
@@ -67,11 +76,7 @@ pub fn problem_strategy() -> impl Strategy<Value = Problem> {
             let mut dilation = vec![];
             let mut pads = vec![];
             for &(l, k, s, d, b, a) in &axes[..dims] {
-                let limit = match mode {
-                    PaddingMode::Reflect => l - 1,
-                    PaddingMode::Circular => l,
-                    _ => usize::MAX,
-                };
+                let limit = pad_limit(mode, l);
                 let (b, a) = (b.min(limit), a.min(limit));
                 let padded = l + b + a;
                 let k = k.min((padded - 1) / d + 1);
@@ -121,13 +126,8 @@ pub fn winograd_problem_strategy() -> impl Strategy<Value = Problem> {
     )
         .prop_map(
             |((batch, groups, cin_g, cout_g), (h, w, t, b, l, r), mode, op)| {
-                let limit = |len: usize| match mode {
-                    PaddingMode::Reflect => len - 1,
-                    PaddingMode::Circular => len,
-                    _ => usize::MAX,
-                };
-                let (t, b) = (t.min(limit(h)), b.min(limit(h)));
-                let (l, r) = (l.min(limit(w)), r.min(limit(w)));
+                let (t, b) = (t.min(pad_limit(mode, h)), b.min(pad_limit(mode, h)));
+                let (l, r) = (l.min(pad_limit(mode, w)), r.min(pad_limit(mode, w)));
                 // The padded input holds at least the 3×3 kernel.
                 let (h, w) = (h.max(3 - (t + b).min(2)), w.max(3 - (l + r).min(2)));
                 Problem::builder()
