@@ -216,3 +216,27 @@ proptest! {
         common::check_thread_invariance(&p, seed);
     }
 }
+
+/// Problems large enough to run on two threads whose chunk count is odd: the
+/// last chunk is split between the threads by output channels (grouped and not,
+/// output channels a multiple of the tile rows and not).
+#[test]
+fn winograd_tail_chunk_split_across_threads_matches_reference() {
+    for (batch, groups, cin_g, cout_g) in [(3, 1, 20, 20), (1, 2, 9, 17), (5, 1, 16, 32)] {
+        let p = Problem::builder()
+            .batch(batch)
+            .channels(cin_g * groups, cout_g * groups)
+            .groups(groups)
+            .input([14, 13])
+            .kernel([3, 3])
+            .padding(xcorr::Padding::Same)
+            .build()
+            .unwrap();
+        for isa in Isa::supported().filter(|&i| i != Isa::Scalar) {
+            check_plan_against_reference_all(&p, 7, &|p| {
+                Ok(Plan::with_path(p, Path::Winograd)?.with_isa(isa)?.with_threads(2))
+            });
+        }
+        common::check_thread_invariance(&p, 11);
+    }
+}

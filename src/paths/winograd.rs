@@ -225,25 +225,29 @@ impl Winograd {
         let mut free = slots.chunks_exact_mut(slot_len);
         let held: [Mutex<Option<&mut [T]>>; parallel::MAX_SCRATCH_SLOTS] =
             std::array::from_fn(|_| Mutex::new(free.next()));
-        parallel::for_each_claimed(workers, tasks, |w, claimed| {
+        let split = TailSplit::new(tasks, workers, groups_tiles(p, mr));
+        parallel::for_each_claimed(workers, split.items(), |w, claimed| {
             let mut slot = held[w].lock().unwrap_or_else(|e| e.into_inner());
             let slot = slot.as_deref_mut().expect("a workspace slot per worker");
-            for task in claimed {
+            for item in claimed {
+                let (task, rows) = split.item(item);
                 let (n, c) = (task / ch.per_image, task % ch.per_image);
                 let t0 = c * ch.panels * nr;
                 let t1 = (t0 + ch.panels * nr).min(self.th * self.tw);
-                self.chunk(kern, &ch, (n, t0, t1), input, apack, bias, &out, slot);
+                let chunk = (n, t0, t1, rows);
+                self.chunk(kern, &ch, chunk, input, apack, bias, &out, slot);
             }
         });
     }
 
-    /// One chunk: tiles `t0..t1` of image `n`.
+    /// One chunk: tiles `t0..t1` of image `n`, output-channel row tiles `rows`
+    /// (of `groups_tiles`: tile `t` of group `g` is `g·tiles_g + t`).
     #[allow(clippy::too_many_arguments)]
     fn chunk<T: Element>(
         &self,
         kern: &GemmKernel<T>,
         ch: &Chunks,
-        (n, t0, t1): (usize, usize, usize),
+        (n, t0, t1, rows): (usize, usize, usize, std::ops::Range<usize>),
         input: &[T],
         apack: &[T],
         bias: Option<&[T]>,
@@ -327,21 +331,20 @@ impl Winograd {
         let mat = |xi: usize, q: usize, row: usize| xi * mxi + (q * mrows + row) * nr;
         for xi in 0..XI {
             for q in 0..panels {
-                for g in 0..groups {
-                    for t in 0..tiles_g {
-                        let a = &apack[((g * tiles_g + t) * XI + xi) * panel..][..cin_g * pa];
-                        let b = &v[vat(xi, q, g * cin_g)..][..cin_g * nr];
-                        let c = &mut m[mat(xi, q, g * ch.cout_gp + t * mr)..][..mr * nr];
-                        for k0 in (0..cin_g).step_by(KC_MAX) {
-                            let kl = KC_MAX.min(cin_g - k0);
-                            kern.tile(
-                                kl,
-                                &a[k0 * pa..(k0 + kl) * pa],
-                                &b[k0 * nr..(k0 + kl) * nr],
-                                c,
-                                k0 > 0,
-                            );
-                        }
+                for rt in rows.clone() {
+                    let (g, t) = (rt / tiles_g, rt % tiles_g);
+                    let a = &apack[(rt * XI + xi) * panel..][..cin_g * pa];
+                    let b = &v[vat(xi, q, g * cin_g)..][..cin_g * nr];
+                    let c = &mut m[mat(xi, q, g * ch.cout_gp + t * mr)..][..mr * nr];
+                    for k0 in (0..cin_g).step_by(KC_MAX) {
+                        let kl = KC_MAX.min(cin_g - k0);
+                        kern.tile(
+                            kl,
+                            &a[k0 * pa..(k0 + kl) * pa],
+                            &b[k0 * nr..(k0 + kl) * nr],
+                            c,
+                            k0 > 0,
+                        );
                     }
                 }
             }
@@ -350,7 +353,11 @@ impl Winograd {
         let (oh, ow) = (outd[1], outd[2]);
         let out_plane = oh * ow;
         let (y0, y1) = patch.split_at_mut(2 * self.tw + 1);
-        for co in 0..p.out_channels() {
+        let channels = rows.flat_map(|rt| {
+            let (g, t) = (rt / tiles_g, rt % tiles_g);
+            g * cout_g + t * mr..g * cout_g + cout_g.min((t + 1) * mr)
+        });
+        for co in channels {
             let row = co / cout_g * ch.cout_gp + co % cout_g;
             let b = bias.map_or(T::ZERO, |b| b[co]);
             for i in tile_rows.clone() {
@@ -425,6 +432,71 @@ impl Winograd {
     }
 }
 
+/// Output-channel row tiles of `MR` rows over all groups.
+fn groups_tiles(p: &Problem, mr: usize) -> usize {
+    p.groups() * p.out_channels_per_group().div_ceil(mr)
+}
+
+/// The order in which `forward`'s workers claim their work. Chunks cost the
+/// same, so `tasks` chunks on `workers` threads leave `tasks mod workers` of them
+/// for a last round in which the other workers idle (c128 on two threads: 5
+/// chunks, 3 on one core). Those tail chunks are split into `workers` parts, each
+/// part a range of the output channels' row tiles (the input transform repeated
+/// in each), and every worker's share of the items holds the same work: its
+/// whole chunks, then one part of each tail chunk. A part computes its outputs
+/// exactly as the whole chunk does, so results do not depend on the split.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct TailSplit {
+    tasks: usize,
+    workers: usize,
+    /// Row tiles of a whole chunk.
+    rows: usize,
+    /// Chunks split into parts (0 when none is).
+    tail: usize,
+}
+
+impl TailSplit {
+    fn new(tasks: usize, workers: usize, rows: usize) -> TailSplit {
+        let workers = workers.max(1);
+        let tail = if rows >= workers { tasks % workers } else { 0 };
+        TailSplit {
+            tasks,
+            workers,
+            rows,
+            tail,
+        }
+    }
+
+    /// Whole chunks per worker.
+    fn whole(&self) -> usize {
+        (self.tasks - self.tail) / self.workers
+    }
+
+    /// Items to claim: `workers` equal shares.
+    fn items(&self) -> usize {
+        if self.tail == 0 {
+            self.tasks
+        } else {
+            self.workers * (self.whole() + self.tail)
+        }
+    }
+
+    /// Item `i`: its chunk and its range of row tiles.
+    fn item(&self, i: usize) -> (usize, std::ops::Range<usize>) {
+        if self.tail == 0 {
+            return (i, 0..self.rows);
+        }
+        let (whole, share) = (self.whole(), self.whole() + self.tail);
+        let (w, j) = (i / share, i % share);
+        if j < whole {
+            (w * whole + j, 0..self.rows)
+        } else {
+            let part = |w: usize| w * self.rows / self.workers;
+            (self.tasks - self.tail + j - whole, part(w)..part(w + 1))
+        }
+    }
+}
+
 /// `G g Gᵀ` for a 3×3 kernel `w` (flipped for convolution), position `ξ = 4a + b`
 /// at `[ξ]`. `G = [[1, 0, 0], [½, ½, ½], [½, -½, ½], [0, 0, 1]]`.
 #[inline]
@@ -459,6 +531,37 @@ fn transformed_weight<T: Element>(w: &[T], flip: bool) -> [T; XI] {
 mod tests {
     use super::*;
     use crate::geometry::Padding;
+
+    /// The split covers every (chunk, row tile) exactly once, and every worker's
+    /// share holds the same work.
+    #[test]
+    fn tail_split_covers_each_row_tile_once_in_equal_shares() {
+        for (tasks, workers, rows) in [
+            (5, 2, 16),
+            (17, 2, 8),
+            (7, 3, 5),
+            (4, 4, 1),
+            (3, 4, 2),
+            (1, 2, 1),
+        ] {
+            let s = TailSplit::new(tasks, workers, rows);
+            let mut seen = vec![0u32; tasks * rows];
+            let mut share_work = vec![0usize; workers];
+            let per = s.items() / workers;
+            for i in 0..s.items() {
+                let (task, r) = s.item(i);
+                share_work[i / per.max(1)] += r.len();
+                for rt in r {
+                    seen[task * rows + rt] += 1;
+                }
+            }
+            assert!(seen.iter().all(|&c| c == 1), "{tasks} {workers} {rows}");
+            if s.tail > 0 {
+                let (lo, hi) = (share_work.iter().min(), share_work.iter().max());
+                assert!(hi.unwrap() - lo.unwrap() <= s.tail, "{share_work:?}");
+            }
+        }
+    }
 
     /// The workspace of a problem whose packed weights outgrow the address space
     /// (2^56 groups of one channel; a plan would refuse it for its im2col
