@@ -29,6 +29,9 @@
 //!                    separable route for them
 //!   --zeros F        a fraction F of each kernel's taps set to zero (a fixed
 //!                    scattered pattern; the direct path skips zero taps)
+//!   --packed         time `Plan::forward_packed`: the weights packed once before
+//!                    the timed calls (as inference engines prepare constant
+//!                    weights), not by every call
 //!   --check          compare with the reference (conformance tolerance rule)
 //!   --json           one JSON object per line instead of a table
 //!   --peak G1,G2     peak GFLOP/s for 1 and 2 threads (default: measured at start)
@@ -173,6 +176,7 @@ fn run_case<T: Element>(
     peak: f64,
     bwd: bool,
     weights: Weights,
+    packed: bool,
 ) -> Row {
     let p = plan.problem();
     let x: Vec<T> = (0..p.input_len())
@@ -255,10 +259,18 @@ fn run_case<T: Element>(
             check,
         };
     }
-    let (med, min) = time_calls(min_time, || {
-        plan.forward_with_workspace(&x, &w, Some(&b), &mut y, &mut ws)
-            .expect("forward");
-    });
+    let (med, min) = if packed {
+        let pw = plan.pack_weights(&w).expect("pack_weights");
+        time_calls(min_time, || {
+            plan.forward_packed_with_workspace(&x, &pw, Some(&b), &mut y, &mut ws)
+                .expect("forward_packed");
+        })
+    } else {
+        time_calls(min_time, || {
+            plan.forward_with_workspace(&x, &w, Some(&b), &mut y, &mut ws)
+                .expect("forward");
+        })
+    };
     let check = check.then(|| {
         let mut want = vec![T::ZERO; p.output_len()];
         reference::forward(p, &x, &w, Some(&b), &mut want).expect("reference");
@@ -272,7 +284,7 @@ fn run_case<T: Element>(
     let single = p.in_channels() == 1 && p.out_channels() == 1;
     let bytes = ((p.input_len() + p.output_len()) * std::mem::size_of::<T>()) as f64;
     Row {
-        workload: case.name.clone(),
+        workload: case.name.clone() + if packed { ":packed" } else { "" },
         descriptor: p.descriptor(),
         path: plan.path().name().to_string(),
         isa: plan.isa().name().to_string(),
@@ -297,7 +309,7 @@ fn main() {
     let (mut paths, mut isas, mut threads) = (vec!["auto".to_string()], vec![], vec![1usize, 2]);
     let (mut dtype, mut check, mut json, mut peaks, mut min_time) =
         ("f32".to_string(), false, false, None, 0.5);
-    let mut bwd = false;
+    let (mut bwd, mut packed) = (false, false);
     let mut weights = Weights::Dense;
     let mut names = vec![];
     let mut it = args.into_iter();
@@ -320,6 +332,7 @@ fn main() {
             }
             "--dtype" => dtype = val(),
             "--check" => check = true,
+            "--packed" => packed = true,
             "--pass" => bwd = val() == "bwd",
             "--rank1" => weights = Weights::Rank1,
             "--zeros" => weights = Weights::Zeros(val().parse().expect("fraction")),
@@ -456,12 +469,26 @@ fn main() {
                         }
                     };
                     let row = match dtype.as_str() {
-                        "f64" => {
-                            run_case::<f64>(case, &plan, check, min_time, peak_for(t), bwd, weights)
-                        }
-                        _ => {
-                            run_case::<f32>(case, &plan, check, min_time, peak_for(t), bwd, weights)
-                        }
+                        "f64" => run_case::<f64>(
+                            case,
+                            &plan,
+                            check,
+                            min_time,
+                            peak_for(t),
+                            bwd,
+                            weights,
+                            packed,
+                        ),
+                        _ => run_case::<f32>(
+                            case,
+                            &plan,
+                            check,
+                            min_time,
+                            peak_for(t),
+                            bwd,
+                            weights,
+                            packed,
+                        ),
                     };
                     print_row(&row, json, path);
                 }

@@ -48,5 +48,5 @@ pub use geometry::{
     IntoAxes, Op, Padding, PaddingMode, Problem, ProblemBuilder, MAX_DIMS, MAX_EXTENT,
 };
 pub use layer::Conv;
-pub use plan::{Path, Plan};
+pub use plan::{PackedWeights, Path, Plan};
 pub use planner::{PlanMode, Planner};

@@ -18,6 +18,7 @@ use crate::paths::direct::Direct;
 use crate::paths::im2col::{self, GradInput, Im2col};
 use crate::paths::separable::Separable;
 use crate::paths::winograd::Winograd;
+use crate::paths::Weights;
 use crate::reference;
 
 /// An algorithm that computes a problem. Names are stable (they appear in exported
@@ -360,22 +361,134 @@ impl Plan {
         output: &mut [T],
         workspace: &mut [T],
     ) -> Result<()> {
+        self.forward_given(input, Given::Raw(weight), bias, output, workspace)
+    }
+
+    /// Packs `weight` once for [`forward_packed`](Self::forward_packed): the
+    /// im2col path's A panels, Winograd's transformed weights (other paths keep
+    /// a copy). For a layer whose weights stay fixed over many calls, as
+    /// inference engines prepare their constant weights; the results are bitwise
+    /// those of [`forward`](Self::forward). Allocates the packed weights.
+    ///
+    /// # Errors
+    /// `BufferLength` if `weight` has the wrong length; `PathUnsupported` if this
+    /// plan's level has no kernels for `T`.
+    pub fn pack_weights<T: Element>(&self, weight: &[T]) -> Result<PackedWeights<T>> {
+        check_len(Buffer::Weight, self.problem.weight_len(), weight.len())?;
+        let mut pw = PackedWeights {
+            problem: self.problem,
+            path: self.path,
+            isa: self.isa,
+            weight: Vec::new(),
+            packed: Vec::new(),
+            finite: true,
+        };
+        match &self.algo {
+            Algo::Im2col(g) => {
+                let kern = self.gemm_kernel::<T>()?;
+                pw.packed = vec![T::ZERO; g.fwd.packed_a_len(kern.a_shape())];
+                g.fwd
+                    .pack_weights(&kern, self.threads, weight, &mut pw.packed);
+            }
+            Algo::Winograd(w) => {
+                let kern = self.gemm_kernel::<T>()?;
+                // The im2col route of non-finite inputs reads the weights as given.
+                pw.weight = weight.to_vec();
+                pw.finite = self.all_finite(weight)?;
+                if pw.finite {
+                    pw.packed = vec![T::ZERO; w.0.packed_weights_len(kern.a_shape())];
+                    w.0.pack_weights(&kern, self.threads, weight, &mut pw.packed);
+                }
+            }
+            Algo::Reference | Algo::Direct(_) | Algo::Separable(_) => pw.weight = weight.to_vec(),
+        }
+        Ok(pw)
+    }
+
+    /// `output = input ⋆ weight + bias` with the weights packed by
+    /// [`pack_weights`](Self::pack_weights) (of a plan for the same problem, path
+    /// and ISA level; any thread count).
+    ///
+    /// # Errors
+    /// `InvalidArgument` if `weights` were packed for another problem, path or
+    /// level; `BufferLength` naming the first buffer of the wrong length; nothing
+    /// is written.
+    pub fn forward_packed<T: Element>(
+        &self,
+        input: &[T],
+        weights: &PackedWeights<T>,
+        bias: Option<&[T]>,
+        output: &mut [T],
+    ) -> Result<()> {
+        let mut ws = vec![T::ZERO; self.workspace_len::<T>()];
+        self.forward_packed_with_workspace(input, weights, bias, output, &mut ws)
+    }
+
+    /// [`forward_packed`](Self::forward_packed) with caller-provided scratch of
+    /// [`workspace_len`](Self::workspace_len) elements; allocates nothing.
+    ///
+    /// # Errors
+    /// As [`forward_packed`](Self::forward_packed).
+    pub fn forward_packed_with_workspace<T: Element>(
+        &self,
+        input: &[T],
+        weights: &PackedWeights<T>,
+        bias: Option<&[T]>,
+        output: &mut [T],
+        workspace: &mut [T],
+    ) -> Result<()> {
+        let (p, w) = (&self.problem, weights);
+        if (w.problem, w.path, w.isa) != (*p, self.path, self.isa) {
+            return Err(XcorrError::InvalidArgument {
+                what: "packed weights",
+                value: format!(
+                    "packed for {} via {} ({}), used with {} via {} ({})",
+                    w.problem, w.path, w.isa, p, self.path, self.isa
+                ),
+            });
+        }
+        self.forward_given(input, Given::Packed(weights), bias, output, workspace)
+    }
+
+    /// Whether every value of `x` is finite (the direct kernels' vector scan).
+    fn all_finite<T: Element>(&self, x: &[T]) -> Result<bool> {
+        T::direct_kernel(self.isa)
+            .ok_or_else(|| self.no_kernels::<T>())
+            .map(|d| d.all_finite(x))
+    }
+
+    fn forward_given<T: Element>(
+        &self,
+        input: &[T],
+        weight: Given<'_, T>,
+        bias: Option<&[T]>,
+        output: &mut [T],
+        workspace: &mut [T],
+    ) -> Result<()> {
         let p = &self.problem;
-        p.check_forward(
-            input.len(),
-            weight.len(),
-            bias.map(<[T]>::len),
-            output.len(),
-        )?;
+        let weight_len = match weight {
+            Given::Raw(w) => w.len(),
+            Given::Packed(_) => p.weight_len(),
+        };
+        p.check_forward(input.len(), weight_len, bias.map(<[T]>::len), output.len())?;
         check_len(
             Buffer::Workspace,
             self.workspace_len::<T>(),
             workspace.len(),
         )?;
+        // The weights as given, for the routes that read them.
+        let raw = match weight {
+            Given::Raw(w) => w,
+            Given::Packed(pw) => &pw.weight,
+        };
         match &self.algo {
-            Algo::Reference => reference::forward(p, input, weight, bias, output),
+            Algo::Reference => reference::forward(p, input, raw, bias, output),
             Algo::Im2col(g) => {
                 let kern = self.gemm_kernel::<T>()?;
+                let weight = match weight {
+                    Given::Raw(w) => Weights::Raw(w),
+                    Given::Packed(pw) => Weights::Packed(&pw.packed),
+                };
                 g.fwd.forward(
                     &kern,
                     self.run_threads(),
@@ -391,18 +504,18 @@ impl Plan {
                 let kern = T::direct_kernel(self.isa).ok_or_else(|| self.no_kernels::<T>())?;
                 let threads = self.run_threads();
                 match &d.1 {
-                    Some(sep) if sep.factor_all(weight, workspace) => {
+                    Some(sep) if sep.factor_all(raw, workspace) => {
                         sep.forward(&kern, threads, input, bias, output, workspace)
                     }
                     _ => {
-                        d.0.forward(&kern, threads, input, weight, bias, output, workspace)
+                        d.0.forward(&kern, threads, input, raw, bias, output, workspace)
                     }
                 }
                 Ok(())
             }
             Algo::Separable(s) => {
                 let kern = T::direct_kernel(self.isa).ok_or_else(|| self.no_kernels::<T>())?;
-                if !s.0.factor_all(weight, workspace) {
+                if !s.0.factor_all(raw, workspace) {
                     return Err(XcorrError::PathUnsupported {
                         path: "separable",
                         reason: "the kernel is not rank 1 (within 4 ulp per weight)".into(),
@@ -413,15 +526,19 @@ impl Plan {
             }
             Algo::Winograd(w) => {
                 let kern = self.gemm_kernel::<T>()?;
-                let finite = T::direct_kernel(self.isa)
-                    .ok_or_else(|| self.no_kernels::<T>())
-                    .map(|d| d.all_finite(input) && d.all_finite(weight))?;
+                let weight = match weight {
+                    Given::Raw(w) => self.all_finite(w)?.then_some(Weights::Raw(w)),
+                    Given::Packed(pw) => pw.finite.then_some(Weights::Packed(&pw.packed)),
+                };
                 let (threads, ws) = (self.run_threads(), workspace);
-                if finite {
-                    w.0.forward(&kern, threads, input, weight, bias, output, ws);
-                } else {
-                    w.1.fwd
-                        .forward(&kern, threads, input, weight, bias, output, ws);
+                match weight {
+                    Some(weight) if self.all_finite(input)? => {
+                        w.0.forward(&kern, threads, input, weight, bias, output, ws)
+                    }
+                    _ => {
+                        w.1.fwd
+                            .forward(&kern, threads, input, Weights::Raw(raw), bias, output, ws)
+                    }
                 }
                 Ok(())
             }
@@ -605,6 +722,57 @@ impl Plan {
                 Ok(())
             }
         }
+    }
+}
+
+/// A forward pass's weights: as given, or packed by [`Plan::pack_weights`].
+#[derive(Clone, Copy)]
+enum Given<'a, T> {
+    Raw(&'a [T]),
+    Packed(&'a PackedWeights<T>),
+}
+
+/// A plan's weights packed once, in the layout its path reads (the im2col
+/// path's A panels, Winograd's transformed weights), so that
+/// [`Plan::forward_packed`] skips the packing each call of
+/// [`Plan::forward`] does. Made by [`Plan::pack_weights`]; valid with plans of
+/// the same problem, path and ISA level, at any thread count.
+///
+/// ```
+/// use xcorr::{Path, Plan, Problem};
+/// let p = Problem::builder().channels(2, 2).input([5, 5]).kernel([3, 3]).build()?;
+/// let plan = Plan::with_path(&p, Path::Im2col)?;
+/// let (x, w) = (vec![1.0f32; 50], vec![0.5f32; 36]);
+/// let packed = plan.pack_weights(&w)?;
+/// let (mut y, mut y2) = (vec![0.0f32; 18], vec![0.0f32; 18]);
+/// plan.forward_packed(&x, &packed, None, &mut y)?;
+/// plan.forward(&x, &w, None, &mut y2)?;
+/// assert_eq!(y, y2);
+/// # Ok::<(), xcorr::XcorrError>(())
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct PackedWeights<T> {
+    problem: Problem,
+    path: Path,
+    isa: Isa,
+    /// The weights as given, where a route reads them (the direct and separable
+    /// paths; Winograd's im2col route for non-finite values); else empty.
+    weight: Vec<T>,
+    /// The path's packed form; empty where it has none.
+    packed: Vec<T>,
+    /// Winograd: every weight is finite, and `packed` holds them transformed.
+    finite: bool,
+}
+
+impl<T> PackedWeights<T> {
+    /// The problem these weights were packed for.
+    pub fn problem(&self) -> &Problem {
+        &self.problem
+    }
+
+    /// Elements held (packed, and as given where a route reads them).
+    pub fn elements(&self) -> usize {
+        self.weight.len() + self.packed.len()
     }
 }
 

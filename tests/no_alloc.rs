@@ -1,4 +1,4 @@
-//! `*_with_workspace` allocates nothing: a counting global allocator around every
+//! `*_with_workspace` (and `forward_packed_with_workspace`) allocates nothing: a counting global allocator around every
 //! fast path, forward and backward, on 1 and 2 threads. One test in its own binary,
 //! so no other test allocates while it counts.
 
@@ -89,11 +89,14 @@ fn execute_with_workspace_allocates_nothing() {
                 let mut wsi = vec![0.0f32; plan.backward_input_workspace_len::<f32>()];
                 let mut gw = vec![0.0f32; p.weight_len()];
                 let mut wsw = vec![0.0f32; plan.backward_weight_workspace_len::<f32>()];
+                let packed = plan.pack_weights(&w).unwrap();
                 // Warm up: the first parallel call builds the thread pool.
                 plan.forward_with_workspace(&x, &w, Some(&b), &mut y, &mut ws)
                     .unwrap();
                 let n = allocations_during(threads, || {
                     plan.forward_with_workspace(&x, &w, Some(&b), &mut y, &mut ws)
+                        .unwrap();
+                    plan.forward_packed_with_workspace(&x, &packed, Some(&b), &mut y, &mut ws)
                         .unwrap();
                     plan.backward_input_with_workspace(&w, &y, &mut gx, &mut wsi)
                         .unwrap();

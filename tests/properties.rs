@@ -234,7 +234,9 @@ fn winograd_tail_chunk_split_across_threads_matches_reference() {
             .unwrap();
         for isa in Isa::supported().filter(|&i| i != Isa::Scalar) {
             check_plan_against_reference_all(&p, 7, &|p| {
-                Ok(Plan::with_path(p, Path::Winograd)?.with_isa(isa)?.with_threads(2))
+                Ok(Plan::with_path(p, Path::Winograd)?
+                    .with_isa(isa)?
+                    .with_threads(2))
             });
         }
         common::check_thread_invariance(&p, 11);

@@ -35,6 +35,7 @@ use crate::gemm::{self, Blocking, DirectC, PanelB, Scratch};
 use crate::geometry::{Op, Problem, MAX_DIMS};
 use crate::isa::GemmKernel;
 use crate::parallel;
+use crate::paths::Weights;
 
 /// The geometry of the path for one problem, computed once per plan.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -343,9 +344,26 @@ impl Im2col {
         pack::pack_a_tile_rows(dst, w, k, cout_g, k, (mr, copies), t, col);
     }
 
-    fn packed_a_len(&self, a: (usize, usize)) -> usize {
+    /// Elements of the packed weights (A panels of shape `a`, every group).
+    pub(crate) fn packed_a_len(&self, a: (usize, usize)) -> usize {
         self.p.groups()
             * pack::packed_a_len(self.p.out_channels_per_group(), self.p.reduction_len(), a)
+    }
+
+    /// Packs `weight` into the A panels `forward` reads, tile by tile in parallel:
+    /// `dst` holds [`packed_a_len`](Self::packed_a_len) elements.
+    pub(crate) fn pack_weights<T: Element>(
+        &self,
+        kern: &GemmKernel<T>,
+        threads: usize,
+        weight: &[T],
+        dst: &mut [T],
+    ) {
+        let len = self.packed_a_len(kern.a_shape());
+        let tile = self.p.reduction_len() * kern.a_step();
+        parallel::for_each_chunk_mut(threads, &mut dst[..len], tile, |i, d| {
+            self.pack_weight_tile(weight, kern.a_shape(), i, d)
+        });
     }
 
     fn prepared_len(&self) -> usize {
@@ -524,7 +542,7 @@ impl Im2col {
         kern: &GemmKernel<T>,
         threads: usize,
         input: &[T],
-        weight: &[T],
+        weight: Weights<'_, T>,
         bias: Option<&[T]>,
         output: &mut [T],
         workspace: &mut [T],
@@ -552,19 +570,24 @@ impl Im2col {
         // Pack the weights tile by tile, in parallel (serial, it limited scaling),
         // and, when images go in turn, prepare the first image in the same parallel
         // region (one wake-up of the threads fewer per call).
-        let tiles_g = cout_g.div_ceil(mr);
-        let a_tasks = groups * tiles_g;
+        let (raw, pack_len) = match weight {
+            Weights::Raw(w) => (w, apack.len()),
+            Weights::Packed(_) => (&[][..], 0),
+        };
         let first_ready = slots == 1 && !self.in_place;
         let in_sp = p.input_spatial();
         let prep_len = if first_ready { plen } else { 0 };
         parallel::for_each_chunk_mut2(
             threads,
-            (&mut apack[..a_tasks * k * kern.a_step()], k * kern.a_step()),
+            (&mut apack[..pack_len], k * kern.a_step()),
             (&mut prepared[..prep_len], self.chan_stride),
-            |i, dst| self.pack_weight_tile(weight, kern.a_shape(), i, dst),
+            |i, dst| self.pack_weight_tile(raw, kern.a_shape(), i, dst),
             |c, dst| self.prepare_channel(dst, &input[c * in_sp..(c + 1) * in_sp]),
         );
-        let apack = &*apack;
+        let apack = match weight {
+            Weights::Raw(_) => &*apack,
+            Weights::Packed(a) => a,
+        };
         let out_sp = p.output_spatial();
         // GEMM columns: grid positions (B read in place) or output pixels.
         let grid = self.grid_columns::<T>(mr);
@@ -730,7 +753,7 @@ impl Im2col {
         kern: &GemmKernel<T>,
         threads: usize,
         input: &[T],
-        weight: &[T],
+        weight: Weights<'_, T>,
         bias: Option<&[T]>,
         output: &mut [T],
         workspace: &mut [T],
@@ -747,13 +770,13 @@ impl Im2col {
         let (apack, buffers) = workspace.split_at_mut(self.packed_a_len(kern.a_shape()));
         let a_len = pack::packed_a_len(cout_g, k, kern.a_shape());
         let tiles_g = cout_g.div_ceil(mr);
-        parallel::for_each_chunk_mut(
-            threads,
-            &mut apack[..groups * tiles_g * k * kern.a_step()],
-            k * kern.a_step(),
-            |i, dst| self.pack_weight_tile(weight, kern.a_shape(), i, dst),
-        );
-        let apack = &*apack;
+        let apack = match weight {
+            Weights::Raw(w) => {
+                self.pack_weights(kern, threads, w, apack);
+                &*apack
+            }
+            Weights::Packed(a) => a,
+        };
         let (in_image, out_image) = (
             p.in_channels() * p.input_spatial(),
             p.out_channels() * p.output_spatial(),
@@ -1055,7 +1078,9 @@ impl GradInput {
         let target: &mut [T] = if self.fold { padded } else { &mut *grad_input };
         match (&self.t_direct, T::direct_kernel(kern.isa)) {
             (Some(d), Some(dk)) => d.forward(&dk, threads, gy, wt, None, target, inner),
-            _ => self.t.forward(kern, threads, gy, wt, None, target, inner),
+            _ => self
+                .t
+                .forward(kern, threads, gy, Weights::Raw(wt), None, target, inner),
         }
         if self.fold {
             let padded = &*padded;

@@ -6,3 +6,12 @@ pub(crate) mod direct;
 pub(crate) mod im2col;
 pub mod separable;
 pub(crate) mod winograd;
+
+/// The weights a forward pass gets: as given (each call packs them into its
+/// workspace) or packed once before, in the path's own layout
+/// ([`PackedWeights`](crate::plan::PackedWeights)).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Weights<'a, T> {
+    Raw(&'a [T]),
+    Packed(&'a [T]),
+}

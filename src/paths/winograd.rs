@@ -39,6 +39,7 @@ use crate::gemm::pack::SharedOut;
 use crate::geometry::{Op, Problem};
 use crate::isa::GemmKernel;
 use crate::parallel;
+use crate::paths::Weights;
 use std::sync::Mutex;
 
 /// Positions of the 4×4 transform: one GEMM each.
@@ -166,30 +167,31 @@ impl Winograd {
             .saturating_add(self.slot_len(a.0, nr).saturating_mul(slots))
     }
 
-    /// `output = input ⋆ weight + bias` (the caller has checked every length and
-    /// that input and weight are finite).
-    #[allow(clippy::too_many_arguments)]
-    pub fn forward<T: Element>(
+    /// Elements of the packed transformed weights of a kernel with A panels of
+    /// shape `a` (`(mr, copies)`).
+    pub(crate) fn packed_weights_len(&self, a: (usize, usize)) -> usize {
+        self.packed_len(a)
+    }
+
+    /// The transformed weights `forward` reads, into `dst`
+    /// ([`packed_weights_len`](Self::packed_weights_len) elements): per (group,
+    /// MR-row tile), 16 A panels (one per ξ), each `cin_g × MR` (rows past
+    /// C_out/g zero).
+    pub(crate) fn pack_weights<T: Element>(
         &self,
         kern: &GemmKernel<T>,
         threads: usize,
-        input: &[T],
         weight: &[T],
-        bias: Option<&[T]>,
-        output: &mut [T],
-        workspace: &mut [T],
+        dst: &mut [T],
     ) {
         let p = &self.p;
-        let (mr, nr) = (kern.mr, kern.nr);
+        let mr = kern.mr;
         let (cin_g, cout_g) = (p.in_channels_per_group(), p.out_channels_per_group());
-        let ch = self.chunks(mr, nr);
-        let (apack, slots) = workspace.split_at_mut(self.packed_len(kern.a_shape()));
-        // The transformed weights: per (group, MR-row tile), 16 A panels (one per
-        // ξ), each `cin_g × MR` (rows past C_out/g zero).
         let tiles_g = cout_g.div_ceil(mr);
         let flip = p.op() == Op::Convolution;
         let (panel, copies) = (self.panel_len(kern.a_shape()), kern.a_copies);
-        parallel::for_each_chunk_mut(threads, apack, XI * panel, |i, dst| {
+        let len = self.packed_len(kern.a_shape());
+        parallel::for_each_chunk_mut(threads, &mut dst[..len], XI * panel, |i, dst| {
             let (g, t) = (i / tiles_g, i % tiles_g);
             let rows = mr.min(cout_g - t * mr);
             // Per input channel, the tile's rows transformed first, then stored a
@@ -215,7 +217,34 @@ impl Winograd {
                 }
             }
         });
-        let apack = &*apack;
+    }
+
+    /// `output = input ⋆ weight + bias` (the caller has checked every length and
+    /// that input and weight are finite), the weights as given (transformed into
+    /// the workspace first) or transformed before by
+    /// [`pack_weights`](Self::pack_weights).
+    #[allow(clippy::too_many_arguments)]
+    pub fn forward<T: Element>(
+        &self,
+        kern: &GemmKernel<T>,
+        threads: usize,
+        input: &[T],
+        weight: Weights<'_, T>,
+        bias: Option<&[T]>,
+        output: &mut [T],
+        workspace: &mut [T],
+    ) {
+        let p = &self.p;
+        let (mr, nr) = (kern.mr, kern.nr);
+        let ch = self.chunks(mr, nr);
+        let (apack, slots) = workspace.split_at_mut(self.packed_len(kern.a_shape()));
+        let apack = match weight {
+            Weights::Raw(w) => {
+                self.pack_weights(kern, threads, w, apack);
+                &*apack
+            }
+            Weights::Packed(u) => u,
+        };
         let out = SharedOut::new(output);
         let tasks = p.batch() * ch.per_image;
         // One scratch slot per worker, by worker index: claimed tasks never wait
