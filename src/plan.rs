@@ -37,8 +37,9 @@ pub enum Path {
     /// Two 1-D passes for a rank-1 2-D kernel (`paths/separable.rs`); a call whose
     /// kernel is not rank 1 fails with `PathUnsupported`.
     Separable,
-    /// Winograd F(2×2, 3×3) on the GEMM engine: 2-D 3×3 layers with stride and
-    /// dilation 1 (`paths/winograd.rs`); gradients on im2col. Its error follows
+    /// Winograd F(2×2, 3×3) on the GEMM engine: 2-D 3×3 layers with stride 1,
+    /// dilated ones through their phases (`paths/winograd.rs`); gradients on
+    /// im2col. Its error follows
     /// the magnitudes of 4×4 input tiles, not of each output's window: the
     /// planner takes it only when allowed (`Planner::with_winograd`).
     Winograd,

@@ -63,7 +63,9 @@ pub fn estimated_cycles(p: &Problem, path: Path, isa: Isa) -> Option<f64> {
             Some(flops / (peak * eff) + traffic + 4.0 * p.input_len() as f64 / 8.0 + fixed)
         }
         Path::Winograd => {
-            crate::paths::winograd::Winograd::new(p).ok()?;
+            let (tiles, copies) = crate::paths::winograd::Winograd::new(p)
+                .ok()?
+                .tiles_per_image();
             // A GEMM of 4/9 of the multiply-adds per output, in MR-row tiles of
             // output channels and NR-tile panels (a last panel partly empty),
             // over a reduction of C_in/g; plus the transforms, about 17 cycles per
@@ -75,8 +77,9 @@ pub fn estimated_cycles(p: &Problem, path: Path, isa: Isa) -> Option<f64> {
             let m = p.out_channels_per_group() as f64;
             let fill = m / ((m / mr).ceil() * mr);
             let k = p.in_channels_per_group() as f64;
-            let out = p.output_shape();
-            let tiles = (out[0].div_ceil(2) * out[1].div_ceil(2)) as f64;
+            // (A dilated kernel's phases are copied in and out: twice the traffic.)
+            let tiles = tiles as f64;
+            let traffic = if copies { 3.0 * traffic } else { traffic };
             let waste = (tiles / nr).ceil() * nr / tiles;
             let level = if isa == Isa::Avx2 { 0.5 } else { 0.9 };
             let eff = level * fill * (k / (k + 16.0));

@@ -15,6 +15,7 @@ const PROBLEMS: &[&str] = &[
     "n1_ic8_oc16_g1_i20x20_k3x3_s1_d1_p1_zeros_xcorr",
     "n3_ic20_oc20_g1_i14x13_k3x3_s1_d1_psame_reflect_conv",
     "n2_ic6_oc4_g2_i23x9_k3x3_s1_d1_p1:2x0:1_circular_conv",
+    "n1_ic9_oc10_g1_i19x22_k3x3_s1_d2x3_p2:1x3:2_reflect_xcorr",
     // Strided, dilated, 1-D, 3-D, depthwise, single-channel.
     "n1_ic5_oc7_g1_i17x15_k3x3_s2_d2_p1_replicate_xcorr",
     "n2_ic3_oc4_g1_i40_k5_s1_d1_p2_zeros_conv",
@@ -37,7 +38,12 @@ fn packed_matches_forward<T: Element>(p: &Problem, plan: &Plan, x: &[T], w: &[T]
         let plan = plan.clone().with_threads(threads);
         let mut got = vec![T::ZERO; p.output_len()];
         plan.forward_packed(x, &packed, Some(b), &mut got).unwrap();
-        assert_eq!(bits(&got), bits(&want), "{plan}: packed differs ({})", T::NAME);
+        assert_eq!(
+            bits(&got),
+            bits(&want),
+            "{plan}: packed differs ({})",
+            T::NAME
+        );
     }
 }
 
@@ -96,7 +102,9 @@ fn winograd_packed_with_non_finite_values_takes_the_same_route() {
 #[test]
 fn packed_weights_of_another_plan_are_refused() {
     let p: Problem = PROBLEMS[0].parse().unwrap();
-    let q: Problem = "n1_ic8_oc16_g1_i20x20_k3x3_s1_d1_p1_zeros_conv".parse().unwrap();
+    let q: Problem = "n1_ic8_oc16_g1_i20x20_k3x3_s1_d1_p1_zeros_conv"
+        .parse()
+        .unwrap();
     let im2col = Plan::with_path(&p, Path::Im2col).unwrap();
     let mut r = Rng(9);
     let (x, w) = (r.vec::<f32>(p.input_len()), r.vec::<f32>(p.weight_len()));
@@ -112,10 +120,19 @@ fn packed_weights_of_another_plan_are_refused() {
         let mut y = vec![7.0f32; p.output_len()];
         let err = other.forward_packed(&x, &packed, None, &mut y).unwrap_err();
         assert!(
-            matches!(err, XcorrError::InvalidArgument { what: "packed weights", .. }),
+            matches!(
+                err,
+                XcorrError::InvalidArgument {
+                    what: "packed weights",
+                    ..
+                }
+            ),
             "{other}: {err}"
         );
-        assert!(y.iter().all(|&v| v == 7.0), "{other}: wrote before refusing");
+        assert!(
+            y.iter().all(|&v| v == 7.0),
+            "{other}: wrote before refusing"
+        );
     }
     // Wrong lengths, as for `forward`.
     let mut y = vec![0.0f32; p.output_len()];

@@ -1,5 +1,6 @@
-//! Winograd F(2×2, 3×3): 3×3 layers with stride and dilation 1 as 16 GEMMs with
-//! `2.25×` fewer multiply-adds than the im2col path's one.
+//! Winograd F(2×2, 3×3): 3×3 layers with stride 1 as 16 GEMMs with `2.25×` fewer
+//! multiply-adds than the im2col path's one. A dilated kernel is a dense one on
+//! each phase of the padded input (see [`Phases`]).
 //!
 //! Each 2×2 block of outputs (a *tile*) is computed from the 4×4 input patch under
 //! it: `Y = Aᵀ [ (G g Gᵀ) ⊙ (Bᵀ d B) ] A` per pair of channels, summed over input
@@ -65,6 +66,51 @@ pub(crate) struct Winograd {
     /// Tile rows and columns per image (`ceil(out / 2)`).
     th: usize,
     tw: usize,
+    /// A dilated problem's phases (see [`Phases`]); `None` for dilation 1.
+    phases: Option<Box<Phases>>,
+}
+
+/// A 3×3 kernel of dilation `(dh, dw)` reads only every `dh`-th row and `dw`-th
+/// column of the padded input: each of its `dh·dw` *phases*
+/// `padded[a + dh·r][b + dw·c]` gives, through a dense 3×3 correlation without
+/// padding, the outputs `[a + dh·r][b + dw·c]`. The phases of each input
+/// channel are laid side by side, `dh` blocks of `sh` rows by `dw` blocks of `sw`
+/// columns (a permutation of the padded input's rows and columns, zero past its
+/// edge), and that one image goes through `sub`, the dense problem: its outputs
+/// that straddle two blocks are dropped, the others put back in place. One
+/// image per (image, channel) rather than `dh·dw` small ones keeps the tiles in
+/// full panels (dil: 18 panels instead of 20). Extra memory: the permuted input
+/// and its outputs, the size of the input and the output.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Phases {
+    d: [usize; 2],
+    /// Rows and columns of one phase: `ceil(padded / d)`.
+    sh: usize,
+    sw: usize,
+    sub: Winograd,
+    /// The permuted image's rows are stored as `sub`'s chunks read them (its
+    /// even columns, then its odd ones: [`Source::Split`]); entry `q` of such
+    /// a row is the input row's column `cols[q]`, or zero for `None`.
+    cols: Vec<Option<usize>>,
+}
+
+impl Phases {
+    /// Elements of the permuted images in the split layout (`sub` their problem).
+    fn split_len(&self, sub: &Problem) -> usize {
+        (sub.batch() * sub.in_channels())
+            .saturating_mul(2 * self.sub.th + 2)
+            .saturating_mul(self.cols.len())
+    }
+}
+
+/// Where [`Winograd::chunk`] reads its input rows: the input itself (each
+/// chunk pads and splits the rows it reads), or rows already padded and split
+/// (a dilated problem's phases): per (image, channel), `2·th + 2` rows of
+/// `2·(tw + 1)` values, each its even columns then its odd ones.
+#[derive(Clone, Copy)]
+enum Source<'a, T> {
+    Plain(&'a [T]),
+    Split(&'a [T]),
 }
 
 /// The chunk geometry for a kernel's tile shape: a chunk is `panels·NR`
@@ -82,8 +128,7 @@ struct Chunks {
 
 impl Winograd {
     /// # Errors
-    /// `PathUnsupported` unless the problem is 2-D with a 3×3 kernel, stride 1 and
-    /// dilation 1.
+    /// `PathUnsupported` unless the problem is 2-D with a 3×3 kernel and stride 1.
     pub fn new(p: &Problem) -> Result<Winograd> {
         let unsupported = |reason: &str| XcorrError::PathUnsupported {
             path: "winograd",
@@ -95,15 +140,66 @@ impl Winograd {
         if p.kernel_shape() != [3, 3] {
             return Err(unsupported("it computes 3×3 kernels only"));
         }
-        if p.stride() != [1, 1] || p.dilation() != [1, 1] {
-            return Err(unsupported("it needs stride and dilation 1"));
+        if p.stride() != [1, 1] {
+            return Err(unsupported("it needs stride 1"));
         }
         let out = p.output_shape();
+        let phases = if p.dilation() == [1, 1] {
+            None
+        } else {
+            let d = [p.dilation()[0], p.dilation()[1]];
+            let (inp, pad) = (p.input3(), p.pad3());
+            let padded = |ax: usize| inp[ax] + pad[ax].0 + pad[ax].1;
+            let (sh, sw) = (padded(1).div_ceil(d[0]), padded(2).div_ceil(d[1]));
+            let sub = Problem::builder()
+                .batch(p.batch())
+                .channels(p.in_channels(), p.out_channels())
+                .groups(p.groups())
+                .input([sh.saturating_mul(d[0]), sw.saturating_mul(d[1])])
+                .kernel([3, 3])
+                .op(p.op())
+                .build()?;
+            let sub = Winograd::new(&sub)?;
+            // Split position q: sub column 2q (even half) or 2(q - half) + 1,
+            // which is column c of phase b, padded column b + dw·c.
+            let (half, width) = (sub.tw + 1, sw * d[1]);
+            let (left, w) = (pad[2].0, inp[2]);
+            let cols = (0..2 * half)
+                .map(|q| {
+                    let col = if q < half { 2 * q } else { 2 * (q - half) + 1 };
+                    let padded_col = d[1] * (col % sw) + col / sw;
+                    (col < width && padded_col < padded(2))
+                        .then(|| {
+                            p.padding_mode()
+                                .source(padded_col as isize - left as isize, w)
+                        })
+                        .flatten()
+                })
+                .collect();
+            Some(Box::new(Phases {
+                d,
+                sh,
+                sw,
+                sub,
+                cols,
+            }))
+        };
         Ok(Winograd {
             p: *p,
             th: out[0].div_ceil(2),
             tw: out[1].div_ceil(2),
+            phases,
         })
+    }
+
+    /// Tiles per image that the GEMMs compute (a dilated problem's: of its
+    /// permuted image), and whether the input and output are copied to and from
+    /// that image.
+    pub(crate) fn tiles_per_image(&self) -> (usize, bool) {
+        match &self.phases {
+            Some(ph) => (ph.sub.th * ph.sub.tw, true),
+            None => (self.th * self.tw, false),
+        }
     }
 
     fn chunks(&self, mr: usize, nr: usize) -> Chunks {
@@ -162,6 +258,14 @@ impl Winograd {
     /// of shape `a = (mr, copies)`) on
     /// `threads` threads.
     pub fn workspace_len(&self, a: (usize, usize), nr: usize, threads: usize) -> usize {
+        if let Some(ph) = &self.phases {
+            let sub = &ph.sub.p;
+            return ph
+                .sub
+                .workspace_len(a, nr, threads)
+                .saturating_add(ph.split_len(sub))
+                .saturating_add(sub.output_len());
+        }
         let slots = threads.clamp(1, parallel::MAX_SCRATCH_SLOTS);
         self.packed_len(a)
             .saturating_add(self.slot_len(a.0, nr).saturating_mul(slots))
@@ -234,6 +338,41 @@ impl Winograd {
         output: &mut [T],
         workspace: &mut [T],
     ) {
+        if let Some(ph) = &self.phases {
+            let sub = &ph.sub.p;
+            let (images, rest) = workspace.split_at_mut(ph.split_len(sub));
+            let (outs, ws) = rest.split_at_mut(sub.output_len());
+            self.space_to_batch(ph, threads, input, images);
+            let images = Source::Split(&*images);
+            ph.sub
+                .forward_from(kern, threads, images, weight, bias, outs, ws);
+            self.batch_to_space(ph, threads, outs, output);
+            return;
+        }
+        self.forward_from(
+            kern,
+            threads,
+            Source::Plain(input),
+            weight,
+            bias,
+            output,
+            workspace,
+        );
+    }
+
+    /// [`forward`](Self::forward) of a problem without phases, its input rows
+    /// from `input`.
+    #[allow(clippy::too_many_arguments)]
+    fn forward_from<T: Element>(
+        &self,
+        kern: &GemmKernel<T>,
+        threads: usize,
+        input: Source<'_, T>,
+        weight: Weights<'_, T>,
+        bias: Option<&[T]>,
+        output: &mut [T],
+        workspace: &mut [T],
+    ) {
         let p = &self.p;
         let (mr, nr) = (kern.mr, kern.nr);
         let ch = self.chunks(mr, nr);
@@ -277,7 +416,7 @@ impl Winograd {
         kern: &GemmKernel<T>,
         ch: &Chunks,
         (n, t0, t1, rows): (usize, usize, usize, std::ops::Range<usize>),
-        input: &[T],
+        input: Source<'_, T>,
         apack: &[T],
         bias: Option<&[T]>,
         out: &SharedOut<'_, T>,
@@ -336,11 +475,18 @@ impl Winograd {
         let vstride = vxi;
         let half = tw + 1;
         let first = tile_rows.start;
+        let split_plane = (2 * self.th + 2) * 2 * half;
         for ci in 0..cin {
-            let x = &input[(n * cin + ci) * plane..][..plane];
             // The chunk's padded rows, each gathered once: tile row i reads rows
             // 2(i - first) .. + 4 of them.
-            self.gather_rows(x, 2 * first, 2 * tile_rows.len() + 2, patch);
+            let patch: &[T] = match input {
+                Source::Plain(x) => {
+                    let x = &x[(n * cin + ci) * plane..][..plane];
+                    self.gather_rows(x, 2 * first, 2 * tile_rows.len() + 2, patch);
+                    patch
+                }
+                Source::Split(x) => &x[(n * cin + ci) * split_plane + 2 * first * 2 * half..],
+            };
             for i in tile_rows.clone() {
                 // Panel by panel, straight into V (position ξ `vstride` apart).
                 for (j, q, lane, run) in runs(i) {
@@ -417,6 +563,78 @@ impl Winograd {
         }
     }
 
+    /// The phases of every channel of `input`, side by side, into `images` (the
+    /// dense problem's input, in the split layout of [`Source::Split`]), one
+    /// channel per task.
+    fn space_to_batch<T: Element>(
+        &self,
+        ph: &Phases,
+        threads: usize,
+        input: &[T],
+        images: &mut [T],
+    ) {
+        let p = &self.p;
+        let (inp, pad, mode) = (p.input3(), p.pad3(), p.padding_mode());
+        let (h, w) = (inp[1], inp[2]);
+        let (dh, sh) = (ph.d[0], ph.sh);
+        let hp = h + pad[1].0 + pad[1].1;
+        let width = ph.cols.len();
+        let plane = ph.split_len(&ph.sub.p) / p.batch() / p.in_channels();
+        parallel::for_each_chunk_mut(threads, images, plane, |i, plane| {
+            let x = &input[i * h * w..][..h * w];
+            for (row, dst) in plane.chunks_exact_mut(width).enumerate() {
+                // Block a's row r is padded row a + dh·r.
+                let (a, r) = (row / sh, row % sh);
+                let py = a + dh * r;
+                let source = (a < dh && py < hp)
+                    .then(|| mode.source(py as isize - pad[1].0 as isize, h))
+                    .flatten();
+                let Some(ih) = source else {
+                    dst.fill(T::ZERO);
+                    continue;
+                };
+                let src = &x[ih * w..(ih + 1) * w];
+                for (d, c) in dst.iter_mut().zip(&ph.cols) {
+                    *d = c.map_or(T::ZERO, |c| src[c]);
+                }
+            }
+        });
+    }
+
+    /// The dense problem's outputs (`outs`) in place: output `[a + dh·r][b +
+    /// dw·c]` from row `a·sh + r`, column `b·sw + c`; one output row per task.
+    fn batch_to_space<T: Element>(
+        &self,
+        ph: &Phases,
+        threads: usize,
+        outs: &[T],
+        output: &mut [T],
+    ) {
+        let p = &self.p;
+        let ([dh, dw], sh, sw) = (ph.d, ph.sh, ph.sw);
+        let oh = p.output_shape()[0];
+        let so = ph.sub.p.output_shape();
+        parallel::for_each_chunk_mut(threads, output, p.output_shape()[1], |i, row| {
+            let (plane, y) = (i / oh, i % oh);
+            let src = &outs[(plane * so[0] + (y % dh) * sh + y / dh) * so[1]..][..so[1]];
+            if dw == 2 {
+                let (s0, s1) = src.split_at(sw);
+                let half = row.len() / 2;
+                let mut pairs = row.chunks_exact_mut(2);
+                for (pair, (e, o)) in (&mut pairs).zip(s0.iter().zip(s1)) {
+                    (pair[0], pair[1]) = (*e, *o);
+                }
+                if let [last] = pairs.into_remainder() {
+                    *last = s0[half];
+                }
+            } else {
+                for (x, v) in row.iter_mut().enumerate() {
+                    *v = src[(x % dw) * sw + x / dw];
+                }
+            }
+        });
+    }
+
     /// Padded input rows `r0 .. r0 + count` (input rows `r0 - top ..`), each of
     /// `2·tw + 2` columns from `-left`, into `patch` row after row, each row as
     /// its even columns then its odd ones (`tw + 1` each), so that the transform
@@ -426,37 +644,50 @@ impl Winograd {
         let (inp, pad, mode) = (p.input3(), p.pad3(), p.padding_mode());
         let (h, w) = (inp[1], inp[2]);
         let half = self.tw + 1;
-        let left = pad[2].0;
-        // Columns c with 0 <= c - left < w copy straight from the row.
-        let lo = left.min(2 * half);
-        let hi = (left + w).min(2 * half);
         for (r, dst) in patch.chunks_exact_mut(2 * half).take(count).enumerate() {
             let ih = (r0 + r) as isize - pad[1].0 as isize;
             let Some(ih) = mode.source(ih, h) else {
                 dst.fill(T::ZERO);
                 continue;
             };
-            let src = &x[ih * w..(ih + 1) * w];
             let (even, odd) = dst.split_at_mut(half);
-            // Pairs of columns (2k, 2k + 1) inside the row, then the rest.
-            let (k0, k1) = (lo.div_ceil(2), hi / 2);
-            if k1 > k0 {
-                let pairs = src[2 * k0 - left..2 * k1 - left].chunks_exact(2);
-                for ((e, o), pair) in even[k0..k1].iter_mut().zip(&mut odd[k0..k1]).zip(pairs) {
-                    (*e, *o) = (pair[0], pair[1]);
-                }
-            }
-            let (c0, c1) = (2 * k0, 2 * k1.max(k0));
-            for c in (0..c0).chain(c1..2 * half) {
-                let v = mode
-                    .source(c as isize - left as isize, w)
-                    .map_or(T::ZERO, |s| src[s]);
-                if c % 2 == 0 {
-                    even[c / 2] = v;
-                } else {
-                    odd[c / 2] = v;
-                }
-            }
+            split_row(&x[ih * w..(ih + 1) * w], pad[2].0, mode, even, odd);
+        }
+    }
+}
+
+/// The padded row of `src` (`left` columns of padding before it, through
+/// `mode`) split by column: `even[k]` its column `2k`, `odd[k]` its column
+/// `2k + 1`, so that the transforms read either at unit stride.
+fn split_row<T: Element>(
+    src: &[T],
+    left: usize,
+    mode: crate::geometry::PaddingMode,
+    even: &mut [T],
+    odd: &mut [T],
+) {
+    let w = src.len();
+    let cols = even.len() + odd.len();
+    // Columns c with 0 <= c - left < w copy straight from the row.
+    let lo = left.min(cols);
+    let hi = (left + w).min(cols);
+    // Pairs of columns (2k, 2k + 1) inside the row, then the rest.
+    let (k0, k1) = (lo.div_ceil(2), hi / 2);
+    if k1 > k0 {
+        let pairs = src[2 * k0 - left..2 * k1 - left].chunks_exact(2);
+        for ((e, o), pair) in even[k0..k1].iter_mut().zip(&mut odd[k0..k1]).zip(pairs) {
+            (*e, *o) = (pair[0], pair[1]);
+        }
+    }
+    let (c0, c1) = (2 * k0, 2 * k1.max(k0));
+    for c in (0..c0).chain(c1..cols) {
+        let v = mode
+            .source(c as isize - left as isize, w)
+            .map_or(T::ZERO, |s| src[s]);
+        if c % 2 == 0 {
+            even[c / 2] = v;
+        } else {
+            odd[c / 2] = v;
         }
     }
 }

@@ -102,12 +102,14 @@ pub fn problem_strategy() -> impl Strategy<Value = Problem> {
         })
 }
 
-/// Problems the Winograd path takes: 2-D, 3×3 kernels, stride and dilation 1,
-/// any padding mode, op, batch and grouping; sizes that leave partial tiles
-/// (odd outputs) and tiles past the padded edge.
+/// Problems the Winograd path takes: 2-D, 3×3 kernels, stride 1, dilation 1 to
+/// 3 per axis, any padding mode, op, batch and grouping; sizes that leave partial
+/// tiles (odd outputs), tiles past the padded edge, and phases of a dilated
+/// kernel with fewer outputs than others.
 pub fn winograd_problem_strategy() -> impl Strategy<Value = Problem> {
     (
         (1usize..=2, 1usize..=2, 1usize..=5, 1usize..=5),
+        prop_oneof![Just((1usize, 1usize)), (1usize..=3, 1usize..=3)],
         (
             1usize..=13,
             1usize..=13,
@@ -125,17 +127,21 @@ pub fn winograd_problem_strategy() -> impl Strategy<Value = Problem> {
         prop_oneof![Just(Op::Correlation), Just(Op::Convolution)],
     )
         .prop_map(
-            |((batch, groups, cin_g, cout_g), (h, w, t, b, l, r), mode, op)| {
+            |((batch, groups, cin_g, cout_g), (dh, dw), (h, w, t, b, l, r), mode, op)| {
                 let (t, b) = (t.min(pad_limit(mode, h)), b.min(pad_limit(mode, h)));
                 let (l, r) = (l.min(pad_limit(mode, w)), r.min(pad_limit(mode, w)));
-                // The padded input holds at least the 3×3 kernel.
-                let (h, w) = (h.max(3 - (t + b).min(2)), w.max(3 - (l + r).min(2)));
+                // The padded input holds at least the dilated 3×3 kernel.
+                let (h, w) = (
+                    h.max((2 * dh + 1).saturating_sub(t + b)),
+                    w.max((2 * dw + 1).saturating_sub(l + r)),
+                );
                 Problem::builder()
                     .batch(batch)
                     .channels(cin_g * groups, cout_g * groups)
                     .groups(groups)
                     .input([h, w])
                     .kernel([3, 3])
+                    .dilation([dh, dw])
                     .padding(Padding::explicit(&[(t, b), (l, r)]))
                     .padding_mode(mode)
                     .op(op)
