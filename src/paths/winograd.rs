@@ -628,8 +628,11 @@ impl Winograd {
                     *last = s0[half];
                 }
             } else {
-                for (x, v) in row.iter_mut().enumerate() {
-                    *v = src[(x % dw) * sw + x / dw];
+                for b in 0..dw {
+                    let from = &src[b * sw..];
+                    for (d, v) in row.iter_mut().skip(b).step_by(dw).zip(from) {
+                        *d = *v;
+                    }
                 }
             }
         });
