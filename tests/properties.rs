@@ -5,7 +5,10 @@
 
 mod common;
 
-use common::{check_plan_against_reference_all, problem_strategy, winograd_problem_strategy, Rng};
+use common::{
+    check_plan_against_reference_all, check_winograd_against_reference_all, problem_strategy,
+    winograd_problem_strategy, Rng,
+};
 use proptest::prelude::*;
 use xcorr::isa::Isa;
 use xcorr::{reference, Op, Path, Plan, Problem};
@@ -203,7 +206,7 @@ proptest! {
     #[test]
     fn winograd_matches_reference_at_every_isa(p in winograd_problem_strategy(), seed: u64) {
         for isa in Isa::supported().filter(|&i| i != Isa::Scalar) {
-            check_plan_against_reference_all(&p, seed, &|p| {
+            check_winograd_against_reference_all(&p, seed, &|p| {
                 Ok(Plan::with_path(p, Path::Winograd)?.with_isa(isa)?.with_threads(2))
             });
         }
@@ -233,7 +236,7 @@ fn winograd_tail_chunk_split_across_threads_matches_reference() {
             .build()
             .unwrap();
         for isa in Isa::supported().filter(|&i| i != Isa::Scalar) {
-            check_plan_against_reference_all(&p, 7, &|p| {
+            check_winograd_against_reference_all(&p, 7, &|p| {
                 Ok(Plan::with_path(p, Path::Winograd)?
                     .with_isa(isa)?
                     .with_threads(2))

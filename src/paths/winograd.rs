@@ -23,14 +23,18 @@
 //!
 //! **Accuracy.** The transforms have coefficients 0, ±1 and ±½, but each output
 //! is computed from its whole 4×4 tile, not only from its own 3×3 window: its
-//! rounding error scales with the tile's magnitudes. Where they are of one scale
-//! (images, activations: the conformance vectors and the property tests) the
-//! results meet the crate's tolerance rule; an output whose window is much
-//! smaller than its tile's neighbours (a dark pixel beside a bright one, a border
-//! beside zero padding) can miss it. The planner therefore chooses this path only
-//! when asked to (`Planner::with_winograd`); `Plan::with_path` forces it. A
-//! non-finite input or weight would spread through a tile's transform to its
-//! neighbours' outputs (`∞ - ∞`), so such calls take the im2col path instead.
+//! rounding error scales with the tile's magnitudes. The bound it meets is the
+//! crate's rule `2·K·eps·scale` with the scale taken over the tile, `|b| + Σ_ci
+//! (Σ_taps |w|)·max_tile |x|` (the property tests assert exactly that, on random
+//! problems of every padding mode, grouping and dilation). On the conformance
+//! vectors it meets the strict rule, whose scale is the output's own window
+//! `Σ|x·w|`; a random single-channel problem with two rows of zero padding
+//! missed that one by 1.5×, and an output whose window is much smaller than its
+//! tile's (a dark pixel beside a bright one, a border beside zero padding) can
+//! miss it by more. The planner therefore chooses this path only when asked to
+//! (`Planner::with_winograd`); `Plan::with_path` forces it. A non-finite input or
+//! weight would spread through a tile's transform to its neighbours' outputs
+//! (`∞ - ∞`), so such calls take the im2col path instead.
 //!
 //! The gradients of a Winograd plan run on the GEMM engine (im2col).
 
@@ -84,7 +88,7 @@ pub(crate) struct Winograd {
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Phases {
     d: [usize; 2],
-    /// Rows and columns of one phase: `ceil(padded / d)`.
+    /// Rows and columns of one phase: `ceil(padded / d)` rounded up to even.
     sh: usize,
     sw: usize,
     sub: Winograd,
@@ -150,7 +154,11 @@ impl Winograd {
             let d = [p.dilation()[0], p.dilation()[1]];
             let (inp, pad) = (p.input3(), p.pad3());
             let padded = |ax: usize| inp[ax] + pad[ax].0 + pad[ax].1;
-            let (sh, sw) = (padded(1).div_ceil(d[0]), padded(2).div_ceil(d[1]));
+            // Blocks of even extent: a tile of valid outputs then reads its own
+            // block only (its 4×4 input tile is that of the dilated kernel), not
+            // the first rows or columns of the next phase.
+            let even = |ax: usize, d: usize| padded(ax).div_ceil(2 * d) * 2;
+            let (sh, sw) = (even(1, d[0]), even(2, d[1]));
             let sub = Problem::builder()
                 .batch(p.batch())
                 .channels(p.in_channels(), p.out_channels())
