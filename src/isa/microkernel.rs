@@ -1479,6 +1479,48 @@ pub unsafe fn winograd_input<V: Vector>(
     }
 }
 
+/// Splits the `2·pairs` values at `src` by column: `even[k] = src[2k]`,
+/// `odd[k] = src[2k + 1]` (the Winograd gather's padded rows, so that the input
+/// transform reads either at unit stride), `LANES` pairs per two loads and one
+/// [`Vector::deinterleave`], the last ones by lane mask.
+///
+/// # Safety
+/// Level supported and called from its `#[target_feature]` wrapper; `src` holds
+/// `2·pairs` readable elements, `even` and `odd` `pairs` writable ones each.
+#[inline(always)]
+pub unsafe fn split_pairs<V: Vector>(
+    src: *const V::Elem,
+    pairs: usize,
+    even: *mut V::Elem,
+    odd: *mut V::Elem,
+) {
+    // SAFETY (whole body): the caller's contract; each step reads
+    // src[2k .. 2k + 2·LANES] (or up to 2·pairs) and writes k .. k + LANES (or
+    // up to pairs) of even and odd.
+    unsafe {
+        let l = V::LANES;
+        let mut k = 0;
+        while k + l <= pairs {
+            let (e, o) = V::deinterleave(V::load(src.add(2 * k)), V::load(src.add(2 * k + l)));
+            e.store(even.add(k));
+            o.store(odd.add(k));
+            k += l;
+        }
+        if k < pairs {
+            let n = 2 * (pairs - k);
+            let a = V::load_upto(src.add(2 * k), n.min(l));
+            let b = if n > l {
+                V::load_partial(src.add(2 * k + l), n - l)
+            } else {
+                V::zero()
+            };
+            let (e, o) = V::deinterleave(a, b);
+            e.store_partial(even.add(k), pairs - k);
+            o.store_partial(odd.add(k), pairs - k);
+        }
+    }
+}
+
 /// The Winograd F(2×2, 3×3) output transform `Aᵀ m A + bias` of `run` tiles of
 /// one tile row, `LANES` at a time: position `ξ` of tile `l` is `m[ξ][l]`; the
 /// tile's outputs go to `y0[2l], y0[2l+1]` (upper row) and `y1[2l], y1[2l+1]`.

@@ -153,6 +153,9 @@ pub type PackBRunsFn<T> = unsafe fn(
 pub type WinogradInFn<T> =
     unsafe fn(e: &[*const T; 4], o: &[*const T; 4], tw: usize, out: *mut T, stride: usize);
 
+/// A row split into its even and odd columns: see [`GemmKernel::split_pairs`].
+pub type SplitPairsFn<T> = unsafe fn(src: *const T, pairs: usize, even: *mut T, odd: *mut T);
+
 /// The Winograd output transform of a run of tiles: see [`GemmKernel::winograd_output`].
 pub type WinogradOutFn<T> =
     unsafe fn(m: &[*const T; 16], run: usize, bias: T, y0: *mut T, y1: *mut T);
@@ -219,6 +222,7 @@ pub struct GemmKernel<T> {
     pack_b_runs: PackBRunsFn<T>,
     winograd_in: WinogradInFn<T>,
     winograd_out: WinogradOutFn<T>,
+    split: SplitPairsFn<T>,
 }
 
 impl<T> fmt::Debug for GemmKernel<T> {
@@ -295,6 +299,22 @@ impl<T: Element> GemmKernel<T> {
         // SAFETY: supported level (see `gemm_kernel_f32`); the assert bounds every
         // read (tw + 1 per row) and write (tw at each ξ·stride, 15·stride + tw).
         unsafe { (self.winograd_in)(&e, &o, tw, out.as_mut_ptr(), stride) }
+    }
+
+    /// `even[k] = src[2k]`, `odd[k] = src[2k + 1]` for every `k < even.len()`
+    /// ([`microkernel::split_pairs`]).
+    ///
+    /// # Panics
+    /// If `odd` is shorter than `even`, or `src` than `2·even.len()`.
+    pub fn split_pairs(&self, src: &[T], even: &mut [T], odd: &mut [T]) {
+        let pairs = even.len();
+        assert!(
+            odd.len() >= pairs && src.len() >= 2 * pairs,
+            "split_pairs out of bounds"
+        );
+        // SAFETY: supported level; the assert bounds the 2·pairs reads of src
+        // and the pairs writes of even and odd (distinct `&mut` slices).
+        unsafe { (self.split)(src.as_ptr(), pairs, even.as_mut_ptr(), odd.as_mut_ptr()) }
     }
 
     /// The Winograd F(2×2, 3×3) output transform `Aᵀ m A + bias` of a run of
@@ -472,8 +492,9 @@ macro_rules! gemm_table {
                 PackBRunsFn<$t>,
                 WinogradInFn<$t>,
                 WinogradOutFn<$t>,
+                SplitPairsFn<$t>,
             );
-            let ((tile, tile_rows, pack_b, pack_b_runs, winograd_in, winograd_out), nr): (
+            let ((tile, tile_rows, pack_b, pack_b_runs, winograd_in, winograd_out, split), nr): (
                 Fns,
                 usize,
             ) = match isa {
@@ -506,6 +527,7 @@ macro_rules! gemm_table {
                 pack_b_runs,
                 winograd_in,
                 winograd_out,
+                split,
             })
         }
     };
@@ -521,7 +543,8 @@ gemm_table!(
         portable::pack_b_f32,
         portable::pack_b_runs_f32,
         portable::winograd_input_f32,
-        portable::winograd_output_f32
+        portable::winograd_output_f32,
+        portable::split_pairs_f32
     ),
     (
         avx2::gemm_tile_f32,
@@ -529,7 +552,8 @@ gemm_table!(
         avx2::pack_b_f32,
         avx2::pack_b_runs_f32,
         avx2::winograd_input_f32,
-        avx2::winograd_output_f32
+        avx2::winograd_output_f32,
+        avx2::split_pairs_f32
     ),
     (
         avx512::gemm_tile_f32,
@@ -537,7 +561,8 @@ gemm_table!(
         avx512::pack_b_f32,
         avx512::pack_b_runs_f32,
         avx512::winograd_input_f32,
-        avx512::winograd_output_f32
+        avx512::winograd_output_f32,
+        avx512::split_pairs_f32
     ),
     (microkernel::MR_NARROW, microkernel::MR_WIDE),
     [8 * portable::NV, 24, 48]
@@ -552,7 +577,8 @@ gemm_table!(
         portable::pack_b_f64,
         portable::pack_b_runs_f64,
         portable::winograd_input_f64,
-        portable::winograd_output_f64
+        portable::winograd_output_f64,
+        portable::split_pairs_f64
     ),
     (
         avx2::gemm_tile_f64,
@@ -560,7 +586,8 @@ gemm_table!(
         avx2::pack_b_f64,
         avx2::pack_b_runs_f64,
         avx2::winograd_input_f64,
-        avx2::winograd_output_f64
+        avx2::winograd_output_f64,
+        avx2::split_pairs_f64
     ),
     (
         avx512::gemm_tile_f64,
@@ -568,7 +595,8 @@ gemm_table!(
         avx512::pack_b_f64,
         avx512::pack_b_runs_f64,
         avx512::winograd_input_f64,
-        avx512::winograd_output_f64
+        avx512::winograd_output_f64,
+        avx512::split_pairs_f64
     ),
     (microkernel::MR_NARROW, microkernel::MR_WIDE),
     [4 * portable::NV, 12, 24]

@@ -87,6 +87,29 @@ pub trait Vector: Copy {
             )
         }
     }
+    /// The even and the odd lanes of the `2·LANES` values `a` then `b`:
+    /// `(a0 a2 … b0 b2 …, a1 a3 … b1 b3 …)` (the inverse of
+    /// [`interleave`](Self::interleave)).
+    /// # Safety
+    /// As [`zero`](Self::zero).
+    #[inline(always)]
+    unsafe fn deinterleave(a: Self, b: Self) -> (Self, Self) {
+        // SAFETY: the buffers hold 2·LANES <= 32 elements; every access is inside.
+        unsafe {
+            let (mut z, mut x, mut y) = (
+                [Self::Elem::ZERO; 32],
+                [Self::Elem::ZERO; 16],
+                [Self::Elem::ZERO; 16],
+            );
+            a.store(z.as_mut_ptr());
+            b.store(z.as_mut_ptr().add(Self::LANES));
+            for i in 0..Self::LANES {
+                x[i] = z[2 * i];
+                y[i] = z[2 * i + 1];
+            }
+            (Self::load(x.as_ptr()), Self::load(y.as_ptr()))
+        }
+    }
     /// Hints that `p` will be read soon (no-op where the level has no prefetch).
     /// # Safety
     /// As [`zero`](Self::zero); `p` need not be dereferenceable.

@@ -490,7 +490,7 @@ impl Winograd {
             let patch: &[T] = match input {
                 Source::Plain(x) => {
                     let x = &x[(n * cin + ci) * plane..][..plane];
-                    self.gather_rows(x, 2 * first, 2 * tile_rows.len() + 2, patch);
+                    self.gather_rows(kern, x, 2 * first, 2 * tile_rows.len() + 2, patch);
                     patch
                 }
                 Source::Split(x) => &x[(n * cin + ci) * split_plane + 2 * first * 2 * half..],
@@ -650,7 +650,14 @@ impl Winograd {
     /// `2·tw + 2` columns from `-left`, into `patch` row after row, each row as
     /// its even columns then its odd ones (`tw + 1` each), so that the transform
     /// reads them at unit stride.
-    fn gather_rows<T: Element>(&self, x: &[T], r0: usize, count: usize, patch: &mut [T]) {
+    fn gather_rows<T: Element>(
+        &self,
+        kern: &GemmKernel<T>,
+        x: &[T],
+        r0: usize,
+        count: usize,
+        patch: &mut [T],
+    ) {
         let p = &self.p;
         let (inp, pad, mode) = (p.input3(), p.pad3(), p.padding_mode());
         let (h, w) = (inp[1], inp[2]);
@@ -662,7 +669,7 @@ impl Winograd {
                 continue;
             };
             let (even, odd) = dst.split_at_mut(half);
-            split_row(&x[ih * w..(ih + 1) * w], pad[2].0, mode, even, odd);
+            split_row(kern, &x[ih * w..(ih + 1) * w], pad[2].0, mode, even, odd);
         }
     }
 }
@@ -671,6 +678,7 @@ impl Winograd {
 /// `mode`) split by column: `even[k]` its column `2k`, `odd[k]` its column
 /// `2k + 1`, so that the transforms read either at unit stride.
 fn split_row<T: Element>(
+    kern: &GemmKernel<T>,
     src: &[T],
     left: usize,
     mode: crate::geometry::PaddingMode,
@@ -685,10 +693,8 @@ fn split_row<T: Element>(
     // Pairs of columns (2k, 2k + 1) inside the row, then the rest.
     let (k0, k1) = (lo.div_ceil(2), hi / 2);
     if k1 > k0 {
-        let pairs = src[2 * k0 - left..2 * k1 - left].chunks_exact(2);
-        for ((e, o), pair) in even[k0..k1].iter_mut().zip(&mut odd[k0..k1]).zip(pairs) {
-            (*e, *o) = (pair[0], pair[1]);
-        }
+        let src = &src[2 * k0 - left..2 * k1 - left];
+        kern.split_pairs(src, &mut even[k0..k1], &mut odd[k0..k1]);
     }
     let (c0, c1) = (2 * k0, 2 * k1.max(k0));
     for c in (0..c0).chain(c1..cols) {
@@ -802,6 +808,42 @@ fn transformed_weight<T: Element>(w: &[T], flip: bool) -> [T; XI] {
 mod tests {
     use super::*;
     use crate::geometry::Padding;
+
+    /// Rows split into even and odd columns at every level, every length (whole
+    /// vectors and masked tails), nothing written past the halves.
+    #[test]
+    fn split_pairs_at_every_level() {
+        fn check<T: Element>(kern: &GemmKernel<T>) {
+            for pairs in 0..=40 {
+                let src: Vec<T> = (0..2 * pairs + 3).map(|i| T::from_f64(i as f64)).collect();
+                let (mut even, mut odd) = (
+                    vec![T::from_f64(-1.0); pairs + 2],
+                    vec![T::from_f64(-1.0); pairs + 2],
+                );
+                kern.split_pairs(&src[..2 * pairs], &mut even[..pairs], &mut odd[..pairs]);
+                for k in 0..pairs {
+                    assert_eq!(
+                        (even[k], odd[k]),
+                        (src[2 * k], src[2 * k + 1]),
+                        "{} {pairs}",
+                        kern.isa
+                    );
+                }
+                assert!(even[pairs..]
+                    .iter()
+                    .chain(&odd[pairs..])
+                    .all(|&v| v == T::from_f64(-1.0)));
+            }
+        }
+        for isa in crate::isa::Isa::supported() {
+            if let Some(k) = f32::gemm_kernel(isa) {
+                check(&k);
+            }
+            if let Some(k) = f64::gemm_kernel(isa) {
+                check(&k);
+            }
+        }
+    }
 
     /// The split covers every (chunk, row tile) exactly once, and every worker's
     /// share holds the same work.

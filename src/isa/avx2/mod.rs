@@ -110,6 +110,20 @@ impl Vector for F32x8 {
         }
     }
     #[inline(always)]
+    unsafe fn deinterleave(a: Self, b: Self) -> (Self, Self) {
+        // SAFETY: register-only; the caller runs on a CPU with this level.
+        unsafe {
+            // In-lane picks (a0 a2 b0 b2 | a4 a6 b4 b6), then the 64-bit pairs
+            // in order.
+            let even = _mm256_castps_pd(_mm256_shuffle_ps::<0x88>(a.0, b.0));
+            let odd = _mm256_castps_pd(_mm256_shuffle_ps::<0xDD>(a.0, b.0));
+            (
+                F32x8(_mm256_castpd_ps(_mm256_permute4x64_pd::<0xD8>(even))),
+                F32x8(_mm256_castpd_ps(_mm256_permute4x64_pd::<0xD8>(odd))),
+            )
+        }
+    }
+    #[inline(always)]
     unsafe fn prefetch(p: *const f32) {
         // SAFETY: prefetching never faults, whatever the address.
         unsafe { _mm_prefetch::<_MM_HINT_T0>(p.cast()) }
@@ -208,6 +222,18 @@ impl Vector for F64x4 {
             (
                 F64x4(_mm256_permute2f128_pd::<0x20>(lo, hi)),
                 F64x4(_mm256_permute2f128_pd::<0x31>(lo, hi)),
+            )
+        }
+    }
+    #[inline(always)]
+    unsafe fn deinterleave(a: Self, b: Self) -> (Self, Self) {
+        // SAFETY: register-only; the caller runs on a CPU with this level.
+        unsafe {
+            // (a0 b0 a2 b2), then the 64-bit lanes in order.
+            let (lo, hi) = (_mm256_unpacklo_pd(a.0, b.0), _mm256_unpackhi_pd(a.0, b.0));
+            (
+                F64x4(_mm256_permute4x64_pd::<0xD8>(lo)),
+                F64x4(_mm256_permute4x64_pd::<0xD8>(hi)),
             )
         }
     }
@@ -701,4 +727,24 @@ pub unsafe fn winograd_output_f64(
 ) {
     // SAFETY: forwarded contract; compiled for this level.
     unsafe { microkernel::winograd_output::<F64x4>(m, run, bias, y0, y1) }
+}
+
+/// Splits a row into its even and odd columns ([`microkernel::split_pairs`]).
+///
+/// # Safety
+/// The CPU supports this level; the contract of [`microkernel::split_pairs`].
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn split_pairs_f32(src: *const f32, pairs: usize, even: *mut f32, odd: *mut f32) {
+    // SAFETY: forwarded contract; compiled for this level.
+    unsafe { microkernel::split_pairs::<F32x8>(src, pairs, even, odd) }
+}
+
+/// Splits a row into its even and odd columns ([`microkernel::split_pairs`]).
+///
+/// # Safety
+/// The CPU supports this level; the contract of [`microkernel::split_pairs`].
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn split_pairs_f64(src: *const f64, pairs: usize, even: *mut f64, odd: *mut f64) {
+    // SAFETY: forwarded contract; compiled for this level.
+    unsafe { microkernel::split_pairs::<F64x4>(src, pairs, even, odd) }
 }

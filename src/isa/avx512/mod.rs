@@ -91,6 +91,18 @@ impl Vector for F32x16 {
         }
     }
     #[inline(always)]
+    unsafe fn deinterleave(a: Self, b: Self) -> (Self, Self) {
+        // SAFETY: register-only; the caller runs on a CPU with this level.
+        unsafe {
+            let even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+            let odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+            (
+                F32x16(_mm512_permutex2var_ps(a.0, even, b.0)),
+                F32x16(_mm512_permutex2var_ps(a.0, odd, b.0)),
+            )
+        }
+    }
+    #[inline(always)]
     unsafe fn prefetch(p: *const f32) {
         // SAFETY: prefetching never faults, whatever the address.
         unsafe { _mm_prefetch::<_MM_HINT_T0>(p.cast()) }
@@ -181,6 +193,18 @@ impl Vector for F64x8 {
             (
                 F64x8(_mm512_permutex2var_pd(a.0, lo, b.0)),
                 F64x8(_mm512_permutex2var_pd(a.0, hi, b.0)),
+            )
+        }
+    }
+    #[inline(always)]
+    unsafe fn deinterleave(a: Self, b: Self) -> (Self, Self) {
+        // SAFETY: register-only; the caller runs on a CPU with this level.
+        unsafe {
+            let even = _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14);
+            let odd = _mm512_setr_epi64(1, 3, 5, 7, 9, 11, 13, 15);
+            (
+                F64x8(_mm512_permutex2var_pd(a.0, even, b.0)),
+                F64x8(_mm512_permutex2var_pd(a.0, odd, b.0)),
             )
         }
     }
@@ -677,4 +701,24 @@ pub unsafe fn winograd_output_f64(
 ) {
     // SAFETY: forwarded contract; compiled for this level.
     unsafe { microkernel::winograd_output::<F64x8>(m, run, bias, y0, y1) }
+}
+
+/// Splits a row into its even and odd columns ([`microkernel::split_pairs`]).
+///
+/// # Safety
+/// The CPU supports this level; the contract of [`microkernel::split_pairs`].
+#[target_feature(enable = "avx512f")]
+pub unsafe fn split_pairs_f32(src: *const f32, pairs: usize, even: *mut f32, odd: *mut f32) {
+    // SAFETY: forwarded contract; compiled for this level.
+    unsafe { microkernel::split_pairs::<F32x16>(src, pairs, even, odd) }
+}
+
+/// Splits a row into its even and odd columns ([`microkernel::split_pairs`]).
+///
+/// # Safety
+/// The CPU supports this level; the contract of [`microkernel::split_pairs`].
+#[target_feature(enable = "avx512f")]
+pub unsafe fn split_pairs_f64(src: *const f64, pairs: usize, even: *mut f64, odd: *mut f64) {
+    // SAFETY: forwarded contract; compiled for this level.
+    unsafe { microkernel::split_pairs::<F64x8>(src, pairs, even, odd) }
 }

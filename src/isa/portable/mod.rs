@@ -602,3 +602,21 @@ pub unsafe fn winograd_output_f64(
     // SAFETY: forwarded contract; compiled for this level.
     unsafe { microkernel::winograd_output::<F64x4>(m, run, bias, y0, y1) }
 }
+
+/// Splits a row into its even and odd columns ([`microkernel::split_pairs`]).
+///
+/// # Safety
+/// The contract of [`microkernel::split_pairs`].
+pub unsafe fn split_pairs_f32(src: *const f32, pairs: usize, even: *mut f32, odd: *mut f32) {
+    // SAFETY: forwarded contract.
+    unsafe { microkernel::split_pairs::<F32x8>(src, pairs, even, odd) }
+}
+
+/// Splits a row into its even and odd columns ([`microkernel::split_pairs`]).
+///
+/// # Safety
+/// The contract of [`microkernel::split_pairs`].
+pub unsafe fn split_pairs_f64(src: *const f64, pairs: usize, even: *mut f64, odd: *mut f64) {
+    // SAFETY: forwarded contract.
+    unsafe { microkernel::split_pairs::<F64x4>(src, pairs, even, odd) }
+}
