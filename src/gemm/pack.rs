@@ -220,3 +220,40 @@ impl<'a, T: Copy> SharedOut<'a, T> {
         }
     }
 }
+
+/// The padded row of `src` (`left` columns of padding before it, through
+/// `mode`) split by column: `even[k]` its column `2k`, `odd[k]` its column
+/// `2k + 1` (the Winograd gather, so that the transforms read either at unit
+/// stride; the im2col path's two stride phases).
+pub(crate) fn split_row<T: Element>(
+    kern: &GemmKernel<T>,
+    src: &[T],
+    left: isize,
+    mode: crate::geometry::PaddingMode,
+    even: &mut [T],
+    odd: &mut [T],
+) {
+    let w = src.len();
+    let cols = (even.len() + odd.len()) as isize;
+    // Columns c with 0 <= c - left < w copy straight from the row (`left` may
+    // be negative: the row split from its column -left on).
+    let lo = left.clamp(0, cols);
+    let hi = (left + w as isize).clamp(lo, cols);
+    // Pairs of columns (2k, 2k + 1) inside the row, then the rest.
+    let (k0, k1) = ((lo + 1) / 2, hi / 2);
+    if k1 > k0 {
+        let src = &src[(2 * k0 - left) as usize..(2 * k1 - left) as usize];
+        let (k0, k1) = (k0 as usize, k1 as usize);
+        kern.split_pairs(src, &mut even[k0..k1], &mut odd[k0..k1]);
+    }
+    let (c0, c1) = (2 * k0, 2 * k1.max(k0));
+    for c in (0..c0).chain(c1..cols) {
+        let v = mode.source(c - left, w).map_or(T::ZERO, |s| src[s]);
+        let c = c as usize;
+        if c.is_multiple_of(2) {
+            even[c / 2] = v;
+        } else {
+            odd[c / 2] = v;
+        }
+    }
+}

@@ -411,6 +411,7 @@ impl Im2col {
     /// phase-split into `buf` (channels in parallel).
     fn prepare_image<'a, T: Element>(
         &self,
+        kern: &GemmKernel<T>,
         threads: usize,
         x: &'a [T],
         buf: &'a mut [T],
@@ -421,21 +422,28 @@ impl Im2col {
         let in_sp = self.p.input_spatial();
         let buf = &mut buf[..self.prepared_len()];
         parallel::for_each_chunk_mut(threads, buf, self.chan_stride, |c, dst| {
-            self.prepare_channel(dst, &x[c * in_sp..(c + 1) * in_sp]);
+            self.prepare_channel(kern, dst, &x[c * in_sp..(c + 1) * in_sp]);
         });
         buf
     }
 
     /// Writes channel `src` (one input channel) padded and phase-split into `dst`.
-    fn prepare_channel<T: Element>(&self, dst: &mut [T], src: &[T]) {
-        self.prepare_positions(dst, src, 0, self.plane);
+    fn prepare_channel<T: Element>(&self, kern: &GemmKernel<T>, dst: &mut [T], src: &[T]) {
+        self.prepare_positions(kern, dst, src, 0, self.plane);
     }
 
     /// Grid positions `first..first + plane` of every phase plane of channel `src`,
     /// padded, into `dst` (`plane` elements per phase): a whole channel
     /// (`first = 0`, `plane = self.plane`) or a band's part of it. Positions past
     /// the grid are zero.
-    fn prepare_positions<T: Element>(&self, dst: &mut [T], src: &[T], first: usize, plane: usize) {
+    fn prepare_positions<T: Element>(
+        &self,
+        kern: &GemmKernel<T>,
+        dst: &mut [T],
+        src: &[T],
+        first: usize,
+        plane: usize,
+    ) {
         let inp = self.p.input3();
         let pad = self.p.pad3();
         let mode = self.p.padding_mode();
@@ -449,28 +457,60 @@ impl Im2col {
             }
             mode.source(padded_pos as isize - pad[a].0 as isize, inp[a])
         };
+        // Two phases of stride 2 along rows are the even and odd columns of the
+        // padded rows: split by the level's kernel, both planes at once.
+        let pairs = s[2] == 2 && phases[2] == 2;
+        let padded_w = inp[2] + pad[2].0 + pad[2].1;
         let mut planes = dst.chunks_exact_mut(plane);
         for pd in 0..phases[0] {
             for ph in 0..phases[1] {
-                for pw in 0..phases[2] {
+                let mut pw = 0;
+                while pw < phases[2] {
                     let mut plane = planes.next().expect("one plane per phase");
+                    let mut odd_plane = match pairs {
+                        true => planes.next().expect("one plane per phase"),
+                        false => &mut [][..],
+                    };
                     // Row by row; a band's first and last rows partly.
                     let mut e = first;
                     while !plane.is_empty() {
                         let (r, i0) = (e / q[2], e % q[2]);
                         let (row, rest) = plane.split_at_mut((q[2] - i0).min(plane.len()));
+                        let (odd, odd_rest) =
+                            odd_plane.split_at_mut(if pairs { row.len() } else { 0 });
                         let (qd, qh) = (r / q[1], r % q[1]);
                         let sd = if qd < q[0] { source(0, qd, pd) } else { None };
                         match (sd, source(1, qh, ph)) {
                             (Some(d), Some(h)) => {
                                 let line = &src[(d * inp[1] + h) * inp[2]..][..inp[2]];
-                                self.prepare_row(row, line, pw, i0, &source);
+                                if pairs {
+                                    let left = pad[2].0 as isize - 2 * i0 as isize;
+                                    pack::split_row(kern, line, left, mode, row, odd);
+                                    // Past the padded extent: zero, as in every phase.
+                                    let past = |c: usize| 2 * (i0 + c) >= padded_w;
+                                    for c in (0..row.len()).rev().take_while(|&c| past(c)) {
+                                        row[c] = T::ZERO;
+                                    }
+                                    for c in (0..odd.len())
+                                        .rev()
+                                        .take_while(|&c| 2 * (i0 + c) + 1 >= padded_w)
+                                    {
+                                        odd[c] = T::ZERO;
+                                    }
+                                } else {
+                                    self.prepare_row(row, line, pw, i0, &source);
+                                }
                             }
-                            _ => row.fill(T::ZERO),
+                            _ => {
+                                row.fill(T::ZERO);
+                                odd.fill(T::ZERO);
+                            }
                         }
                         e += row.len();
                         plane = rest;
+                        odd_plane = odd_rest;
                     }
+                    pw += if pairs { 2 } else { 1 };
                 }
             }
         }
@@ -582,7 +622,7 @@ impl Im2col {
             (&mut apack[..pack_len], k * kern.a_step()),
             (&mut prepared[..prep_len], self.chan_stride),
             |i, dst| self.pack_weight_tile(raw, kern.a_shape(), i, dst),
-            |c, dst| self.prepare_channel(dst, &input[c * in_sp..(c + 1) * in_sp]),
+            |c, dst| self.prepare_channel(kern, dst, &input[c * in_sp..(c + 1) * in_sp]),
         );
         let apack = match weight {
             Weights::Raw(_) => &*apack,
@@ -601,7 +641,7 @@ impl Im2col {
                 let b_image = if ready {
                     &slot[..plen]
                 } else {
-                    self.prepare_image(threads, x, slot)
+                    self.prepare_image(kern, threads, x, slot)
                 };
                 // LOOP 5 (rows of A beyond L2), then the pixel panels of every group in parallel.
                 for t0 in (0..tiles).step_by(per_block) {
@@ -800,7 +840,7 @@ impl Im2col {
                     None => self.grid_position(c0),
                 };
                 let x = &input[n * in_image..(n + 1) * in_image];
-                self.prepare_band(band, 1, x, first, buf);
+                self.prepare_band(kern, band, 1, x, first, buf);
                 let buf = &*buf;
                 // SAFETY: image n's outputs are written only by the tasks of its
                 // bands, and each output pixel belongs to one band's panels.
@@ -849,6 +889,7 @@ impl Im2col {
     /// past the plane are zero).
     fn prepare_band<T: Element>(
         &self,
+        kern: &GemmKernel<T>,
         band: &Band,
         threads: usize,
         x: &[T],
@@ -858,7 +899,13 @@ impl Im2col {
         let in_sp = self.p.input_spatial();
         let len = band.len(&self.p);
         parallel::for_each_chunk_mut(threads, &mut buf[..len], band.chan_stride, |c, chan| {
-            self.prepare_positions(chan, &x[c * in_sp..(c + 1) * in_sp], first, band.plane);
+            self.prepare_positions(
+                kern,
+                chan,
+                &x[c * in_sp..(c + 1) * in_sp],
+                first,
+                band.plane,
+            );
         });
     }
 
@@ -1192,10 +1239,10 @@ impl Im2col {
             let first = self.grid_position(pb);
             let b_image: &[T] = match &self.band {
                 Some(band) => {
-                    self.prepare_band(band, threads, x, first, prepared);
+                    self.prepare_band(kern, band, threads, x, first, prepared);
                     prepared
                 }
-                None => self.prepare_image(threads, x, prepared),
+                None => self.prepare_image(kern, threads, x, prepared),
             };
             for g in 0..groups {
                 let gy = &grad_output[(n * p.out_channels() + g * cout_g) * pixels + pb..];

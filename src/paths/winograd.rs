@@ -40,7 +40,7 @@
 
 use crate::element::Element;
 use crate::error::{Result, XcorrError};
-use crate::gemm::pack::SharedOut;
+use crate::gemm::pack::{self, SharedOut};
 use crate::geometry::{Op, Problem};
 use crate::isa::GemmKernel;
 use crate::parallel;
@@ -669,42 +669,14 @@ impl Winograd {
                 continue;
             };
             let (even, odd) = dst.split_at_mut(half);
-            split_row(kern, &x[ih * w..(ih + 1) * w], pad[2].0, mode, even, odd);
-        }
-    }
-}
-
-/// The padded row of `src` (`left` columns of padding before it, through
-/// `mode`) split by column: `even[k]` its column `2k`, `odd[k]` its column
-/// `2k + 1`, so that the transforms read either at unit stride.
-fn split_row<T: Element>(
-    kern: &GemmKernel<T>,
-    src: &[T],
-    left: usize,
-    mode: crate::geometry::PaddingMode,
-    even: &mut [T],
-    odd: &mut [T],
-) {
-    let w = src.len();
-    let cols = even.len() + odd.len();
-    // Columns c with 0 <= c - left < w copy straight from the row.
-    let lo = left.min(cols);
-    let hi = (left + w).min(cols);
-    // Pairs of columns (2k, 2k + 1) inside the row, then the rest.
-    let (k0, k1) = (lo.div_ceil(2), hi / 2);
-    if k1 > k0 {
-        let src = &src[2 * k0 - left..2 * k1 - left];
-        kern.split_pairs(src, &mut even[k0..k1], &mut odd[k0..k1]);
-    }
-    let (c0, c1) = (2 * k0, 2 * k1.max(k0));
-    for c in (0..c0).chain(c1..cols) {
-        let v = mode
-            .source(c as isize - left as isize, w)
-            .map_or(T::ZERO, |s| src[s]);
-        if c % 2 == 0 {
-            even[c / 2] = v;
-        } else {
-            odd[c / 2] = v;
+            pack::split_row(
+                kern,
+                &x[ih * w..(ih + 1) * w],
+                pad[2].0 as isize,
+                mode,
+                even,
+                odd,
+            );
         }
     }
 }
