@@ -490,3 +490,29 @@ fn fuzz_regression_huge_padding() {
         assert!(matches!(r, Err(XcorrError::Overflow { .. })), "{r:?}");
     }
 }
+
+/// The GEMM's scratch too short (or a buffer): a typed error, C untouched; a
+/// longer workspace is fine (one buffer for several sizes).
+#[test]
+fn gemm_workspace_too_short() {
+    use xcorr::gemm::{gemm_with_workspace, gemm_workspace_len};
+    use xcorr::isa::Isa;
+    let (m, n, k) = (13, 7, 5);
+    let (a, b) = (vec![1.0f32; m * k], vec![1.0f32; k * n]);
+    for isa in Isa::supported().filter(|&i| i != Isa::Scalar) {
+        let need = gemm_workspace_len::<f32>(isa, m, k);
+        assert!(need >= m * k, "{isa}: {need}");
+        let mut c = vec![7.0f32; m * n];
+        let mut ws = vec![0.0f32; need - 1];
+        let e = gemm_with_workspace(isa, 2, m, n, k, &a, k, &b, n, &mut c, n, &mut ws).unwrap_err();
+        assert!(
+            matches!(e, XcorrError::BufferLength { buffer: Buffer::Workspace, expected, got } if expected == need && got == need - 1),
+            "{e}"
+        );
+        assert!(msg(&e).contains("workspace"), "{}", msg(&e));
+        assert!(c.iter().all(|&v| v == 7.0), "{isa}: wrote before refusing");
+        let mut ws = vec![0.0f32; need + 100];
+        gemm_with_workspace(isa, 2, m, n, k, &a, k, &b, n, &mut c, n, &mut ws).unwrap();
+        assert!(c.iter().all(|&v| v == 5.0));
+    }
+}

@@ -107,4 +107,24 @@ fn execute_with_workspace_allocates_nothing() {
             }
         }
     }
+    gemm_with_workspace_allocates_nothing();
+}
+
+/// `gemm_with_workspace` allocates nothing either, on 1 and 2 threads (called
+/// from the one test of this binary).
+fn gemm_with_workspace_allocates_nothing() {
+    use xcorr::gemm::{gemm_with_workspace, gemm_workspace_len};
+    let (m, n, k) = (100, 200, 60);
+    let mut r = Rng(3);
+    let (a, b) = (r.vec::<f32>(m * k), r.vec::<f32>(k * n));
+    let mut c = vec![0.0f32; m * n];
+    let isa = xcorr::isa::Isa::active();
+    let mut ws = vec![0.0f32; gemm_workspace_len::<f32>(isa, m, k)];
+    for threads in [1, 2] {
+        gemm_with_workspace(isa, threads, m, n, k, &a, k, &b, n, &mut c, n, &mut ws).unwrap();
+        let count = allocations_during(threads, || {
+            gemm_with_workspace(isa, threads, m, n, k, &a, k, &b, n, &mut c, n, &mut ws).unwrap();
+        });
+        assert_eq!(count, 0, "{threads} threads: {count} allocations");
+    }
 }

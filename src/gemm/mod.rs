@@ -139,7 +139,8 @@ impl Blocking {
 /// `emit(row0, rows, cbuf)`, where row `r` of the block is `cbuf[r·NR ..]`,
 /// plus `bias[row]` where a bias is given.
 /// `pack_b(dst, k0, kc)` fills the `kc × NR` panel of B rows `k0..k0 + kc`
-/// (zero past the valid columns); see [`row_packer`] for B read through a row table.
+/// (zero past the valid columns), e.g. through [`GemmKernel::pack_b`] for B read
+/// through a row table.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn column_panel<T: Element>(
     scratch: &mut Scratch<T>,
@@ -257,17 +258,6 @@ pub(crate) struct DirectC<'a, T> {
     pub ldc: usize,
 }
 
-/// The B packer for B rows read through `rows` from `b`, columns `col..col + n`.
-pub(crate) fn row_packer<'a, T: Element>(
-    kern: &'a GemmKernel<T>,
-    b: &'a [T],
-    rows: &'a RowTable,
-    col: usize,
-    n: usize,
-) -> impl Fn(&mut [T], usize, usize) + 'a {
-    move |dst, k0, kc| kern.pack_b(dst, b, rows, k0, kc, col, n)
-}
-
 /// `C = A·B` for row-major `A` (`m × k`, leading dimension `lda`), `B` (`k × n`,
 /// `ldb`) and `C` (`m × n`, `ldc`), with the microkernels of `isa`
 /// (`Isa::Scalar` runs plain loops), on `threads` threads.
@@ -297,9 +287,45 @@ pub fn gemm<T: Element>(
     c: &mut [T],
     ldc: usize,
 ) -> Result<()> {
+    let mut ws = vec![T::ZERO; gemm_workspace_len::<T>(isa, m, k)];
+    gemm_with_workspace(isa, threads, m, n, k, a, lda, b, ldb, c, ldc, &mut ws)
+}
+
+/// Elements of scratch that [`gemm_with_workspace`] needs for an `m × k` A at
+/// level `isa` (its packed panels; 0 at `Scalar`). Saturating: a size no buffer
+/// has, never a wrapped one.
+pub fn gemm_workspace_len<T: Element>(isa: Isa, m: usize, k: usize) -> usize {
+    T::gemm_kernel(isa).map_or(0, |kern| {
+        let (mr, copies) = kern.a_shape();
+        m.div_ceil(mr).saturating_mul(mr * copies).saturating_mul(k)
+    })
+}
+
+/// [`gemm`] with caller-provided scratch of at least
+/// [`gemm_workspace_len`] elements: allocates nothing.
+///
+/// # Errors
+/// As [`gemm`]; `BufferLength` (`Workspace`) for scratch that is too short.
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_with_workspace<T: Element>(
+    isa: Isa,
+    threads: usize,
+    m: usize,
+    n: usize,
+    k: usize,
+    a: &[T],
+    lda: usize,
+    b: &[T],
+    ldb: usize,
+    c: &mut [T],
+    ldc: usize,
+    workspace: &mut [T],
+) -> Result<()> {
     let kern = T::gemm_kernel(isa.require()?);
     let blocking = kern.as_ref().map(Blocking::for_kernel);
-    gemm_blocked(kern, blocking, threads, m, n, k, a, lda, b, ldb, c, ldc)
+    gemm_blocked(
+        kern, blocking, threads, m, n, k, a, lda, b, ldb, c, ldc, workspace,
+    )
 }
 
 fn matrix_len(rows: usize, cols: usize, ld: usize) -> Option<usize> {
@@ -323,6 +349,7 @@ pub(crate) fn gemm_blocked<T: Element>(
     ldb: usize,
     c: &mut [T],
     ldc: usize,
+    workspace: &mut [T],
 ) -> Result<()> {
     for (what, ld, cols) in [("lda", lda, k), ("ldb", ldb, n), ("ldc", ldc, n)] {
         if ld < cols {
@@ -349,6 +376,16 @@ pub(crate) fn gemm_blocked<T: Element>(
             });
         }
     }
+    let need = kern
+        .as_ref()
+        .map_or(0, |kern| pack::packed_a_len(m, k, kern.a_shape()));
+    if workspace.len() < need {
+        return Err(XcorrError::BufferLength {
+            buffer: Buffer::Workspace,
+            expected: need,
+            got: workspace.len(),
+        });
+    }
     if m == 0 || n == 0 {
         return Ok(());
     }
@@ -372,9 +409,14 @@ pub(crate) fn gemm_blocked<T: Element>(
         return Ok(());
     };
 
-    let mut apack = vec![T::ZERO; pack::packed_a_len(m, k, kern.a_shape())];
-    pack::pack_a(&mut apack, a, lda, m, k, kern.a_shape());
-    let rows = RowTable::new((0..k).map(|kk| kk * ldb).collect());
+    // A packed tile by tile, in parallel (serial, it was 3% of a two-thread
+    // 1024³ product).
+    let apack = &mut workspace[..need];
+    let panel = k * kern.a_step();
+    parallel::for_each_chunk_mut(threads, apack, panel, |t, dst| {
+        pack::pack_a_tile_rows(dst, a, lda, m, k, kern.a_shape(), t, None)
+    });
+    let apack = &*apack;
     let panels = n.div_ceil(kern.nr);
     let out = SharedOut::new(c);
     let tiles = m.div_ceil(kern.mr);
@@ -396,8 +438,11 @@ pub(crate) fn gemm_blocked<T: Element>(
                         unsafe { out.write((row0 + r) * ldc + col, src) };
                     }
                 };
-                let (a, s, tiles) = (&apack, &mut scratch, block.clone());
-                let pack = row_packer(&kern, b, &rows, col, nr_valid);
+                let (a, s, tiles) = (apack, &mut scratch, block.clone());
+                let kern = &kern;
+                let pack = |dst: &mut [T], k0, kc| {
+                    kern.pack_b_strided(dst, b, ldb, k0, kc, col, nr_valid)
+                };
                 let out = &out;
                 // Full panels accumulate in place in C.
                 let direct = (nr_valid == kern.nr).then_some(DirectC {
@@ -406,7 +451,7 @@ pub(crate) fn gemm_blocked<T: Element>(
                     ldc,
                 });
                 let b = PanelB::Packed(&pack);
-                column_panel(s, &kern, blocking, a, m, tiles, k, b, None, direct, emit);
+                column_panel(s, kern, blocking, a, m, tiles, k, b, None, direct, emit);
             }
         });
     }
@@ -439,7 +484,11 @@ mod tests {
             kc,
             ..Blocking::for_kernel(k)
         });
-        gemm_blocked(kern, blk, threads, m, n, k, &a, lda, &b, ldb, &mut c, ldc).unwrap();
+        let mut ws = vec![0.0f64; gemm_workspace_len::<f64>(isa, m, k)];
+        gemm_blocked(
+            kern, blk, threads, m, n, k, &a, lda, &b, ldb, &mut c, ldc, &mut ws,
+        )
+        .unwrap();
         for i in 0..m {
             assert_eq!(
                 c[i * ldc..i * ldc + n],
@@ -460,8 +509,9 @@ mod tests {
             kc,
             ..Blocking::for_kernel(k)
         });
+        let mut ws = vec![0.0f32; gemm_workspace_len::<f32>(isa, m, k)];
         gemm_blocked(
-            kern, blk, threads, m, n, k, &a32, lda, &b32, ldb, &mut c32, ldc,
+            kern, blk, threads, m, n, k, &a32, lda, &b32, ldb, &mut c32, ldc, &mut ws,
         )
         .unwrap();
         for i in 0..m {

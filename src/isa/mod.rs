@@ -441,6 +441,51 @@ impl<T: Element> GemmKernel<T> {
         }
     }
 
+    /// As [`pack_b`](Self::pack_b) for a plain matrix, row `k` at `b[k·ldb ..]`:
+    /// its row offsets made on the stack, 256 rows at a time (no table to
+    /// allocate).
+    ///
+    /// # Panics
+    /// If a row `k0..k0 + kc` of `n <= NR` values from column `col` is past `b`,
+    /// or `dst` is shorter than `kc·NR`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn pack_b_strided(
+        &self,
+        dst: &mut [T],
+        b: &[T],
+        ldb: usize,
+        k0: usize,
+        kc: usize,
+        col: usize,
+        n: usize,
+    ) {
+        const ROWS: usize = 256;
+        let last = (k0 + kc).checked_sub(1).map(|k| k * ldb + col + n);
+        assert!(
+            n <= self.nr && dst.len() >= kc * self.nr && last.is_none_or(|e| e <= b.len()),
+            "pack_b_strided out of bounds"
+        );
+        let mut offsets = [0usize; ROWS];
+        for r0 in (0..kc).step_by(ROWS) {
+            let rows = ROWS.min(kc - r0);
+            for (i, o) in offsets[..rows].iter_mut().enumerate() {
+                *o = (k0 + r0 + i) * ldb;
+            }
+            // SAFETY: supported level; row k0 + r0 + i reads b[(k0 + r0 + i)·ldb + col
+            // ..][..n], at most `last` <= b.len() by the assert, and writes
+            // dst[(r0 + i)·NR ..][..NR] with r0 + i < kc.
+            unsafe {
+                (self.pack_b)(
+                    rows,
+                    b.as_ptr().add(col),
+                    offsets.as_ptr(),
+                    n,
+                    dst.as_mut_ptr().add(r0 * self.nr),
+                )
+            }
+        }
+    }
+
     /// Packs rows `k0..k0 + kc` of `rows` into `dst[k·NR ..]` from runs: for each
     /// `(src, col, len)` in `runs`, panel columns `col..col + len` of row `k` are
     /// `b[off + src ..][..len]`. The runs must cover `0..n` in order, without gaps or
