@@ -532,14 +532,20 @@ impl Plan {
                     Given::Packed(pw) => pw.finite.then_some(Weights::Packed(&pw.packed)),
                 };
                 let (threads, ws) = (self.run_threads(), workspace);
-                match weight {
-                    Some(weight) if self.all_finite(input)? => {
-                        w.0.forward(&kern, threads, input, weight, bias, output, ws)
+                // Non-finite weights are found before (the packing scans them);
+                // non-finite inputs by the outputs they make non-finite, which
+                // are then computed again on im2col (see `winograd::Finite`).
+                let direct = T::direct_kernel(self.isa).ok_or_else(|| self.no_kernels::<T>())?;
+                let finite = |x: &[T]| direct.all_finite(x);
+                let done = match weight {
+                    Some(weight) => {
+                        w.0.forward(&kern, threads, input, weight, bias, output, ws, &finite)
                     }
-                    _ => {
-                        w.1.fwd
-                            .forward(&kern, threads, input, Weights::Raw(raw), bias, output, ws)
-                    }
+                    None => false,
+                };
+                if !done {
+                    w.1.fwd
+                        .forward(&kern, threads, input, Weights::Raw(raw), bias, output, ws);
                 }
                 Ok(())
             }

@@ -440,9 +440,8 @@ pub(crate) fn gemm_blocked<T: Element>(
                 };
                 let (a, s, tiles) = (apack, &mut scratch, block.clone());
                 let kern = &kern;
-                let pack = |dst: &mut [T], k0, kc| {
-                    kern.pack_b_strided(dst, b, ldb, k0, kc, col, nr_valid)
-                };
+                let pack =
+                    |dst: &mut [T], k0, kc| kern.pack_b_strided(dst, b, ldb, k0, kc, col, nr_valid);
                 let out = &out;
                 // Full panels accumulate in place in C.
                 let direct = (nr_valid == kern.nr).then_some(DirectC {

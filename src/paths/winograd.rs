@@ -45,7 +45,17 @@ use crate::geometry::{Op, Problem};
 use crate::isa::GemmKernel;
 use crate::parallel;
 use crate::paths::Weights;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
+
+/// Whether every value of a slice is finite (the level's vector scan). The
+/// forward pass checks its outputs with it instead of scanning the input first:
+/// an output is computed only from the inputs of its own window (the
+/// transforms' rows and columns that reach it are those of the window), so it
+/// is non-finite exactly where the direct result is, and then the caller runs
+/// the im2col path instead (a tile's transform spreads `∞ - ∞` to its
+/// neighbours).
+pub(crate) type Finite<'a, T> = &'a (dyn Fn(&[T]) -> bool + Sync);
 
 /// Positions of the 4×4 transform: one GEMM each.
 const XI: usize = 16;
@@ -345,17 +355,19 @@ impl Winograd {
         bias: Option<&[T]>,
         output: &mut [T],
         workspace: &mut [T],
-    ) {
+        finite: Finite<'_, T>,
+    ) -> bool {
         if let Some(ph) = &self.phases {
             let sub = &ph.sub.p;
             let (images, rest) = workspace.split_at_mut(ph.split_len(sub));
             let (outs, ws) = rest.split_at_mut(sub.output_len());
             self.space_to_batch(ph, threads, input, images);
             let images = Source::Split(&*images);
-            ph.sub
-                .forward_from(kern, threads, images, weight, bias, outs, ws);
+            let ok = ph
+                .sub
+                .forward_from(kern, threads, images, weight, bias, outs, ws, finite);
             self.batch_to_space(ph, threads, outs, output);
-            return;
+            return ok;
         }
         self.forward_from(
             kern,
@@ -365,7 +377,8 @@ impl Winograd {
             bias,
             output,
             workspace,
-        );
+            finite,
+        )
     }
 
     /// [`forward`](Self::forward) of a problem without phases, its input rows
@@ -380,7 +393,8 @@ impl Winograd {
         bias: Option<&[T]>,
         output: &mut [T],
         workspace: &mut [T],
-    ) {
+        finite: Finite<'_, T>,
+    ) -> bool {
         let p = &self.p;
         let (mr, nr) = (kern.mr, kern.nr);
         let ch = self.chunks(mr, nr);
@@ -402,6 +416,8 @@ impl Winograd {
         let held: [Mutex<Option<&mut [T]>>; parallel::MAX_SCRATCH_SLOTS] =
             std::array::from_fn(|_| Mutex::new(free.next()));
         let split = TailSplit::new(tasks, workers, groups_tiles(p, mr));
+        // Cleared by a chunk that writes a non-finite output (see `Finite`).
+        let ok = AtomicBool::new(true);
         parallel::for_each_claimed(workers, split.items(), |w, claimed| {
             let mut slot = held[w].lock().unwrap_or_else(|e| e.into_inner());
             let slot = slot.as_deref_mut().expect("a workspace slot per worker");
@@ -411,9 +427,11 @@ impl Winograd {
                 let t0 = c * ch.panels * nr;
                 let t1 = (t0 + ch.panels * nr).min(self.th * self.tw);
                 let chunk = (n, t0, t1, rows);
-                self.chunk(kern, &ch, chunk, input, apack, bias, &out, slot);
+                let out = (&out, &ok, finite);
+                self.chunk(kern, &ch, chunk, input, apack, bias, out, slot);
             }
         });
+        ok.into_inner()
     }
 
     /// One chunk: tiles `t0..t1` of image `n`, output-channel row tiles `rows`
@@ -427,7 +445,7 @@ impl Winograd {
         input: Source<'_, T>,
         apack: &[T],
         bias: Option<&[T]>,
-        out: &SharedOut<'_, T>,
+        (out, ok, finite): (&SharedOut<'_, T>, &AtomicBool, Finite<'_, T>),
         slot: &mut [T],
     ) {
         let p = &self.p;
@@ -559,11 +577,15 @@ impl Winograd {
                 // output).
                 let (c0, c1) = (2 * jlo, (2 * jhi).min(ow));
                 let base = (n * p.out_channels() + co) * out_plane + 2 * i * ow;
+                let second = 2 * i + 1 < oh;
+                if !finite(&y0[c0..c1]) || (second && !finite(&y1[c0..c1])) {
+                    ok.store(false, Ordering::Relaxed);
+                }
                 // SAFETY: this chunk alone computes tiles t0..t1 of image n: their
                 // outputs, in every channel, are written by no other task.
                 unsafe {
                     out.write(base + c0, &y0[c0..c1]);
-                    if 2 * i + 1 < oh {
+                    if second {
                         out.write(base + ow + c0, &y1[c0..c1]);
                     }
                 }
