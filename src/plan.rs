@@ -39,9 +39,9 @@ pub enum Path {
     Separable,
     /// Winograd F(2×2, 3×3) on the GEMM engine: 2-D 3×3 layers with stride 1,
     /// dilated ones through their phases (`paths/winograd.rs`); gradients on
-    /// im2col. Its error follows
-    /// the magnitudes of 4×4 input tiles, not of each output's window: the
-    /// planner takes it only when allowed (`Planner::with_winograd`).
+    /// im2col. Its error follows `Σ|w|·max|x|` over each output's window, not
+    /// `Σ|x·w|`: the planner takes it only when allowed
+    /// (`Planner::with_winograd`).
     Winograd,
 }
 

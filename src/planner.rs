@@ -191,11 +191,12 @@ impl Planner {
     }
 
     /// Lets the planner choose the Winograd path (`Path::Winograd`), off by
-    /// default: its rounding error is bounded by the magnitudes of each 4×4 input
-    /// tile, not of each output's own 3×3 window, so an output whose window is
-    /// much smaller than its tile's neighbours can miss the crate's tolerance
-    /// rule (`|got - want| <= c·K·eps·Σ|x·w|`). On data of one scale (images,
-    /// activations) it meets it; see the README.
+    /// default: its transforms mix every input of an output's window with every
+    /// weight, so its rounding error is bounded by `Σ_ci Σ|w|·max|x|` over the
+    /// window rather than by `Σ|x·w|`, and an output whose large inputs meet
+    /// small weights (a border beside zero padding) can miss the crate's
+    /// tolerance rule (`|got - want| <= c·K·eps·Σ|x·w|`). On data of one scale
+    /// (images, activations) it meets it; see the README.
     pub fn with_winograd(mut self, allow: bool) -> Planner {
         self.winograd = allow;
         self

@@ -21,20 +21,21 @@
 //! Padding (all four modes) is applied while the input patch rows are gathered;
 //! the convolution flip while the weights are transformed.
 //!
-//! **Accuracy.** The transforms have coefficients 0, ±1 and ±½, but each output
-//! is computed from its whole 4×4 tile, not only from its own 3×3 window: its
-//! rounding error scales with the tile's magnitudes. The bound it meets is the
-//! crate's rule `2·K·eps·scale` with the scale taken over the tile, `|b| + Σ_ci
-//! (Σ_taps |w|)·max_tile |x|` (the property tests assert exactly that, on random
+//! **Accuracy.** The transforms have coefficients 0, ±1 and ±½; an output reads
+//! only its own 3×3 window, but the transforms mix every input of the window
+//! with every weight before the products are summed, so its rounding error
+//! follows `Σ|w|·max|x|` over the window, not `Σ|x·w|`. The bound it meets is
+//! the crate's rule `2·K·eps·scale` with that scale, `|b| + Σ_ci (Σ_taps
+//! |w|)·max_window |x|` (the property tests assert exactly that, on random
 //! problems of every padding mode, grouping and dilation). On the conformance
-//! vectors it meets the strict rule, whose scale is the output's own window
-//! `Σ|x·w|`; a random single-channel problem with two rows of zero padding
-//! missed that one by 1.5×, and an output whose window is much smaller than its
-//! tile's (a dark pixel beside a bright one, a border beside zero padding) can
-//! miss it by more. The planner therefore chooses this path only when asked to
-//! (`Planner::with_winograd`); `Plan::with_path` forces it. A non-finite input or
-//! weight would spread through a tile's transform to its neighbours' outputs
-//! (`∞ - ∞`), so such calls take the im2col path instead.
+//! vectors it meets the strict rule, whose scale is `Σ|x·w|`; a random
+//! single-channel problem with two rows of zero padding missed that one by
+//! 1.5×, and outputs whose large inputs meet small weights (a border beside
+//! zero padding) can miss it by more. The planner therefore chooses this path
+//! only when asked to (`Planner::with_winograd`); `Plan::with_path` forces it.
+//! The transforms can turn an infinite value into NaN (`∞ - ∞`) where the direct
+//! sum gives `±∞`: weights are scanned for that, and inputs are found by the
+//! outputs they make non-finite ([`Finite`]); either sends the call to im2col.
 //!
 //! The gradients of a Winograd plan run on the GEMM engine (im2col).
 
@@ -50,11 +51,11 @@ use std::sync::Mutex;
 
 /// Whether every value of a slice is finite (the level's vector scan). The
 /// forward pass checks its outputs with it instead of scanning the input first:
-/// an output is computed only from the inputs of its own window (the
-/// transforms' rows and columns that reach it are those of the window), so it
-/// is non-finite exactly where the direct result is, and then the caller runs
-/// the im2col path instead (a tile's transform spreads `∞ - ∞` to its
-/// neighbours).
+/// an output is computed only from the inputs of its own window (the rows and
+/// columns of `Bᵀ d B` that reach it through `Aᵀ M A` are those of the window),
+/// so it is non-finite exactly where the direct result is; the caller then runs
+/// the im2col path, since the transforms may give NaN (`∞ - ∞`) where the direct
+/// sum gives `±∞`.
 pub(crate) type Finite<'a, T> = &'a (dyn Fn(&[T]) -> bool + Sync);
 
 /// Positions of the 4×4 transform: one GEMM each.

@@ -192,12 +192,10 @@ pub fn check_winograd_against_reference_all(p: &Problem, seed: u64, make: PlanFa
 }
 
 /// The scale of the Winograd path's error bound, per output: `|b| + Σ_ci
-/// (Σ_taps |w|) · max |x|`, the maximum over the 4×4 input tile that its 2×2
-/// output tile is computed from (in the padded input: rows `a + d·(r0 + i)`
-/// for output row `a + d·r`, `r0` = `r` rounded down to even, `i < 4`; columns
-/// likewise; through the padding mode, beyond the input's padding too). Each
-/// output of a tile is computed from the whole tile, so its rounding error
-/// follows these magnitudes rather than those of its own window.
+/// (Σ_taps |w|) · max |x|`, the maximum over the output's window (in the padded
+/// input, through the padding mode). The transforms mix every input of the
+/// window with every weight (`Bᵀ d B`, `G g Gᵀ`), so the rounding error follows
+/// these magnitudes rather than `Σ|x·w|`.
 pub fn winograd_forward_scale<T: Element>(
     p: &Problem,
     x: &[T],
@@ -215,11 +213,7 @@ pub fn winograd_forward_scale<T: Element>(
         p.out_channels(),
         p.out_channels_per_group(),
     );
-    let tile = |o: usize, d: usize| {
-        let (a, r) = (o % d, o / d);
-        let r0 = r - r % 2;
-        (0..4).map(move |i| (a + d * (r0 + i)) as isize)
-    };
+    let tile = |o: usize, d: usize| (0..3).map(move |i| (o + d * i) as isize);
     let mut scale = Vec::with_capacity(p.output_len());
     for n in 0..p.batch() {
         for co in 0..cout {
