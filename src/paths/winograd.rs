@@ -165,9 +165,8 @@ impl Winograd {
             let d = [p.dilation()[0], p.dilation()[1]];
             let (inp, pad) = (p.input3(), p.pad3());
             let padded = |ax: usize| inp[ax] + pad[ax].0 + pad[ax].1;
-            // Blocks of even extent: a tile of valid outputs then reads its own
-            // block only (its 4×4 input tile is that of the dilated kernel), not
-            // the first rows or columns of the next phase.
+            // Blocks of even extent, so that no tile straddles two phases (its
+            // 4×4 input tile is then that of the dilated kernel).
             let even = |ax: usize, d: usize| padded(ax).div_ceil(2 * d) * 2;
             let (sh, sw) = (even(1, d[0]), even(2, d[1]));
             let sub = Problem::builder()
