@@ -217,6 +217,37 @@ pub mod scale {
         acc
     }
 
+    /// `|b| + Σ_ci (Σ_taps |w|)·max |x|` per output element, the maximum over the
+    /// element's window: the scale of the Winograd path's bound, whose
+    /// transforms mix every input of a window with every weight before the sum,
+    /// so that its error follows these magnitudes rather than `Σ|x·w|`.
+    pub fn forward_mixed<T: Element>(
+        p: &Problem,
+        input: &[T],
+        weight: &[T],
+        bias: Option<&[T]>,
+    ) -> Vec<f64> {
+        let (cin_g, taps) = (p.in_channels_per_group(), p.kernel_spatial());
+        let n = p.output_len() * cin_g;
+        let (mut max_x, mut sum_w) = (vec![0.0f64; n], vec![0.0f64; n]);
+        for_each_term(p, |o, i, w| {
+            let k = o * cin_g + (w / taps) % cin_g;
+            max_x[k] = max_x[k].max(value(input, i).abs());
+            sum_w[k] += weight[w].to_f64().abs();
+        });
+        (0..p.output_len())
+            .map(|o| {
+                let b = bias.map_or(0.0, |b| b[out_channel(p, o)].to_f64().abs());
+                let k = o * cin_g..(o + 1) * cin_g;
+                b + max_x[k.clone()]
+                    .iter()
+                    .zip(&sum_w[k])
+                    .map(|(x, w)| x * w)
+                    .sum::<f64>()
+            })
+            .collect()
+    }
+
     /// `Σ|gy·w|` per input element.
     pub fn backward_input<T: Element>(p: &Problem, weight: &[T], grad_output: &[T]) -> Vec<f64> {
         let mut acc = vec![0.0f64; p.input_len()];

@@ -184,67 +184,11 @@ pub fn check_plan_against_reference<T: Element>(p: &Problem, seed: u64, make: Pl
 }
 
 /// [`check_plan_against_reference`] for a Winograd plan: its forward pass with
-/// the scale of [`winograd_forward_scale`] (the documented bound of that path),
+/// the scale of `reference::scale::forward_mixed` (the documented bound of that path),
 /// its gradients (on im2col) with the usual one.
 pub fn check_winograd_against_reference_all(p: &Problem, seed: u64, make: PlanFactory) {
     check_against_reference::<f32>(p, seed, make, true);
     check_against_reference::<f64>(p, seed, make, true);
-}
-
-/// The scale of the Winograd path's error bound, per output: `|b| + Σ_ci
-/// (Σ_taps |w|) · max |x|`, the maximum over the output's window (in the padded
-/// input, through the padding mode). The transforms mix every input of the
-/// window with every weight (`Bᵀ d B`, `G g Gᵀ`), so the rounding error follows
-/// these magnitudes rather than `Σ|x·w|`.
-pub fn winograd_forward_scale<T: Element>(
-    p: &Problem,
-    x: &[T],
-    w: &[T],
-    b: Option<&[T]>,
-) -> Vec<f64> {
-    let (inp, out) = (p.input_shape(), p.output_shape());
-    let (h, wd, oh, ow) = (inp[0], inp[1], out[0], out[1]);
-    let (dh, dw) = (p.dilation()[0], p.dilation()[1]);
-    let (top, left) = (p.padding()[0].0 as isize, p.padding()[1].0 as isize);
-    let mode = p.padding_mode();
-    let (cin, cin_g, cout, cout_g) = (
-        p.in_channels(),
-        p.in_channels_per_group(),
-        p.out_channels(),
-        p.out_channels_per_group(),
-    );
-    let tile = |o: usize, d: usize| (0..3).map(move |i| (o + d * i) as isize);
-    let mut scale = Vec::with_capacity(p.output_len());
-    for n in 0..p.batch() {
-        for co in 0..cout {
-            let g = co / cout_g;
-            for oy in 0..oh {
-                for ox in 0..ow {
-                    let mut s = b.map_or(0.0, |b| b[co].to_f64().abs());
-                    for cg in 0..cin_g {
-                        let ci = g * cin_g + cg;
-                        let taps = &w[(co * cin_g + cg) * 9..][..9];
-                        let wsum: f64 = taps.iter().map(|v| v.to_f64().abs()).sum();
-                        let plane = &x[(n * cin + ci) * h * wd..][..h * wd];
-                        let mut xmax = 0.0f64;
-                        for r in tile(oy, dh) {
-                            let Some(iy) = mode.source(r - top, h) else {
-                                continue;
-                            };
-                            for c in tile(ox, dw) {
-                                if let Some(ix) = mode.source(c - left, wd) {
-                                    xmax = xmax.max(plane[iy * wd + ix].to_f64().abs());
-                                }
-                            }
-                        }
-                        s += wsum * xmax;
-                    }
-                    scale.push(s);
-                }
-            }
-        }
-    }
-    scale
 }
 
 fn check_against_reference<T: Element>(p: &Problem, seed: u64, make: PlanFactory, tile: bool) {
@@ -262,7 +206,7 @@ fn check_against_reference<T: Element>(p: &Problem, seed: u64, make: PlanFactory
     plan.forward(&x, &w, Some(&b), &mut got).unwrap();
     reference::forward(p, &x, &w, Some(&b), &mut want).unwrap();
     let s = if tile {
-        winograd_forward_scale(p, &x, &w, Some(&b))
+        reference::scale::forward_mixed(p, &x, &w, Some(&b))
     } else {
         reference::scale::forward(p, &x, &w, Some(&b))
     };
