@@ -295,10 +295,7 @@ pub fn gemm<T: Element>(
 /// level `isa` (its packed panels; 0 at `Scalar`). Saturating: a size no buffer
 /// has, never a wrapped one.
 pub fn gemm_workspace_len<T: Element>(isa: Isa, m: usize, k: usize) -> usize {
-    T::gemm_kernel(isa).map_or(0, |kern| {
-        let (mr, copies) = kern.a_shape();
-        m.div_ceil(mr).saturating_mul(mr * copies).saturating_mul(k)
-    })
+    T::gemm_kernel(isa).map_or(0, |kern| pack::packed_a_len(m, k, kern.a_shape()))
 }
 
 /// [`gemm`] with caller-provided scratch of at least

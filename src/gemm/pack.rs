@@ -100,9 +100,10 @@ fn pack_full<T: Element, const MR: usize>(
     }
 }
 
-/// Length of [`pack_a`]'s output.
+/// Length of [`pack_a`]'s output. Saturating: a size no buffer has, never a
+/// wrapped one.
 pub fn packed_a_len(m: usize, k: usize, (mr, copies): (usize, usize)) -> usize {
-    m.div_ceil(mr) * k * mr * copies
+    m.div_ceil(mr).saturating_mul(mr * copies).saturating_mul(k)
 }
 
 /// A mutable output buffer shared by tasks that write disjoint parts of it.

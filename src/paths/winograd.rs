@@ -112,9 +112,7 @@ struct Phases {
 impl Phases {
     /// Elements of the permuted images in the split layout (`sub` their problem).
     fn split_len(&self, sub: &Problem) -> usize {
-        (sub.batch() * sub.in_channels())
-            .saturating_mul(2 * self.sub.th + 2)
-            .saturating_mul(self.cols.len())
+        (sub.batch() * sub.in_channels()).saturating_mul(self.sub.split_plane())
     }
 }
 
@@ -218,6 +216,12 @@ impl Winograd {
             Some(ph) => (ph.sub.th * ph.sub.tw, true),
             None => (self.th * self.tw, false),
         }
+    }
+
+    /// Elements of one channel's image in the split layout of
+    /// [`Source::Split`]: `2·th + 2` rows of `2·(tw + 1)`.
+    fn split_plane(&self) -> usize {
+        (2 * self.th + 2).saturating_mul(2 * (self.tw + 1))
     }
 
     fn chunks(&self, mr: usize, nr: usize) -> Chunks {
@@ -501,7 +505,7 @@ impl Winograd {
         let vstride = vxi;
         let half = tw + 1;
         let first = tile_rows.start;
-        let split_plane = (2 * self.th + 2) * 2 * half;
+        let split_plane = self.split_plane();
         for ci in 0..cin {
             // The chunk's padded rows, each gathered once: tile row i reads rows
             // 2(i - first) .. + 4 of them.
@@ -609,7 +613,7 @@ impl Winograd {
         let (dh, sh) = (ph.d[0], ph.sh);
         let hp = h + pad[1].0 + pad[1].1;
         let width = ph.cols.len();
-        let plane = ph.split_len(&ph.sub.p) / p.batch() / p.in_channels();
+        let plane = ph.sub.split_plane();
         parallel::for_each_chunk_mut(threads, images, plane, |i, plane| {
             let x = &input[i * h * w..][..h * w];
             for (row, dst) in plane.chunks_exact_mut(width).enumerate() {
