@@ -27,6 +27,7 @@
 #![warn(missing_debug_implementations)]
 
 pub mod api;
+mod cache;
 pub mod check;
 pub mod element;
 pub mod error;

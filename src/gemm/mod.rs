@@ -29,8 +29,6 @@
 
 pub mod pack;
 
-use std::sync::OnceLock;
-
 use crate::element::Element;
 use crate::error::{Buffer, Result, XcorrError};
 use crate::isa::{GemmKernel, Isa};
@@ -63,41 +61,6 @@ impl<T: Element> Scratch<T> {
     }
 }
 
-/// Cache sizes in bytes (L1d, L2), from sysfs on Linux, else common defaults.
-fn cache_sizes() -> (usize, usize) {
-    static SIZES: OnceLock<(usize, usize)> = OnceLock::new();
-    *SIZES.get_or_init(|| {
-        let read = |index: usize| -> Option<usize> {
-            let base = format!("/sys/devices/system/cpu/cpu0/cache/index{index}");
-            let level = std::fs::read_to_string(format!("{base}/level")).ok()?;
-            let kind = std::fs::read_to_string(format!("{base}/type")).ok()?;
-            let size = std::fs::read_to_string(format!("{base}/size")).ok()?;
-            let size = size.trim();
-            let bytes = match size.strip_suffix('K') {
-                Some(k) => k.parse::<usize>().ok()? * 1024,
-                None => match size.strip_suffix('M') {
-                    Some(m) => m.parse::<usize>().ok()? * 1024 * 1024,
-                    None => size.parse().ok()?,
-                },
-            };
-            Some(match (level.trim(), kind.trim()) {
-                ("1", "Data") => bytes,
-                ("2", _) => bytes | (1 << 62),
-                _ => return None,
-            })
-        };
-        let (mut l1, mut l2) = (32 * 1024, 512 * 1024);
-        for i in 0..4 {
-            match read(i) {
-                Some(v) if v & (1 << 62) != 0 => l2 = v & !(1 << 62),
-                Some(v) => l1 = v,
-                None => {}
-            }
-        }
-        (l1, l2)
-    })
-}
-
 /// Cache blocking of the loop nest.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Blocking {
@@ -114,7 +77,7 @@ impl Blocking {
     /// KC so that the packed B panel (KC × NR) fills about half of L1, leaving room
     /// for the A panels that stream past it; MC as large as `cbuf` allows.
     pub fn for_kernel<T: Element>(kern: &GemmKernel<T>) -> Blocking {
-        let (l1, l2) = cache_sizes();
+        let crate::cache::Caches { l1, l2, .. } = crate::cache::caches();
         let row_bytes = kern.nr * std::mem::size_of::<T>();
         let kc = (l1 / 2 / row_bytes).clamp(16, KC_MAX);
         let mc = (CBUF_LEN / kern.nr / kern.mr).max(1) * kern.mr;

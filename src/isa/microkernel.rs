@@ -524,7 +524,13 @@ type RowsArgs<'a, V, const R: usize> = (
 /// # Safety
 /// As [`direct_rows`].
 #[inline(always)]
-unsafe fn row_blocks<V: Vector, const R: usize, const NV: usize, const FETCH: bool>(
+unsafe fn row_blocks<
+    V: Vector,
+    const R: usize,
+    const NV: usize,
+    const FETCH: bool,
+    const STREAM: bool,
+>(
     args: RowsArgs<'_, V, R>,
     kh: usize,
     taps: usize,
@@ -533,25 +539,31 @@ unsafe fn row_blocks<V: Vector, const R: usize, const NV: usize, const FETCH: bo
 ) -> usize {
     // SAFETY: the caller's contract.
     unsafe {
-        let j = direct_rows_blocks::<V, R, NV, FETCH>(args, kh, taps, dil, j);
+        let j = direct_rows_blocks::<V, R, NV, FETCH, STREAM>(args, kh, taps, dil, j);
         let j = if NV > 3 {
-            direct_rows_blocks::<V, R, 3, FETCH>(args, kh, taps, dil, j)
+            direct_rows_blocks::<V, R, 3, FETCH, STREAM>(args, kh, taps, dil, j)
         } else {
             j
         };
-        direct_rows_blocks::<V, R, 2, FETCH>(args, kh, taps, dil, j)
+        direct_rows_blocks::<V, R, 2, FETCH, STREAM>(args, kh, taps, dil, j)
     }
 }
 
 /// A block's accumulators at column `j` of [`direct_rows`]: the output there
-/// (`accumulate`) or the bias; with `FETCH`, the output lines a few blocks on
-/// are prefetched for ownership (their stores then need not wait for them, on
-/// images larger than L2).
+/// (`accumulate`) or the bias; with `FETCH` and not `STREAM`, the output lines a
+/// few blocks on are prefetched for ownership (their stores then need not wait
+/// for them, on images larger than L2; streamed stores need no line).
 ///
 /// # Safety
 /// As [`direct_rows`], with `j + NV·LANES <= n`.
 #[inline(always)]
-unsafe fn block_start<V: Vector, const R: usize, const NV: usize, const FETCH: bool>(
+unsafe fn block_start<
+    V: Vector,
+    const R: usize,
+    const NV: usize,
+    const FETCH: bool,
+    const STREAM: bool,
+>(
     out: &[*mut V::Elem; R],
     j: usize,
     bias: V::Elem,
@@ -562,7 +574,7 @@ unsafe fn block_start<V: Vector, const R: usize, const NV: usize, const FETCH: b
         let l = V::LANES;
         let mut acc = [[V::zero(); NV]; R];
         for (r, acc) in acc.iter_mut().enumerate() {
-            if FETCH {
+            if FETCH && !STREAM {
                 for v in 0..NV {
                     V::prefetch_write(out[r].wrapping_add(j + (PREFETCH_BLOCKS * NV + v) * l));
                 }
@@ -579,12 +591,13 @@ unsafe fn block_start<V: Vector, const R: usize, const NV: usize, const FETCH: b
     }
 }
 
-/// Stores a block's accumulators at column `j` of [`direct_rows`].
+/// Stores a block's accumulators at column `j` of [`direct_rows`]; with
+/// `STREAM`, past the caches ([`Vector::store_stream`]).
 ///
 /// # Safety
-/// As [`block_start`].
+/// As [`block_start`]; with `STREAM`, every `out[r] + j` is aligned to a vector.
 #[inline(always)]
-unsafe fn block_store<V: Vector, const R: usize, const NV: usize>(
+unsafe fn block_store<V: Vector, const R: usize, const NV: usize, const STREAM: bool>(
     acc: &[[V; NV]; R],
     out: &[*mut V::Elem; R],
     j: usize,
@@ -592,8 +605,15 @@ unsafe fn block_store<V: Vector, const R: usize, const NV: usize>(
     // SAFETY: the caller's contract.
     unsafe {
         for (r, acc) in acc.iter().enumerate() {
-            for (v, a) in acc.iter().enumerate() {
-                a.store(out[r].add(j + v * V::LANES));
+            let p = out[r].add(j);
+            if STREAM {
+                for (v, a) in acc.iter().enumerate() {
+                    a.store_stream(p.add(v * V::LANES));
+                }
+            } else {
+                for (v, a) in acc.iter().enumerate() {
+                    a.store(p.add(v * V::LANES));
+                }
             }
         }
     }
@@ -606,7 +626,13 @@ unsafe fn block_store<V: Vector, const R: usize, const NV: usize>(
 /// As [`direct_rows`].
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-unsafe fn direct_rows_blocks<V: Vector, const R: usize, const NV: usize, const FETCH: bool>(
+unsafe fn direct_rows_blocks<
+    V: Vector,
+    const R: usize,
+    const NV: usize,
+    const FETCH: bool,
+    const STREAM: bool,
+>(
     (inp, w, out, n, bias, accumulate): RowsArgs<'_, V, R>,
     kh: usize,
     taps: usize,
@@ -621,7 +647,7 @@ unsafe fn direct_rows_blocks<V: Vector, const R: usize, const NV: usize, const F
         let mut j = j0;
         // Blocks of R rows × NV vectors.
         while j + NV * l <= n {
-            let mut acc = block_start::<V, R, NV, FETCH>(out, j, bias, accumulate);
+            let mut acc = block_start::<V, R, NV, FETCH, STREAM>(out, j, bias, accumulate);
             for d in 0..planes {
                 let wd = w.add(d * kh * taps);
                 for (ir, &row) in inp[d * per_plane..(d + 1) * per_plane].iter().enumerate() {
@@ -654,7 +680,7 @@ unsafe fn direct_rows_blocks<V: Vector, const R: usize, const NV: usize, const F
                     }
                 }
             }
-            block_store(&acc, out, j);
+            block_store::<V, R, NV, STREAM>(&acc, out, j);
             j += NV * l;
         }
         j
@@ -695,6 +721,7 @@ unsafe fn direct_rows_blocks_k<
     const R: usize,
     const NV: usize,
     const FETCH: bool,
+    const STREAM: bool,
     const K: usize,
 >(
     (inp, w, out, n, bias, accumulate): RowsArgs<'_, V, R>,
@@ -707,7 +734,7 @@ unsafe fn direct_rows_blocks_k<
         let planes = inp.len() / per_plane;
         let mut j = j0;
         while j + NV * l <= n {
-            let mut acc = block_start::<V, R, NV, FETCH>(out, j, bias, accumulate);
+            let mut acc = block_start::<V, R, NV, FETCH, STREAM>(out, j, bias, accumulate);
             for d in 0..planes {
                 let wd = w.add(d * K * K);
                 let mut wk = [[V::zero(); K]; K];
@@ -740,7 +767,7 @@ unsafe fn direct_rows_blocks_k<
                     }
                 });
             }
-            block_store(&acc, out, j);
+            block_store::<V, R, NV, STREAM>(&acc, out, j);
             j += NV * l;
         }
         j
@@ -767,6 +794,7 @@ unsafe fn direct_rows_blocks_cols<
     const R: usize,
     const NV: usize,
     const FETCH: bool,
+    const STREAM: bool,
     const K: usize,
 >(
     (inp, w, out, n, bias, accumulate): RowsArgs<'_, V, R>,
@@ -781,7 +809,7 @@ unsafe fn direct_rows_blocks_cols<
         let taps = core::hint::black_box(K);
         let mut j = j0;
         while j + NV * l <= n {
-            let mut acc = block_start::<V, R, NV, FETCH>(out, j, bias, accumulate);
+            let mut acc = block_start::<V, R, NV, FETCH, STREAM>(out, j, bias, accumulate);
             for d in 0..planes {
                 let wd = w.add(d * K * K);
                 let rows = &inp[d * per_plane..(d + 1) * per_plane];
@@ -815,7 +843,7 @@ unsafe fn direct_rows_blocks_cols<
                     });
                 }
             }
-            block_store(&acc, out, j);
+            block_store::<V, R, NV, STREAM>(&acc, out, j);
             j += NV * l;
         }
         j
@@ -846,9 +874,10 @@ pub unsafe fn direct_rows<V: Vector, const R: usize, const NV: usize>(
     n: usize,
     bias: V::Elem,
     accumulate: bool,
+    stream: bool,
 ) {
     // SAFETY: the caller's contract above.
-    unsafe { rows_body::<V, R, NV, true>(inp, kh, taps, dil, w, out, n, bias, accumulate) }
+    unsafe { rows_body::<V, R, NV, true>(inp, kh, taps, dil, w, out, n, bias, accumulate, stream) }
 }
 
 /// [`direct_rows`], prefetching its input rows ahead (`FETCH`: rows streamed from
@@ -869,6 +898,7 @@ unsafe fn rows_body<V: Vector, const R: usize, const NV: usize, const FETCH: boo
     n: usize,
     bias: V::Elem,
     accumulate: bool,
+    stream: bool,
 ) {
     // SAFETY (whole body): the caller's contract of `direct_rows`.
     unsafe {
@@ -876,23 +906,107 @@ unsafe fn rows_body<V: Vector, const R: usize, const NV: usize, const FETCH: boo
         // as depthwise layers', keep R·NV/2 chains instead of R).
         // (No closure here: a closure does not inherit the caller's target features,
         // and the vector code in it would not be inlined.)
+        // Streaming stores need aligned vectors: the columns before the first
+        // aligned one go first, one (masked) vector of R rows; rows aligned
+        // differently are stored as usual.
+        let size = std::mem::size_of::<V::Elem>();
+        let align = V::LANES * size;
+        let skew = out[0] as usize % align;
+        let stream = stream
+            && V::STREAMS
+            && !accumulate
+            && out.iter().all(|&o| o as usize % align == skew)
+            && skew.is_multiple_of(size);
         let args = (inp, w, out, n, bias, accumulate);
-        let j = if (kh, taps, dil) == (3, 3, 1) && R + 2 <= 8 {
+        let j = if stream {
+            let j0 = ((align - skew) % align / size).min(n);
+            singles::<V, R>(args, kh, taps, dil, 0, j0);
+            all_blocks::<V, R, NV, FETCH, true>(args, kh, taps, dil, j0)
+        } else {
+            all_blocks::<V, R, NV, FETCH, false>(args, kh, taps, dil, 0)
+        };
+        singles::<V, R>(args, kh, taps, dil, j, n);
+        if stream {
+            V::fence();
+        }
+    }
+}
+
+/// Whether [`direct_rows`] sums this kernel shape tap column by tap column
+/// ([`direct_rows_blocks_cols`]: 5×5) rather than input row by input row. Every
+/// column of a row is summed in the same order, whichever block computes it, so
+/// that a result does not depend on where a block starts (streamed rows start
+/// their blocks at their first aligned column).
+#[inline(always)]
+fn by_columns<const R: usize>(kh: usize, taps: usize, dil: usize) -> bool {
+    (kh, taps, dil) == (5, 5, 1) && R + 4 <= 8
+}
+
+/// [`rows_singles`] in the order of the kernel shape's blocks.
+///
+/// # Safety
+/// As [`rows_singles`].
+#[inline(always)]
+unsafe fn singles<V: Vector, const R: usize>(
+    args: RowsArgs<'_, V, R>,
+    kh: usize,
+    taps: usize,
+    dil: usize,
+    j: usize,
+    end: usize,
+) {
+    // SAFETY: the caller's contract.
+    unsafe {
+        if by_columns::<R>(kh, taps, dil) {
+            rows_singles::<V, R, true>(args, kh, taps, dil, j, end)
+        } else {
+            rows_singles::<V, R, false>(args, kh, taps, dil, j, end)
+        }
+    }
+}
+
+/// The whole blocks of [`direct_rows`] from column `j0` on, by the kernel's
+/// shape: returns the first column not done. With `STREAM`, every block's
+/// columns start aligned and its vectors are stored past the caches.
+///
+/// # Safety
+/// As [`direct_rows`]; with `STREAM`, every `out[r] + j0` is aligned to a vector.
+#[inline(always)]
+unsafe fn all_blocks<
+    V: Vector,
+    const R: usize,
+    const NV: usize,
+    const FETCH: bool,
+    const STREAM: bool,
+>(
+    args: RowsArgs<'_, V, R>,
+    kh: usize,
+    taps: usize,
+    dil: usize,
+    j0: usize,
+) -> usize {
+    // SAFETY (whole body): the caller's contract.
+    unsafe {
+        if (kh, taps, dil) == (3, 3, 1) && R + 2 <= 8 {
             // The commonest kernels, with their loops unrolled.
-            let j = direct_rows_blocks_k::<V, R, NV, FETCH, 3>(args, 0);
+            let j = direct_rows_blocks_k::<V, R, NV, FETCH, STREAM, 3>(args, j0);
             let j = if NV > 3 {
-                direct_rows_blocks_k::<V, R, 3, FETCH, 3>(args, j)
+                direct_rows_blocks_k::<V, R, 3, FETCH, STREAM, 3>(args, j)
             } else {
                 j
             };
-            direct_rows_blocks_k::<V, R, 2, FETCH, 3>(args, j)
-        } else if (kh, taps, dil) == (5, 5, 1) && R + 4 <= 8 {
-            let j = direct_rows_blocks_cols::<V, R, NV, FETCH, 5>(args, 0);
-            row_blocks::<V, R, NV, FETCH>(args, kh, taps, dil, j)
+            direct_rows_blocks_k::<V, R, 2, FETCH, STREAM, 3>(args, j)
+        } else if by_columns::<R>(kh, taps, dil) {
+            let j = direct_rows_blocks_cols::<V, R, NV, FETCH, STREAM, 5>(args, j0);
+            let j = if NV > 3 {
+                direct_rows_blocks_cols::<V, R, 3, FETCH, STREAM, 5>(args, j)
+            } else {
+                j
+            };
+            direct_rows_blocks_cols::<V, R, 2, FETCH, STREAM, 5>(args, j)
         } else {
-            row_blocks::<V, R, NV, FETCH>(args, kh, taps, dil, 0)
-        };
-        rows_singles::<V, R>(args, kh, taps, dil, j, n);
+            row_blocks::<V, R, NV, FETCH, STREAM>(args, kh, taps, dil, j0)
+        }
     }
 }
 
@@ -902,7 +1016,7 @@ unsafe fn rows_body<V: Vector, const R: usize, const NV: usize, const FETCH: boo
 /// # Safety
 /// As [`direct_rows`], with `end <= n`.
 #[inline(always)]
-unsafe fn rows_singles<V: Vector, const R: usize>(
+unsafe fn rows_singles<V: Vector, const R: usize, const COLS: bool>(
     (inp, w, out, _, bias, accumulate): RowsArgs<'_, V, R>,
     kh: usize,
     taps: usize,
@@ -928,12 +1042,21 @@ unsafe fn rows_singles<V: Vector, const R: usize>(
             }
             for d in 0..planes {
                 let wd = w.add(d * kh * taps);
-                for (ir, &row) in inp[d * per_plane..(d + 1) * per_plane].iter().enumerate() {
-                    let r_lo = (ir + 1).saturating_sub(kh);
-                    let r_hi = ir.min(R - 1);
-                    let rp = row.add(j);
-                    for t in 0..taps {
-                        let x = load(rp.add(t * dil));
+                let rows = &inp[d * per_plane..(d + 1) * per_plane];
+                // In the blocks' order: input rows then taps, or (`COLS`) taps
+                // then input rows. (No closures: they would not inherit the
+                // caller's target features.)
+                let (outer, inner) = if COLS {
+                    (taps, rows.len())
+                } else {
+                    (rows.len(), taps)
+                };
+                for a_ in 0..outer {
+                    for b_ in 0..inner {
+                        let (ir, t) = if COLS { (b_, a_) } else { (a_, b_) };
+                        let r_lo = (ir + 1).saturating_sub(kh);
+                        let r_hi = ir.min(R - 1);
+                        let x = V::load_upto(rows[ir].add(j + t * dil), width);
                         for (r, a) in acc.iter_mut().enumerate() {
                             if r >= r_lo && r <= r_hi {
                                 *a = V::fmadd(V::splat(*wd.add((ir - r) * taps + t)), x, *a);
@@ -1002,6 +1125,7 @@ pub unsafe fn direct_slab<V: Vector, const R: usize, const NV: usize>(
                     width,
                     bias,
                     accumulate,
+                    false,
                 );
                 y += R;
             } else {
@@ -1020,6 +1144,7 @@ pub unsafe fn direct_slab<V: Vector, const R: usize, const NV: usize>(
                     width,
                     bias,
                     accumulate,
+                    false,
                 );
                 y += 1;
             }

@@ -677,7 +677,7 @@ fn with_row_ptrs<T, R>(rows: &[&[T]], f: impl FnOnce(&[*const T]) -> R) -> R {
 
 /// A multi-row direct kernel signature: see [`DirectKernel::rows`].
 pub type DirectRowsFn<T> =
-    unsafe fn(&[*const T], usize, usize, usize, *const T, &[*mut T], usize, T, bool);
+    unsafe fn(&[*const T], usize, usize, usize, *const T, &[*mut T], usize, T, bool, bool);
 
 /// A slab direct kernel signature: see [`DirectKernel::slab`].
 pub type DirectSlabFn<T> =
@@ -933,7 +933,10 @@ impl<T: Element> DirectKernel<T> {
     /// rows, over one or more kernel planes: in plane `d`, output row `r` sums kernel
     /// row `kh` against input row `inp[d·(R + kh - 1) + r + kh]`:
     /// `out[r][j] (+)= Σ_d Σ_kh Σ_t w[(d·kh + kh)·taps + t] · inp[..][j + t·dil]`.
-    /// Each input slice starts at the element the first output reads.
+    /// Each input slice starts at the element the first output reads. With
+    /// `stream` (and not `accumulate`), rows aligned alike are written with
+    /// non-temporal stores where the level has them: for outputs too large to
+    /// stay in cache, whose lines then need not be read before they are written.
     ///
     /// # Panics
     /// If `out` does not hold `rows_per_block` rows of equal length, `inp` does not
@@ -951,6 +954,7 @@ impl<T: Element> DirectKernel<T> {
         out: &mut [&mut [T]],
         bias: T,
         accumulate: bool,
+        stream: bool,
     ) {
         let r = self.rows_per_block;
         let n = out.first().map_or(0, |o| o.len());
@@ -978,7 +982,20 @@ impl<T: Element> DirectKernel<T> {
             // holds the `need` elements it is read at, `w` its taps, each output row
             // n values (asserts); the rows are distinct `&mut` slices, so writes do
             // not alias.
-            unsafe { (self.rows)(ip, kh, taps, dil, w.as_ptr(), &op[..r], n, bias, accumulate) }
+            unsafe {
+                (self.rows)(
+                    ip,
+                    kh,
+                    taps,
+                    dil,
+                    w.as_ptr(),
+                    &op[..r],
+                    n,
+                    bias,
+                    accumulate,
+                    stream,
+                )
+            }
         })
     }
 

@@ -158,6 +158,24 @@ pub trait Vector: Copy {
     /// As [`zero`](Self::zero); `p` need not be dereferenceable.
     #[inline(always)]
     unsafe fn prefetch_write(_p: *const Self::Elem) {}
+    /// Whether [`store_stream`](Self::store_stream) bypasses the caches.
+    const STREAMS: bool = false;
+    /// Stores `LANES` elements at `p`, aligned to `LANES` elements, past the
+    /// caches where the level can (a non-temporal store; [`fence`](Self::fence)
+    /// before the data is handed to another thread), else as [`store`](Self::store).
+    /// # Safety
+    /// As [`store`](Self::store), with `p` aligned to `LANES` elements.
+    #[inline(always)]
+    unsafe fn store_stream(self, p: *mut Self::Elem) {
+        // SAFETY: the caller's contract.
+        unsafe { self.store(p) }
+    }
+    /// Orders the streaming stores before any later store (no-op where the level
+    /// has none).
+    /// # Safety
+    /// As [`zero`](Self::zero).
+    #[inline(always)]
+    unsafe fn fence() {}
     /// Copies of each value in a packed GEMM A panel ([`splat_packed`](Self::splat_packed)):
     /// 1, or more where a broadcast from memory costs a shuffle that a load of
     /// pre-broadcast copies does not.

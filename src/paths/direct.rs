@@ -34,6 +34,14 @@
 //! non-zero taps, from a tap list (`DirectKernel::taps`), with a check that keeps
 //! `0·∞ = NaN` exact at no extra pass over the input (`sparse_interior`).
 //!
+//! **Outputs too large to stay cached** (input and output together at least the
+//! last-level cache, one input channel per group, so each row is written once)
+//! are written with non-temporal stores from the first aligned column on
+//! (`Vector::store_stream`): a cached store first reads the line it writes,
+//! a third more memory traffic on a filter that only streams (img3 1T:
+//! 0.87-0.91 -> 0.63-0.65 ms). Every column of a row is summed in the same order
+//! whichever block computes it, so where the blocks start does not change a bit.
+//!
 //! No padded copy of the whole input is made. Output rows are independent, so threads
 //! split over them and each row is summed in the same order whatever the thread
 //! count. The innermost stride must be 1 (vector loads are contiguous); other
@@ -217,6 +225,17 @@ impl Direct {
             slab: SlabTasks::new(p, narrow),
             slab_row: Self::slab_row(p),
         })
+    }
+
+    /// Whether the problem's input and output together fill the last-level
+    /// cache: its output would then be evicted before it is read again, so
+    /// writing it with non-temporal stores saves reading each line before its
+    /// first write (img3 1T: 0.87-0.97 -> 0.65-0.68 ms). Below that the output
+    /// stays cached for whatever reads it next (a 512×1024 image measured 20%
+    /// slower streamed).
+    fn streams_output<T: Element>(&self) -> bool {
+        let elems = self.p.input_len().saturating_add(self.p.output_len());
+        elems.saturating_mul(std::mem::size_of::<T>()) >= crate::cache::caches().l3
     }
 
     /// The padding of a slab row ([`Direct::slab_row`](Direct#structfield.slab_row)).
@@ -701,6 +720,9 @@ impl Direct {
         let vector_edges = taps >= VECTOR_EDGE_TAPS && (lo > 0 || hi < width);
         let nin = nrows + kh - 1;
         let multi = nrows == kern.rows_per_block && nrows > 1 && ker[0] * nin <= N;
+        // One pass over a single input channel writes the interior once and for
+        // all: an output too large to stay cached is streamed past the caches.
+        let stream = cin_g == 1 && self.streams_output::<T>();
         let mut first = true;
         for ci in 0..cin_g {
             let c = g * cin_g + ci;
@@ -793,6 +815,7 @@ impl Direct {
                         &mut o8[..nrows],
                         b,
                         !first,
+                        false,
                     );
                     first = false;
                     continue;
@@ -813,12 +836,23 @@ impl Direct {
                         &mut o8[..nrows],
                         b,
                         !first,
+                        stream,
                     );
                 }
                 let vector = vector_edges
                     && self.vector_edges(all, c0, lo, hi, width, |rows, cols| {
                         let mut o8 = row_slices(out, width, cols);
-                        kern.rows(rows, kh, kw, dil[2], w_c, &mut o8[..nrows], b, !first);
+                        kern.rows(
+                            rows,
+                            kh,
+                            kw,
+                            dil[2],
+                            w_c,
+                            &mut o8[..nrows],
+                            b,
+                            !first,
+                            false,
+                        );
                     });
                 if !vector {
                     for (r, o) in out.chunks_exact_mut(width).enumerate() {

@@ -77,6 +77,17 @@ impl Vector for F32x8 {
         // SAFETY: caller guarantees 8 writable elements.
         unsafe { _mm256_storeu_ps(p, self.0) }
     }
+    const STREAMS: bool = true;
+    #[inline(always)]
+    unsafe fn store_stream(self, p: *mut f32) {
+        // SAFETY: caller guarantees 8 writable elements, 32-byte aligned.
+        unsafe { _mm256_stream_ps(p, self.0) }
+    }
+    #[inline(always)]
+    unsafe fn fence() {
+        // SAFETY: SFENCE has no operands.
+        unsafe { _mm_sfence() }
+    }
     #[inline(always)]
     unsafe fn store_partial(self, p: *mut f32, n: usize) {
         // SAFETY: only the first n lanes are written.
@@ -193,6 +204,17 @@ impl Vector for F64x4 {
     unsafe fn store(self, p: *mut f64) {
         // SAFETY: caller guarantees 4 writable elements.
         unsafe { _mm256_storeu_pd(p, self.0) }
+    }
+    const STREAMS: bool = true;
+    #[inline(always)]
+    unsafe fn store_stream(self, p: *mut f64) {
+        // SAFETY: caller guarantees 4 writable elements, 32-byte aligned.
+        unsafe { _mm256_stream_pd(p, self.0) }
+    }
+    #[inline(always)]
+    unsafe fn fence() {
+        // SAFETY: SFENCE has no operands.
+        unsafe { _mm_sfence() }
     }
     #[inline(always)]
     unsafe fn store_partial(self, p: *mut f64, n: usize) {
@@ -444,11 +466,14 @@ pub unsafe fn direct_rows_f32(
     n: usize,
     bias: f32,
     accumulate: bool,
+    stream: bool,
 ) {
     let out: &[*mut f32; 2] = out.try_into().expect("2 output rows");
     // SAFETY: forwarded contract; compiled for this level.
     unsafe {
-        microkernel::direct_rows::<F32x8, 2, 4>(inp, kh, taps, dil, w, out, n, bias, accumulate)
+        microkernel::direct_rows::<F32x8, 2, 4>(
+            inp, kh, taps, dil, w, out, n, bias, accumulate, stream,
+        )
     }
 }
 
@@ -469,11 +494,14 @@ pub unsafe fn direct_rows_f64(
     n: usize,
     bias: f64,
     accumulate: bool,
+    stream: bool,
 ) {
     let out: &[*mut f64; 2] = out.try_into().expect("2 output rows");
     // SAFETY: forwarded contract; compiled for this level.
     unsafe {
-        microkernel::direct_rows::<F64x4, 2, 4>(inp, kh, taps, dil, w, out, n, bias, accumulate)
+        microkernel::direct_rows::<F64x4, 2, 4>(
+            inp, kh, taps, dil, w, out, n, bias, accumulate, stream,
+        )
     }
 }
 

@@ -57,6 +57,17 @@ impl Vector for F32x16 {
         // SAFETY: caller guarantees 16 writable elements.
         unsafe { _mm512_storeu_ps(p, self.0) }
     }
+    const STREAMS: bool = true;
+    #[inline(always)]
+    unsafe fn store_stream(self, p: *mut f32) {
+        // SAFETY: caller guarantees 16 writable elements, 64-byte aligned.
+        unsafe { _mm512_stream_ps(p, self.0) }
+    }
+    #[inline(always)]
+    unsafe fn fence() {
+        // SAFETY: SFENCE has no operands.
+        unsafe { _mm_sfence() }
+    }
     #[inline(always)]
     unsafe fn store_partial(self, p: *mut f32, n: usize) {
         // SAFETY: only the first n lanes are written.
@@ -163,6 +174,17 @@ impl Vector for F64x8 {
     unsafe fn store(self, p: *mut f64) {
         // SAFETY: caller guarantees 8 writable elements.
         unsafe { _mm512_storeu_pd(p, self.0) }
+    }
+    const STREAMS: bool = true;
+    #[inline(always)]
+    unsafe fn store_stream(self, p: *mut f64) {
+        // SAFETY: caller guarantees 8 writable elements, 64-byte aligned.
+        unsafe { _mm512_stream_pd(p, self.0) }
+    }
+    #[inline(always)]
+    unsafe fn fence() {
+        // SAFETY: SFENCE has no operands.
+        unsafe { _mm_sfence() }
     }
     #[inline(always)]
     unsafe fn store_partial(self, p: *mut f64, n: usize) {
@@ -414,12 +436,13 @@ pub unsafe fn direct_rows_f32(
     n: usize,
     bias: f32,
     accumulate: bool,
+    stream: bool,
 ) {
     let out: &[*mut f32; DIRECT_ROWS] = out.try_into().expect("DIRECT_ROWS output rows");
     // SAFETY: forwarded contract; compiled for this level.
     unsafe {
         microkernel::direct_rows::<F32x16, DIRECT_ROWS, DIRECT_ROWS_NV>(
-            inp, kh, taps, dil, w, out, n, bias, accumulate,
+            inp, kh, taps, dil, w, out, n, bias, accumulate, stream,
         )
     }
 }
@@ -441,12 +464,13 @@ pub unsafe fn direct_rows_f64(
     n: usize,
     bias: f64,
     accumulate: bool,
+    stream: bool,
 ) {
     let out: &[*mut f64; DIRECT_ROWS] = out.try_into().expect("DIRECT_ROWS output rows");
     // SAFETY: forwarded contract; compiled for this level.
     unsafe {
         microkernel::direct_rows::<F64x8, DIRECT_ROWS, DIRECT_ROWS_NV>(
-            inp, kh, taps, dil, w, out, n, bias, accumulate,
+            inp, kh, taps, dil, w, out, n, bias, accumulate, stream,
         )
     }
 }

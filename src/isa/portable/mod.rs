@@ -333,11 +333,14 @@ pub unsafe fn direct_rows_f32(
     n: usize,
     bias: f32,
     accumulate: bool,
+    stream: bool,
 ) {
     let out: &[*mut f32; 2] = out.try_into().expect("2 output rows");
     // SAFETY: forwarded contract; compiled for this level.
     unsafe {
-        microkernel::direct_rows::<F32x8, 2, 4>(inp, kh, taps, dil, w, out, n, bias, accumulate)
+        microkernel::direct_rows::<F32x8, 2, 4>(
+            inp, kh, taps, dil, w, out, n, bias, accumulate, stream,
+        )
     }
 }
 
@@ -357,11 +360,14 @@ pub unsafe fn direct_rows_f64(
     n: usize,
     bias: f64,
     accumulate: bool,
+    stream: bool,
 ) {
     let out: &[*mut f64; 2] = out.try_into().expect("2 output rows");
     // SAFETY: forwarded contract; compiled for this level.
     unsafe {
-        microkernel::direct_rows::<F64x4, 2, 4>(inp, kh, taps, dil, w, out, n, bias, accumulate)
+        microkernel::direct_rows::<F64x4, 2, 4>(
+            inp, kh, taps, dil, w, out, n, bias, accumulate, stream,
+        )
     }
 }
 

@@ -1,0 +1,92 @@
+//! Streaming stores: the direct path writes outputs too large to stay cached with
+//! non-temporal stores (aligned vectors only; the columns before the first aligned
+//! one, and rows aligned differently, stored as usual). The values must be
+//! bitwise those of ordinary stores, at every alignment, row length and kernel
+//! shape, on every level; and a problem large enough to take the streaming route
+//! must still match the reference.
+
+mod common;
+
+use common::{check_forward_threads, Rng};
+use xcorr::isa::Isa;
+use xcorr::{Element, Path, Plan, Problem};
+
+/// One `DirectKernel::rows` call with and without streaming, on output rows at
+/// element offset `skew` from a 64-element boundary, `pitch` elements apart.
+fn rows_agree<T: Element>(isa: Isa, kh: usize, taps: usize, dil: usize, n: usize, skew: usize) {
+    let kern = T::direct_kernel(isa).unwrap();
+    let r = kern.rows_per_block;
+    let mut rng = Rng((kh * 1000 + taps * 100 + n * 7 + skew) as u64);
+    let len = n + (taps - 1) * dil;
+    let inputs: Vec<Vec<T>> = (0..r + kh - 1).map(|_| rng.vec(len)).collect();
+    let inp: Vec<&[T]> = inputs.iter().map(|v| v.as_slice()).collect();
+    let w: Vec<T> = rng.vec(kh * taps);
+    let bias = T::from_f64(0.25);
+    // Equal pitches multiple of 64 keep every row aligned alike (the streaming
+    // route); a pitch one more than that misaligns them (the ordinary one).
+    for pitch in [
+        (n + skew).div_ceil(64) * 64 + 64,
+        (n + skew).div_ceil(64) * 64 + 65,
+    ] {
+        let run = |stream: bool| {
+            // Over-allocate so that the rows can start anywhere within a line.
+            let mut buf = vec![T::from_f64(f64::NAN); r * pitch + 128];
+            let base = buf.as_ptr().align_offset(64).min(64) + skew;
+            {
+                let mut rows: Vec<&mut [T]> = buf[base..]
+                    .chunks_mut(pitch)
+                    .take(r)
+                    .map(|c| &mut c[..n])
+                    .collect();
+                kern.rows(&inp, kh, taps, dil, &w, &mut rows, bias, false, stream);
+            }
+            (0..r)
+                .flat_map(|i| buf[base + i * pitch..][..n].to_vec())
+                .map(|v| v.to_f64().to_bits())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            run(false),
+            run(true),
+            "{isa} {}: {kh}x{taps} d{dil}, n {n}, skew {skew}, pitch {pitch}",
+            std::any::type_name::<T>()
+        );
+    }
+}
+
+#[test]
+fn streamed_rows_equal_stored_rows() {
+    for isa in Isa::supported().filter(|&i| i != Isa::Scalar) {
+        for (kh, taps, dil) in [(3, 3, 1), (5, 5, 1), (2, 7, 1), (3, 3, 2), (1, 4, 1)] {
+            for n in [1, 9, 16, 64, 100, 333] {
+                for skew in [0, 1, 3, 8, 15] {
+                    rows_agree::<f32>(isa, kh, taps, dil, n, skew);
+                    rows_agree::<f64>(isa, kh, taps, dil, n, skew);
+                }
+            }
+        }
+    }
+}
+
+/// Images whose input and output fill a last-level cache of up to 32 MiB: the
+/// route that streams (where the cache is larger, the ordinary route, which must
+/// pass too).
+#[test]
+fn large_images_match_the_reference() {
+    for desc in [
+        "n1_ic1_oc1_i2048x2048_k3x3_p1",
+        "n1_ic1_oc1_i2048x2050_k5x5_p2_conv",
+    ] {
+        let p: Problem = desc.parse().unwrap();
+        let mut r = Rng(5);
+        let x: Vec<f64> = (0..p.input_len()).map(|_| r.unit()).collect();
+        let w: Vec<f64> = (0..p.weight_len()).map(|_| r.unit()).collect();
+        let b: Vec<f64> = (0..p.bias_len()).map(|_| r.unit()).collect();
+        for isa in Isa::supported().filter(|&i| i != Isa::Scalar) {
+            let plan = Plan::with_path(&p, Path::Direct)
+                .and_then(|pl| pl.with_isa(isa))
+                .unwrap();
+            check_forward_threads(&plan, &x, &w, &b);
+        }
+    }
+}
