@@ -277,8 +277,62 @@ pub unsafe fn direct_row<V: Vector>(
     n: usize,
     bias: V::Elem,
     accumulate: bool,
+    stream: bool,
 ) {
     // SAFETY (whole body): the caller's contract above.
+    unsafe {
+        let args = (rows, taps, dil, w, out, bias, accumulate);
+        // Streaming stores need aligned vectors: the columns before the first
+        // aligned one go first, as single vectors.
+        let size = std::mem::size_of::<V::Elem>();
+        let align = V::LANES * size;
+        let skew = out as usize % align;
+        let j = if stream && V::STREAMS && !accumulate && skew.is_multiple_of(size) {
+            let j0 = ((align - skew) % align / size).min(n);
+            row_singles::<V>(args, 0, j0);
+            let j = row_blocks_of::<V, true>(args, j0, n);
+            V::fence();
+            j
+        } else {
+            row_blocks_of::<V, false>(args, 0, n)
+        };
+        row_singles::<V>(args, j, n);
+    }
+}
+
+/// The arguments of [`direct_row`] that its parts share: input rows, taps,
+/// dilation, weights, output, bias, whether to accumulate.
+type RowArgs<'a, V> = (
+    &'a [*const <V as Vector>::Elem],
+    usize,
+    usize,
+    *const <V as Vector>::Elem,
+    *mut <V as Vector>::Elem,
+    <V as Vector>::Elem,
+    bool,
+);
+
+/// Whether [`direct_row`] sums taps `t` and `t + LANES` together (they read the
+/// same vectors one vector apart), in the order `s, s + L, s + 2L, ...` for
+/// `s < L`, rather than in tap order.
+#[inline(always)]
+fn paired_taps<V: Vector>(taps: usize, dil: usize) -> bool {
+    dil == 1 && taps > V::LANES
+}
+
+/// Blocks of [`DIRECT_NV`] vectors of [`direct_row`] from column `j0` while they
+/// fit before `n`: returns the first column not done. With `STREAM`, stored past
+/// the caches.
+///
+/// # Safety
+/// As [`direct_row`]; with `STREAM`, `out + j0` is aligned to a vector.
+#[inline(always)]
+unsafe fn row_blocks_of<V: Vector, const STREAM: bool>(
+    (rows, taps, dil, w, out, bias, accumulate): RowArgs<'_, V>,
+    j0: usize,
+    n: usize,
+) -> usize {
+    // SAFETY (whole body): the caller's contract.
     unsafe {
         const NV: usize = DIRECT_NV;
         let l = V::LANES;
@@ -287,8 +341,7 @@ pub unsafe fn direct_row<V: Vector>(
         } else {
             PREFETCH_BLOCKS
         };
-        let mut j = 0;
-        // Blocks of NV vectors.
+        let mut j = j0;
         while j + NV * l <= n {
             let mut acc = [V::zero(); NV];
             for (v, a) in acc.iter_mut().enumerate() {
@@ -307,13 +360,14 @@ pub unsafe fn direct_row<V: Vector>(
                     V::prefetch(rp.wrapping_add((ahead * NV + v) * l));
                 }
                 // And for the output's lines (1-D signals: sig1d_k3 0.73 -> 0.66 ms;
-                // measured slower on the multi-row kernel).
-                if r == 0 {
+                // measured slower on the multi-row kernel), unless they are
+                // streamed.
+                if r == 0 && !STREAM {
                     for v in 0..NV {
                         V::prefetch_write(out.wrapping_add(j + (ahead * NV + v) * l));
                     }
                 }
-                if dil == 1 && taps > l {
+                if paired_taps::<V>(taps, dil) {
                     // Taps t and t + L read the same vectors one vector apart: load
                     // NV + 1 vectors for both instead of 2·NV
                     // (sig1d: 31 taps).
@@ -349,24 +403,52 @@ pub unsafe fn direct_row<V: Vector>(
                 }
             }
             for (v, a) in acc.iter().enumerate() {
-                a.store(out.add(j + v * l));
+                if STREAM {
+                    a.store_stream(out.add(j + v * l));
+                } else {
+                    a.store(out.add(j + v * l));
+                }
             }
             j += NV * l;
         }
-        // Single vectors, the last one masked.
-        while j < n {
-            let width = (n - j).min(l);
-            let load = |p: *const V::Elem| V::load_upto(p, width);
+        j
+    }
+}
+
+/// Columns `j..end` of [`direct_row`] one vector at a time, the last one masked,
+/// each column summed in the blocks' order.
+///
+/// # Safety
+/// As [`direct_row`], with `end <= n`.
+#[inline(always)]
+unsafe fn row_singles<V: Vector>(
+    (rows, taps, dil, w, out, bias, accumulate): RowArgs<'_, V>,
+    mut j: usize,
+    end: usize,
+) {
+    // SAFETY (whole body): the caller's contract.
+    unsafe {
+        let l = V::LANES;
+        let paired = paired_taps::<V>(taps, dil);
+        while j < end {
+            let width = (end - j).min(l);
             let mut a = if accumulate {
-                load(out.add(j))
+                V::load_upto(out.add(j), width)
             } else {
                 V::splat(bias)
             };
             for (r, &row) in rows.iter().enumerate() {
                 let rp = row.add(j);
                 let wr = w.add(r * taps);
-                for t in 0..taps {
-                    a = V::fmadd(V::splat(*wr.add(t)), load(rp.add(t * dil)), a);
+                // Tap order s, s + L, s + 2L, ... where the blocks pair taps.
+                let (outer, step) = if paired { (l, l) } else { (1, 1) };
+                for s in 0..outer {
+                    let mut t = s;
+                    while t < taps {
+                        let x = V::load_upto(rp.add(t * dil), width);
+                        a = V::fmadd(V::splat(*wr.add(t)), x, a);
+                        t += step;
+                    }
                 }
             }
             a.store_upto(out.add(j), width);

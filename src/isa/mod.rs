@@ -648,7 +648,8 @@ gemm_table!(
 );
 
 /// A direct-correlation row kernel signature: see [`DirectKernel::row`].
-pub type DirectRowFn<T> = unsafe fn(&[*const T], usize, usize, *const T, *mut T, usize, T, bool);
+pub type DirectRowFn<T> =
+    unsafe fn(&[*const T], usize, usize, *const T, *mut T, usize, T, bool, bool);
 
 /// The most kernel rows one [`DirectKernel::row`] call takes (more are split into
 /// calls that accumulate).
@@ -743,7 +744,9 @@ impl<T> fmt::Debug for DirectKernel<T> {
 impl<T: Element> DirectKernel<T> {
     /// `out[j] (+)= Σ_r Σ_t w[r·taps + t] · rows[r][j + t·dil]` for every `j` of
     /// `out`, starting from `out` (`accumulate`) or from `bias`. Each row slice
-    /// starts at the element the first output reads.
+    /// starts at the element the first output reads. With `stream` (and not
+    /// `accumulate`), whole aligned vectors are written with non-temporal stores
+    /// where the level has them (see [`rows`](Self::rows)).
     ///
     /// # Panics
     /// If a row is shorter than `out.len() + (taps-1)·dil`, `w` is shorter than
@@ -759,6 +762,7 @@ impl<T: Element> DirectKernel<T> {
         out: &mut [T],
         bias: T,
         accumulate: bool,
+        stream: bool,
     ) {
         let n = out.len();
         if n == 0 || taps == 0 {
@@ -785,6 +789,7 @@ impl<T: Element> DirectKernel<T> {
                     n,
                     bias,
                     accumulate,
+                    stream,
                 )
             }
         })

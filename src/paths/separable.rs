@@ -213,6 +213,7 @@ impl Separable {
                                 &mut h[lo..hi],
                                 T::ZERO,
                                 false,
+                                false,
                             );
                         }
                         for ow in (0..lo).chain(hi..out_w) {
@@ -238,7 +239,7 @@ impl Separable {
                                 let i = r * sh + (k0 + t) * dh;
                                 *sr = &strip[i * out_w..(i + 1) * out_w];
                             }
-                            kern.row(&src[..nk], 1, 1, &u[k0..k0 + nk], dst, b, k0 > 0);
+                            kern.row(&src[..nk], 1, 1, &u[k0..k0 + nk], dst, b, k0 > 0, false);
                         }
                     }
                 }

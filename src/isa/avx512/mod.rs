@@ -394,9 +394,12 @@ pub unsafe fn direct_row_f32(
     n: usize,
     bias: f32,
     accumulate: bool,
+    stream: bool,
 ) {
     // SAFETY: forwarded contract; compiled for this level.
-    unsafe { microkernel::direct_row::<F32x16>(rows, taps, dil, w, out, n, bias, accumulate) }
+    unsafe {
+        microkernel::direct_row::<F32x16>(rows, taps, dil, w, out, n, bias, accumulate, stream)
+    }
 }
 
 /// One direct-correlation output row segment ([`microkernel::direct_row`]).
@@ -414,9 +417,12 @@ pub unsafe fn direct_row_f64(
     n: usize,
     bias: f64,
     accumulate: bool,
+    stream: bool,
 ) {
     // SAFETY: forwarded contract; compiled for this level.
-    unsafe { microkernel::direct_row::<F64x8>(rows, taps, dil, w, out, n, bias, accumulate) }
+    unsafe {
+        microkernel::direct_row::<F64x8>(rows, taps, dil, w, out, n, bias, accumulate, stream)
+    }
 }
 
 /// 4 output rows of a direct correlation at once ([`microkernel::direct_rows`]).

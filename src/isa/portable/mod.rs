@@ -293,9 +293,12 @@ pub unsafe fn direct_row_f32(
     n: usize,
     bias: f32,
     accumulate: bool,
+    stream: bool,
 ) {
     // SAFETY: forwarded contract; compiled for this level.
-    unsafe { microkernel::direct_row::<F32x8>(rows, taps, dil, w, out, n, bias, accumulate) }
+    unsafe {
+        microkernel::direct_row::<F32x8>(rows, taps, dil, w, out, n, bias, accumulate, stream)
+    }
 }
 
 /// One direct-correlation output row segment ([`microkernel::direct_row`]).
@@ -312,9 +315,12 @@ pub unsafe fn direct_row_f64(
     n: usize,
     bias: f64,
     accumulate: bool,
+    stream: bool,
 ) {
     // SAFETY: forwarded contract; compiled for this level.
-    unsafe { microkernel::direct_row::<F64x4>(rows, taps, dil, w, out, n, bias, accumulate) }
+    unsafe {
+        microkernel::direct_row::<F64x4>(rows, taps, dil, w, out, n, bias, accumulate, stream)
+    }
 }
 
 /// 2 output rows of a direct correlation at once ([`microkernel::direct_rows`]).
