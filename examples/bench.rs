@@ -32,6 +32,9 @@
 //!   --packed         time `Plan::forward_packed`: the weights packed once before
 //!                    the timed calls (as inference engines prepare constant
 //!                    weights), not by every call
+//!   --copy           also time a plain copy of each problem's bytes (its input
+//!                    read, its output written: the memory floor of a filter), at
+//!                    each thread count, as a row `<workload>:copy`
 //!   --check          compare with the reference (conformance tolerance rule)
 //!   --json           one JSON object per line instead of a table
 //!   --peak G1,G2     peak GFLOP/s for 1 and 2 threads (default: measured at start)
@@ -309,7 +312,7 @@ fn main() {
     let (mut paths, mut isas, mut threads) = (vec!["auto".to_string()], vec![], vec![1usize, 2]);
     let (mut dtype, mut check, mut json, mut peaks, mut min_time) =
         ("f32".to_string(), false, false, None, 0.5);
-    let (mut bwd, mut packed) = (false, false);
+    let (mut bwd, mut packed, mut copy) = (false, false, false);
     let mut weights = Weights::Dense;
     let mut names = vec![];
     let mut it = args.into_iter();
@@ -333,6 +336,7 @@ fn main() {
             "--dtype" => dtype = val(),
             "--check" => check = true,
             "--packed" => packed = true,
+            "--copy" => copy = true,
             "--pass" => bwd = val() == "bwd",
             "--rank1" => weights = Weights::Rank1,
             "--zeros" => weights = Weights::Zeros(val().parse().expect("fraction")),
@@ -444,6 +448,15 @@ fn main() {
         }
     }
     for case in &cases {
+        if copy {
+            for &t in &threads {
+                let row = match dtype.as_str() {
+                    "f64" => run_copy::<f64>(case, t, min_time),
+                    _ => run_copy::<f32>(case, t, min_time),
+                };
+                print_row(&row, json, "copy");
+            }
+        }
         for path in &paths {
             for &isa in &isa_list {
                 for &t in &threads {
@@ -494,6 +507,50 @@ fn main() {
                 }
             }
         }
+    }
+}
+
+/// Times a plain copy of a problem's bytes: its input read into a buffer of its
+/// output's size (from its start again where the output is larger), by the
+/// standard library's `copy_from_slice` (memcpy), in `threads` equal parts on a
+/// pool of that many threads.
+fn run_copy<T: Element>(case: &Case, threads: usize, min_time: f64) -> Row {
+    use rayon::prelude::*;
+    let p = &case.problem;
+    let src: Vec<T> = (0..p.input_len()).map(|i| T::from_f64(i as f64)).collect();
+    let mut dst = vec![T::ZERO; p.output_len()];
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .expect("thread pool");
+    let part = dst.len().div_ceil(threads).max(1);
+    let (med, min) = time_calls(min_time, || {
+        pool.install(|| {
+            dst.par_chunks_mut(part).enumerate().for_each(|(i, d)| {
+                let mut at = (i * part) % src.len();
+                for piece in d.chunks_mut(src.len()) {
+                    let (head, tail) = piece.split_at_mut(piece.len().min(src.len() - at));
+                    head.copy_from_slice(&src[at..at + head.len()]);
+                    tail.copy_from_slice(&src[..tail.len()]);
+                    at = 0;
+                }
+            })
+        })
+    });
+    let bytes = ((src.len() + dst.len()) * std::mem::size_of::<T>()) as f64;
+    Row {
+        workload: case.name.clone() + ":copy",
+        descriptor: p.descriptor(),
+        path: "copy".into(),
+        isa: "-".into(),
+        threads,
+        dtype: T::NAME,
+        median_ms: med * 1e3,
+        min_ms: min * 1e3,
+        gflops: 0.0,
+        pct_peak: 0.0,
+        gbs: Some(bytes / med / 1e9),
+        check: None,
     }
 }
 

@@ -57,6 +57,15 @@ use crate::isa::{
 };
 use crate::parallel;
 
+/// How one call's row blocks compute: whether sparse kernels skip their zero
+/// taps, and whether outputs too large to stay cached are streamed
+/// ([`Direct::streams_output`]).
+#[derive(Clone, Copy, Debug)]
+struct Route {
+    skip: bool,
+    stream: bool,
+}
+
 /// A border output column and, per tap, the input column it reads (`None`: zero).
 type BorderColumn = (usize, Vec<(usize, Option<usize>)>);
 
@@ -230,14 +239,19 @@ impl Direct {
     }
 
     /// Whether the problem's input and output together fill the last-level
-    /// cache: its output would then be evicted before it is read again, so
-    /// writing it with non-temporal stores saves reading each line before its
-    /// first write (img3 1T: 0.87-0.97 -> 0.65-0.68 ms). Below that the output
-    /// stays cached for whatever reads it next (a 512×1024 image measured 20%
-    /// slower streamed).
-    fn streams_output<T: Element>(&self) -> bool {
+    /// cache, so that its output would be evicted before it is read again:
+    /// writing it with non-temporal stores then saves reading each line before
+    /// its first write (img3 1T: 0.87-0.91 -> 0.63-0.65 ms). Below that the
+    /// output stays cached for whatever reads it next (a 512×1024 image measured
+    /// 20% slower streamed). On several threads, a filter of few taps is bound by
+    /// memory bandwidth, and streamed lines all go to memory where cached ones
+    /// partly stay in the cache: sig1d_k3 at 2T took 0.43 ms streamed against
+    /// 0.30 cached; from 9 taps (img3 2T: equal; img5 2T 0.85 -> 0.65 ms) the
+    /// arithmetic hides the writes.
+    fn streams_output<T: Element>(&self, threads: usize) -> bool {
         let elems = self.p.input_len().saturating_add(self.p.output_len());
         elems.saturating_mul(std::mem::size_of::<T>()) >= crate::cache::caches().l3
+            && (threads <= 1 || self.p.kernel_spatial() >= 9)
     }
 
     /// The padding of a slab row ([`Direct::slab_row`](Direct#structfield.slab_row)).
@@ -334,6 +348,10 @@ impl Direct {
             && wt
                 .chunks_exact(taps)
                 .any(|w| sparse(w, single, self.narrow));
+        let route = Route {
+            skip,
+            stream: self.streams_output::<T>(threads),
+        };
         let out = p.output3();
         let (out_h, out_w) = (out[1], out[2]);
         // (Rows without border columns take tasks only to be read in place, and
@@ -412,7 +430,7 @@ impl Direct {
                         i * inner,
                         input,
                         wt,
-                        skip,
+                        route,
                         bias,
                         zero,
                         chunk,
@@ -425,7 +443,7 @@ impl Direct {
                         for (k, sub) in chunk.chunks_mut(rpb * out_w).enumerate() {
                             let (oh0, rows) = ((i * NARROW_BLOCKS + k) * rpb, sub.len() / out_w);
                             self.block_rows(
-                                kern, plane, oh0, rows, 0, input, wt, skip, bias, zero, sub, strip,
+                                kern, plane, oh0, rows, 0, input, wt, route, bias, zero, sub, strip,
                             );
                         }
                     };
@@ -452,7 +470,7 @@ impl Direct {
                         0,
                         input,
                         wt,
-                        skip,
+                        route,
                         bias,
                         zero,
                         chunk,
@@ -655,7 +673,7 @@ impl Direct {
         c0: usize,
         input: &[T],
         wt: &[T],
-        skip: bool,
+        route: Route,
         bias: Option<&[T]>,
         zero: &[T],
         out: &mut [T],
@@ -665,15 +683,15 @@ impl Direct {
         let rows = ker[0] * (ker[1] + kern.rows_per_block - 1);
         if rows <= 16 {
             self.block::<T, 16>(
-                kern, plane, oh0, nrows, c0, input, wt, skip, bias, zero, out, strip,
+                kern, plane, oh0, nrows, c0, input, wt, route, bias, zero, out, strip,
             )
         } else if rows <= 32 {
             self.block::<T, 32>(
-                kern, plane, oh0, nrows, c0, input, wt, skip, bias, zero, out, strip,
+                kern, plane, oh0, nrows, c0, input, wt, route, bias, zero, out, strip,
             )
         } else {
             self.block::<T, DIRECT_MAX_ROWS>(
-                kern, plane, oh0, nrows, c0, input, wt, skip, bias, zero, out, strip,
+                kern, plane, oh0, nrows, c0, input, wt, route, bias, zero, out, strip,
             )
         }
     }
@@ -691,7 +709,7 @@ impl Direct {
         c0: usize,
         input: &[T],
         wt: &[T],
-        skip: bool,
+        route: Route,
         bias: Option<&[T]>,
         zero: &[T],
         out: &mut [T],
@@ -724,7 +742,7 @@ impl Direct {
         let multi = nrows == kern.rows_per_block && nrows > 1 && ker[0] * nin <= N;
         // One pass over a single input channel writes the interior once and for
         // all: an output too large to stay cached is streamed past the caches.
-        let stream = cin_g == 1 && self.streams_output::<T>();
+        let stream = cin_g == 1 && route.stream;
         let mut first = true;
         for ci in 0..cin_g {
             let c = g * cin_g + ci;
@@ -745,7 +763,7 @@ impl Direct {
                 }
             }
             let row_of = |depth, ih| row_at(depth, ih, inp[2], zero);
-            if skip && sparse(w_c, kh * ker[0] == 1, self.narrow) {
+            if route.skip && sparse(w_c, kh * ker[0] == 1, self.narrow) {
                 // Only the non-zero taps, one output row at a time (see
                 // `sparse_interior`); the border columns as on the dense route.
                 for (r, o) in out.chunks_exact_mut(width).enumerate() {
