@@ -110,6 +110,24 @@ pub trait Vector: Copy {
             (Self::load(x.as_ptr()), Self::load(y.as_ptr()))
         }
     }
+    /// Whether [`shift`](Self::shift) is one instruction, so that kernels may
+    /// build a tap's shifted input from two loaded vectors instead of loading it.
+    const SHIFTS: bool = false;
+    /// The window of `LANES` lanes starting at lane `K` of `a` followed by `b`
+    /// (`a[K..]` then `b[..K]`), `0 < K < LANES`: the input of the tap `K`
+    /// columns on, from the vectors at offsets 0 and `LANES`.
+    /// # Safety
+    /// As [`zero`](Self::zero).
+    #[inline(always)]
+    unsafe fn shift<const K: usize>(a: Self, b: Self) -> Self {
+        // SAFETY: the buffer holds 2·LANES <= 32 elements; every access is inside.
+        unsafe {
+            let mut z = [Self::Elem::ZERO; 32];
+            a.store(z.as_mut_ptr());
+            b.store(z.as_mut_ptr().add(Self::LANES));
+            Self::load(z.as_ptr().add(K))
+        }
+    }
     /// Hints that `p` will be read soon (no-op where the level has no prefetch).
     /// # Safety
     /// As [`zero`](Self::zero); `p` need not be dereferenceable.

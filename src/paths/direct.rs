@@ -94,6 +94,9 @@ pub(crate) struct Direct {
     /// other column `x` from input column `c` (`None`: zero); empty where the
     /// padding is too wide to table (then `pad_row`).
     slab_row: (usize, usize, usize, Vec<(usize, Option<usize>)>),
+    /// The last-level cache's size in bytes, read when the plan is made (the
+    /// first read parses sysfs, which allocates): see `streams_output`.
+    l3: usize,
 }
 
 /// Tasks of narrow rows through slabs: each task pads the input rows it reads
@@ -235,6 +238,7 @@ impl Direct {
             narrow,
             slab: SlabTasks::new(p, narrow),
             slab_row: Self::slab_row(p),
+            l3: crate::cache::caches().l3,
         })
     }
 
@@ -250,7 +254,7 @@ impl Direct {
     /// arithmetic hides the writes.
     fn streams_output<T: Element>(&self, threads: usize) -> bool {
         let elems = self.p.input_len().saturating_add(self.p.output_len());
-        elems.saturating_mul(std::mem::size_of::<T>()) >= crate::cache::caches().l3
+        elems.saturating_mul(std::mem::size_of::<T>()) >= self.l3
             && (threads <= 1 || self.p.kernel_spatial() >= 9)
     }
 

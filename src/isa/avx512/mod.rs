@@ -101,6 +101,34 @@ impl Vector for F32x16 {
             )
         }
     }
+    const SHIFTS: bool = true;
+    #[inline(always)]
+    unsafe fn shift<const K: usize>(a: Self, b: Self) -> Self {
+        // SAFETY: register-only; the caller runs on a CPU with this level.
+        // (VALIGND takes its shift as an immediate: one arm per K, the match
+        // resolved at compile time.)
+        unsafe {
+            let (a, b) = (_mm512_castps_si512(a.0), _mm512_castps_si512(b.0));
+            F32x16(_mm512_castsi512_ps(match K {
+                1 => _mm512_alignr_epi32::<1>(b, a),
+                2 => _mm512_alignr_epi32::<2>(b, a),
+                3 => _mm512_alignr_epi32::<3>(b, a),
+                4 => _mm512_alignr_epi32::<4>(b, a),
+                5 => _mm512_alignr_epi32::<5>(b, a),
+                6 => _mm512_alignr_epi32::<6>(b, a),
+                7 => _mm512_alignr_epi32::<7>(b, a),
+                8 => _mm512_alignr_epi32::<8>(b, a),
+                9 => _mm512_alignr_epi32::<9>(b, a),
+                10 => _mm512_alignr_epi32::<10>(b, a),
+                11 => _mm512_alignr_epi32::<11>(b, a),
+                12 => _mm512_alignr_epi32::<12>(b, a),
+                13 => _mm512_alignr_epi32::<13>(b, a),
+                14 => _mm512_alignr_epi32::<14>(b, a),
+                15 => _mm512_alignr_epi32::<15>(b, a),
+                _ => a,
+            }))
+        }
+    }
     #[inline(always)]
     unsafe fn deinterleave(a: Self, b: Self) -> (Self, Self) {
         // SAFETY: register-only; the caller runs on a CPU with this level.
@@ -216,6 +244,25 @@ impl Vector for F64x8 {
                 F64x8(_mm512_permutex2var_pd(a.0, lo, b.0)),
                 F64x8(_mm512_permutex2var_pd(a.0, hi, b.0)),
             )
+        }
+    }
+    const SHIFTS: bool = true;
+    #[inline(always)]
+    unsafe fn shift<const K: usize>(a: Self, b: Self) -> Self {
+        // SAFETY: register-only; the caller runs on a CPU with this level.
+        // (VALIGNQ takes its shift as an immediate: one arm per K.)
+        unsafe {
+            let (a, b) = (_mm512_castpd_si512(a.0), _mm512_castpd_si512(b.0));
+            F64x8(_mm512_castsi512_pd(match K {
+                1 => _mm512_alignr_epi64::<1>(b, a),
+                2 => _mm512_alignr_epi64::<2>(b, a),
+                3 => _mm512_alignr_epi64::<3>(b, a),
+                4 => _mm512_alignr_epi64::<4>(b, a),
+                5 => _mm512_alignr_epi64::<5>(b, a),
+                6 => _mm512_alignr_epi64::<6>(b, a),
+                7 => _mm512_alignr_epi64::<7>(b, a),
+                _ => a,
+            }))
         }
     }
     #[inline(always)]
@@ -751,4 +798,55 @@ pub unsafe fn split_pairs_f32(src: *const f32, pairs: usize, even: *mut f32, odd
 pub unsafe fn split_pairs_f64(src: *const f64, pairs: usize, even: *mut f64, odd: *mut f64) {
     // SAFETY: forwarded contract; compiled for this level.
     unsafe { microkernel::split_pairs::<F64x8>(src, pairs, even, odd) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `shift::<K>` of the vectors holding 0..LANES and LANES..2·LANES.
+    #[target_feature(enable = "avx512f")]
+    fn windows<const K: usize>() -> ([f32; 16], [f64; 8]) {
+        let (mut a, mut b) = ([0.0f32; 32], [0.0f64; 16]);
+        for (i, (a, b)) in a.iter_mut().zip(b.iter_mut()).enumerate() {
+            (*a, *b) = (i as f32, i as f64);
+        }
+        for (i, a) in a.iter_mut().enumerate().skip(16) {
+            *a = i as f32;
+        }
+        let (mut x, mut y) = ([0.0f32; 16], [0.0f64; 8]);
+        // SAFETY: avx512f is enabled here (the caller checked the CPU); every
+        // load and store stays inside its 16- or 32-element array.
+        unsafe {
+            let f = F32x16::shift::<K>(F32x16::load(a.as_ptr()), F32x16::load(a.as_ptr().add(16)));
+            f.store(x.as_mut_ptr());
+            if K < 8 {
+                let d = F64x8::shift::<K>(F64x8::load(b.as_ptr()), F64x8::load(b.as_ptr().add(8)));
+                d.store(y.as_mut_ptr());
+            }
+        }
+        (x, y)
+    }
+
+    #[test]
+    fn shift_is_the_window_of_the_pair() {
+        if !is_x86_feature_detected!("avx512f") {
+            return;
+        }
+        macro_rules! check {
+            ($($k:literal)*) => {$(
+                // SAFETY: the CPU has avx512f (checked above).
+                let (x, y) = unsafe { windows::<$k>() };
+                for (i, v) in x.iter().enumerate() {
+                    assert_eq!(*v, ($k + i) as f32, "f32 shift {}", $k);
+                }
+                if $k < 8 {
+                    for (i, v) in y.iter().enumerate() {
+                        assert_eq!(*v, ($k + i) as f64, "f64 shift {}", $k);
+                    }
+                }
+            )*};
+        }
+        check!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15);
+    }
 }
