@@ -1605,6 +1605,14 @@ unsafe fn in_place_block<
                 }
             }};
         }
+        // The lanes of the two values after the block's last vector that lie
+        // in the row (K3 with shifts).
+        let after = {
+            let col = (j + NB * l) as isize - g.left as isize;
+            let hi = (g.len as isize - col).clamp(0, 2);
+            let lo = (-col).clamp(0, hi);
+            V::lanes(lo as usize, hi as usize)
+        };
         for d in 0..planes {
             let wd = w.add(d * kh * taps);
             let rows = &inp[d * per_plane..(d + 1) * per_plane];
@@ -1618,15 +1626,41 @@ unsafe fn in_place_block<
                 unroll_rows!(IR < R + 2 => {
                     // Column 0 of the row, as an address: only offset, never read.
                     let base = rows[IR].wrapping_sub(g.left);
-                    for t in 0..3 {
-                        let mut x = [V::zero(); NB];
-                        for (v, x) in x.iter_mut().enumerate() {
-                            *x = load!(base, v, t);
+                    if V::SHIFTS && NB < 8 {
+                        // Taps 1 and 2 shifted from tap 0's vectors and the two
+                        // values after them (as `direct_rows_blocks_k`): the
+                        // edge vectors' padding lanes, zero at tap 0 and past
+                        // the row, stay zero in the shifted windows.
+                        let mut y = [V::zero(); 8];
+                        for (v, y) in y[..NB].iter_mut().enumerate() {
+                            *y = load!(base, v, 0);
                         }
-                        for (r, acc) in acc.iter_mut().enumerate() {
-                            if r <= IR && IR - r < 3 {
-                                for v in 0..NB {
-                                    acc[v] = V::fmadd(wk[IR - r][t], x[v], acc[v]);
+                        y[NB] = V::load_in(base.wrapping_add(j + NB * l), after);
+                        for t in 0..3 {
+                            for v in 0..NB {
+                                let x = match t {
+                                    0 => y[v],
+                                    1 => V::shift::<1>(y[v], y[v + 1]),
+                                    _ => V::shift::<2>(y[v], y[v + 1]),
+                                };
+                                for (r, acc) in acc.iter_mut().enumerate() {
+                                    if r <= IR && IR - r < 3 {
+                                        acc[v] = V::fmadd(wk[IR - r][t], x, acc[v]);
+                                    }
+                                }
+                            }
+                        }
+                    } else {
+                        for t in 0..3 {
+                            let mut x = [V::zero(); NB];
+                            for (v, x) in x.iter_mut().enumerate() {
+                                *x = load!(base, v, t);
+                            }
+                            for (r, acc) in acc.iter_mut().enumerate() {
+                                if r <= IR && IR - r < 3 {
+                                    for v in 0..NB {
+                                        acc[v] = V::fmadd(wk[IR - r][t], x[v], acc[v]);
+                                    }
                                 }
                             }
                         }
