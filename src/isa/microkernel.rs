@@ -784,6 +784,49 @@ macro_rules! unroll_rows {
     };
 }
 
+/// Input row `IR` of a 3×3 block of `R` rows × `NV` vectors: its tap-0
+/// vectors `y[..NV]` and the vector after them (only its first two lanes are
+/// read) give taps 1 and 2 by [`Vector::shift`]; output row `r` adds kernel row
+/// `IR - r` where that is a row. One shifted vector is live at a time (the
+/// accumulators, weights and loaded vectors fill the registers), and each
+/// accumulator sums its taps in order, as the loading form does.
+///
+/// # Safety
+/// `K == 3`, `NV < 8`; the level supports [`Vector::shift`] (`V::SHIFTS`); as
+/// [`Vector::zero`].
+// `r` is compared with the constant row, 0 included; taps index the weights.
+#[allow(clippy::absurd_extreme_comparisons, clippy::needless_range_loop)]
+#[inline(always)]
+unsafe fn fma_shifted_row<
+    V: Vector,
+    const R: usize,
+    const NV: usize,
+    const IR: usize,
+    const K: usize,
+>(
+    acc: &mut [[V; NV]; R],
+    wk: &[[V; K]; K],
+    y: &[V; 8],
+) {
+    // SAFETY: register-only; the caller's contract.
+    unsafe {
+        for t in 0..3 {
+            for v in 0..NV {
+                let x = match t {
+                    0 => y[v],
+                    1 => V::shift::<1>(y[v], y[v + 1]),
+                    _ => V::shift::<2>(y[v], y[v + 1]),
+                };
+                for (r, acc) in acc.iter_mut().enumerate() {
+                    if r <= IR && IR - r < 3 {
+                        acc[v] = V::fmadd(wk[IR - r][t], x, acc[v]);
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// The blocks of `R` rows × `NV` vectors of [`direct_rows`] for a `K`×`K` kernel
 /// whose `K²` weight splats fit registers beside the accumulators (3×3; taps 1
 /// apart; `R + K - 1 <= 8`) from column `j0` on, while whole blocks fit: the
@@ -841,29 +884,13 @@ unsafe fn direct_rows_blocks_k<
                     // (1024×2048 1T 0.324-0.327 -> 0.295-0.303 ms). Not on
                     // streamed images, which measured 8% slower with it (img3 1T
                     // 0.58-0.59 -> 0.63-0.64 ms).
-                    if V::SHIFTS && !STREAM && K == 3 && NV < 9 {
-                        let mut y = [V::zero(); 9];
+                    if V::SHIFTS && !STREAM && K == 3 && NV < 8 {
+                        let mut y = [V::zero(); 8];
                         for (v, y) in y[..NV].iter_mut().enumerate() {
                             *y = V::load(rp.add(v * l));
                         }
                         y[NV] = V::load_partial(rp.add(NV * l), K - 1);
-                        // One shifted vector live at a time (the accumulators,
-                        // weights and loaded vectors fill the registers); each
-                        // accumulator still sums its taps in order.
-                        for t in 0..K {
-                            for v in 0..NV {
-                                let x = match t {
-                                    0 => y[v],
-                                    1 => V::shift::<1>(y[v], y[v + 1]),
-                                    _ => V::shift::<2>(y[v], y[v + 1]),
-                                };
-                                for (r, acc) in acc.iter_mut().enumerate() {
-                                    if r <= IR && IR - r < K {
-                                        acc[v] = V::fmadd(wk[IR - r][t], x, acc[v]);
-                                    }
-                                }
-                            }
-                        }
+                        fma_shifted_row::<V, R, NV, IR, K>(&mut acc, &wk, &y);
                     } else {
                         for t in 0..K {
                             let mut x = [V::zero(); NV];
@@ -1636,20 +1663,7 @@ unsafe fn in_place_block<
                             *y = load!(base, v, 0);
                         }
                         y[NB] = V::load_in(base.wrapping_add(j + NB * l), after);
-                        for t in 0..3 {
-                            for v in 0..NB {
-                                let x = match t {
-                                    0 => y[v],
-                                    1 => V::shift::<1>(y[v], y[v + 1]),
-                                    _ => V::shift::<2>(y[v], y[v + 1]),
-                                };
-                                for (r, acc) in acc.iter_mut().enumerate() {
-                                    if r <= IR && IR - r < 3 {
-                                        acc[v] = V::fmadd(wk[IR - r][t], x, acc[v]);
-                                    }
-                                }
-                            }
-                        }
+                        fma_shifted_row::<V, R, NB, IR, 3>(&mut acc, &wk, &y);
                     } else {
                         for t in 0..3 {
                             let mut x = [V::zero(); NB];
