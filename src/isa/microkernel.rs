@@ -1633,8 +1633,10 @@ unsafe fn in_place_block<
             }};
         }
         // The lanes of the two values after the block's last vector that lie
-        // in the row (K3 with shifts).
-        let after = {
+        // in the row (K3 with shifts; made only there).
+        let after = if !(K3 && V::SHIFTS) {
+            V::lanes(0, 0)
+        } else {
             let col = (j + NB * l) as isize - g.left as isize;
             let hi = (g.len as isize - col).clamp(0, 2);
             let lo = (-col).clamp(0, hi);

@@ -36,13 +36,13 @@
 //!
 //! **Outputs too large to stay cached** (input and output together at least the
 //! last-level cache, one input channel per group, so each row is written once)
-//! are written with non-temporal stores from the first aligned column on, by
-//! the multi-row kernel (images) and the row kernel (signals, sig1d 1T 1.62-1.68
-//! -> 1.52-1.55 ms)
-//! (`Vector::store_stream`): a cached store first reads the line it writes,
-//! a third more memory traffic on a filter that only streams (img3 1T:
-//! 0.87-0.91 -> 0.63-0.65 ms). Every column of a row is summed in the same order
-//! whichever block computes it, so where the blocks start does not change a bit.
+//! are written with non-temporal stores (`Vector::store_stream`) from the first
+//! aligned column on, by the multi-row kernel (images) and the row kernel
+//! (signals): a cached store first reads the line it writes, a third more memory
+//! traffic on a filter that only streams (img3 1T 0.87-0.91 -> 0.63-0.65 ms,
+//! sig1d 1T 1.62-1.68 -> 1.52-1.55 ms). Every column of a row is summed in the
+//! same order whichever block computes it, so where the blocks start does not
+//! change a bit.
 //!
 //! No padded copy of the whole input is made. Output rows are independent, so threads
 //! split over them and each row is summed in the same order whatever the thread
