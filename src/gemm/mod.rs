@@ -4,7 +4,8 @@
 //! The loop nest:
 //!
 //! * LOOP 5 (`m2`): blocks of rows of A small enough that the packed A block stays in
-//!   L2 while every column panel sweeps it (only large A is split).
+//!   the caches (L2, or half the L3) while every column panel sweeps it (only large
+//!   A is split).
 //! * LOOP 4: column panels of NR columns, the parallel tasks.
 //! * LOOP 3 (`mc`): blocks of MC rows of A, so the C block (MC × NR) stays in L1/L2
 //!   as the stack buffer `cbuf`.
@@ -68,30 +69,33 @@ pub struct Blocking {
     pub kc: usize,
     /// Rows of A per block (LOOP 3), a multiple of MR.
     pub mc: usize,
-    /// Bytes of packed A that should stay in L2 (LOOP 5 splits A beyond that). The
-    /// whole L2: splitting A means packing B again, which costs more than the misses.
-    pub l2_bytes: usize,
+    /// Bytes of packed A per LOOP 5 block (A is split beyond that). Half the L3,
+    /// at least the whole L2: splitting A means packing B again, and that costs
+    /// more than reading A from L3, which the microkernel streams at one cache
+    /// line per 8-24 FMAs (f64 1024³: blocks of one L2 packed B eight times,
+    /// 79-83% of peak; one block of 8 MiB, 86-87%).
+    pub a_block_bytes: usize,
 }
 
 impl Blocking {
     /// KC so that the packed B panel (KC × NR) fills about half of L1, leaving room
     /// for the A panels that stream past it; MC as large as `cbuf` allows.
     pub fn for_kernel<T: Element>(kern: &GemmKernel<T>) -> Blocking {
-        let crate::cache::Caches { l1, l2, .. } = crate::cache::caches();
+        let crate::cache::Caches { l1, l2, l3 } = crate::cache::caches();
         let row_bytes = kern.nr * std::mem::size_of::<T>();
         let kc = (l1 / 2 / row_bytes).clamp(16, KC_MAX);
         let mc = (CBUF_LEN / kern.nr / kern.mr).max(1) * kern.mr;
         Blocking {
             kc,
             mc,
-            l2_bytes: l2,
+            a_block_bytes: l2.max(l3 / 2),
         }
     }
 
     /// MR-row tiles of A per LOOP 5 block for a reduction of length `k`.
-    pub fn tiles_per_l2_block<T: Element>(&self, kern: &GemmKernel<T>, k: usize) -> usize {
+    pub fn tiles_per_a_block<T: Element>(&self, kern: &GemmKernel<T>, k: usize) -> usize {
         let tile_bytes = kern.a_step() * k * std::mem::size_of::<T>();
-        (self.l2_bytes / tile_bytes.max(1))
+        (self.a_block_bytes / tile_bytes.max(1))
             .max(self.mc / kern.mr)
             .max(1)
     }
@@ -133,7 +137,7 @@ pub(crate) fn column_panel<T: Element>(
         }
         acc
     };
-    if let (Some(d), PanelB::Packed(pack_b)) = (direct, b) {
+    if let (Some(d), PanelB::Packed { pack: pack_b, .. }) = (direct, b) {
         // LOOP 2 outermost: each KC block of B is packed once and swept by every
         // tile, which accumulates in place in the output. Only a last tile of
         // fewer than MR rows goes through `cbuf` and `emit`.
@@ -172,8 +176,8 @@ pub(crate) fn column_panel<T: Element>(
         // LOOP 2: blocks of KC rows of B, packed once and swept by every tile.
         for k0 in (0..k).step_by(kc) {
             let kl = kc.min(k - k0);
-            if let PanelB::Packed(pack_b) = b {
-                pack_b(&mut bpack[..kl * nr], k0, kl);
+            if let PanelB::Packed { pack, .. } = b {
+                pack(&mut bpack[..kl * nr], k0, kl);
             }
             let panel = &bpack[..kl * nr];
             // LOOP 1: MR-row tiles.
@@ -182,7 +186,9 @@ pub(crate) fn column_panel<T: Element>(
                 let c = &mut cbuf[(t - tb) * mr * nr..][..mr * nr];
                 let accumulate = init(k0 > 0, t * mr, &mut |r, v| c[r * nr..][..nr].fill(v));
                 match b {
-                    PanelB::Packed(_) => kern.tile(kl, a, panel, c, accumulate),
+                    PanelB::Packed { cols, .. } => {
+                        kern.tile_cols(kl, a, panel, c, accumulate, cols)
+                    }
                     PanelB::InPlace { b, rows, col } => {
                         kern.tile_rows(kl, a, b, rows, (k0, col), c, accumulate)
                     }
@@ -198,8 +204,12 @@ pub(crate) fn column_panel<T: Element>(
 #[derive(Clone, Copy)]
 pub(crate) enum PanelB<'a, T> {
     /// Packed per KC block: `pack(dst, k0, kc)` fills the `kc × NR` panel of rows
-    /// `k0..k0 + kc`, zero past the valid columns.
-    Packed(&'a dyn Fn(&mut [T], usize, usize)),
+    /// `k0..k0 + kc`, zero past the valid columns, of which there are `cols`
+    /// (the tiles of a narrower panel compute only the vectors that hold them).
+    Packed {
+        pack: &'a dyn Fn(&mut [T], usize, usize),
+        cols: usize,
+    },
     /// Read in place by the microkernel: row `k` is `b[rows[k] + col ..][..NR]`, all
     /// NR columns readable. No copy of the panel; the rows should be close together
     /// in memory (the im2col rows of one panel overlap heavily), or every tile
@@ -380,7 +390,7 @@ pub(crate) fn gemm_blocked<T: Element>(
     let panels = n.div_ceil(kern.nr);
     let out = SharedOut::new(c);
     let tiles = m.div_ceil(kern.mr);
-    let per_block = blocking.tiles_per_l2_block(&kern, k);
+    let per_block = blocking.tiles_per_a_block(&kern, k);
     // LOOP 5: row blocks of A that stay in L2 while the panels sweep them.
     for t0 in (0..tiles).step_by(per_block) {
         let block = t0..(t0 + per_block).min(tiles);
@@ -409,7 +419,10 @@ pub(crate) fn gemm_blocked<T: Element>(
                     offset: col,
                     ldc,
                 });
-                let b = PanelB::Packed(&pack);
+                let b = PanelB::Packed {
+                    pack: &pack,
+                    cols: nr_valid,
+                };
                 column_panel(s, kern, blocking, a, m, tiles, k, b, None, direct, emit);
             }
         });

@@ -148,7 +148,6 @@ pub type PackBRunsFn<T> = unsafe fn(
     dst: *mut T,
 );
 
-/// A GEMM microkernel signature: see [`GemmKernel::tile`].
 /// The Winograd input transform of a tile row: see [`GemmKernel::winograd_input`].
 pub type WinogradInFn<T> =
     unsafe fn(e: &[*const T; 4], o: &[*const T; 4], tw: usize, out: *mut T, stride: usize);
@@ -160,8 +159,17 @@ pub type SplitPairsFn<T> = unsafe fn(src: *const T, pairs: usize, even: *mut T, 
 pub type WinogradOutFn<T> =
     unsafe fn(m: &[*const T; 16], run: usize, bias: T, y0: *mut T, y1: *mut T);
 
-pub type GemmTileFn<T> =
-    unsafe fn(kc: usize, a: *const T, b: *const T, c: *mut T, ldc: usize, accumulate: bool);
+/// A GEMM microkernel signature: see [`GemmKernel::tile_cols`] (the last
+/// argument is the number of NR's vectors computed).
+pub type GemmTileFn<T> = unsafe fn(
+    kc: usize,
+    a: *const T,
+    b: *const T,
+    c: *mut T,
+    ldc: usize,
+    accumulate: bool,
+    vecs: usize,
+);
 
 /// A GEMM microkernel reading B in place: see [`GemmKernel::tile_rows`].
 pub type GemmTileRowsFn<T> = unsafe fn(
@@ -216,6 +224,8 @@ pub struct GemmKernel<T> {
     /// Copies of each value in a packed A panel (`Vector::A_COPIES`): a panel
     /// holds `k·mr·a_copies` values.
     pub a_copies: usize,
+    /// Vectors per tile row.
+    nv: usize,
     tile: GemmTileFn<T>,
     tile_rows: GemmTileRowsFn<T>,
     pack_b: PackBFn<T>,
@@ -238,6 +248,11 @@ impl<T> GemmKernel<T> {
         (self.mr, self.a_copies)
     }
 
+    /// Vectors per tile row (NR = `nv()` vectors of the level's width).
+    pub fn nv(&self) -> usize {
+        self.nv
+    }
+
     /// Values of a packed A panel per reduction step: `mr·a_copies`.
     pub fn a_step(&self) -> usize {
         self.mr * self.a_copies
@@ -253,14 +268,36 @@ impl<T: Element> GemmKernel<T> {
     /// checked here because memory safety depends on it).
     #[inline]
     pub fn tile(&self, kc: usize, a: &[T], b: &[T], c: &mut [T], accumulate: bool) {
+        self.tile_cols(kc, a, b, c, accumulate, self.nr)
+    }
+
+    /// As [`tile`](Self::tile) for the columns `j < cols` only (`cols <= NR`): the
+    /// kernel computes just the vectors that hold them, and what it leaves in
+    /// `c`'s other columns is unspecified. For the last panel of a matrix whose
+    /// width is not a multiple of NR.
+    ///
+    /// # Panics
+    /// As [`tile`](Self::tile).
+    #[inline]
+    pub fn tile_cols(
+        &self,
+        kc: usize,
+        a: &[T],
+        b: &[T],
+        c: &mut [T],
+        accumulate: bool,
+        cols: usize,
+    ) {
         assert!(
             a.len() >= kc * self.mr * self.a_copies
                 && b.len() >= kc * self.nr
                 && c.len() >= self.mr * self.nr,
             "gemm tile out of bounds"
         );
+        let vecs = cols.min(self.nr).div_ceil(self.nr / self.nv());
         // SAFETY: `self` exists only for a level the CPU supports (see `gemm_kernel_f32`),
-        // and the assert above bounds every access of the kernel.
+        // and the assert above bounds every access of the kernel (a narrower tile
+        // reads and writes a prefix of each row).
         unsafe {
             (self.tile)(
                 kc,
@@ -269,6 +306,7 @@ impl<T: Element> GemmKernel<T> {
                 c.as_mut_ptr(),
                 self.nr,
                 accumulate,
+                vecs,
             )
         }
     }
@@ -360,7 +398,7 @@ impl<T: Element> GemmKernel<T> {
         );
         // SAFETY: supported level (see `gemm_kernel_f32`); A and B bounded by the
         // assert, C by the caller's contract.
-        unsafe { (self.tile)(kc, a.as_ptr(), b.as_ptr(), c, ldc, accumulate) }
+        unsafe { (self.tile)(kc, a.as_ptr(), b.as_ptr(), c, ldc, accumulate, self.nv()) }
     }
 
     /// `c[r·NR + j] (+)= Σ_{k<kc} a[(k·MR + r)·a_copies] · b[off_k + col + j]` with `off_k` row
@@ -523,7 +561,7 @@ impl<T: Element> GemmKernel<T> {
 }
 
 macro_rules! gemm_table {
-    ($f:ident, $t:ty, $pv:ty, $portable:expr, $avx2:expr, $avx512:expr, $mr:expr, [$np:expr, $n2:expr, $n5:expr]) => {
+    ($f:ident, $t:ty, $pv:ty, $portable:expr, $avx2:expr, $avx512:expr, $mr:expr, [$np:expr, $n2:expr, $n5:expr], [$vp:expr, $v2:expr, $v5:expr]) => {
         /// The GEMM microkernel of `isa`, or `None` for `Scalar` or a level this CPU
         /// lacks: the only way to obtain one, so holding it proves the level.
         pub fn $f(isa: Isa) -> Option<GemmKernel<$t>> {
@@ -561,11 +599,18 @@ macro_rules! gemm_table {
                 Isa::Portable => <$pv as Vector>::A_COPIES,
                 _ => 1,
             };
+            let nv = match isa {
+                Isa::Portable => $vp,
+                Isa::Avx2 => $v2,
+                _ => $v5,
+            };
+            debug_assert_eq!(nr % nv, 0);
             Some(GemmKernel {
                 isa,
                 mr,
                 nr,
                 a_copies,
+                nv,
                 tile,
                 tile_rows,
                 pack_b,
@@ -610,7 +655,8 @@ gemm_table!(
         avx512::split_pairs_f32
     ),
     (microkernel::MR_NARROW, microkernel::MR_WIDE),
-    [8 * portable::NV, 24, 48]
+    [8 * portable::NV, 24, 48],
+    [portable::NV, 3, 3]
 );
 gemm_table!(
     gemm_kernel_f64,
@@ -644,7 +690,8 @@ gemm_table!(
         avx512::split_pairs_f64
     ),
     (microkernel::MR_NARROW, microkernel::MR_WIDE),
-    [4 * portable::NV, 12, 24]
+    [4 * portable::NV, 12, 24],
+    [portable::NV, 3, 3]
 );
 
 /// A direct-correlation row kernel signature: see [`DirectKernel::row`].

@@ -634,7 +634,7 @@ impl Im2col {
         let columns = grid.unwrap_or(out_sp);
         let panels = columns.div_ceil(nr);
         let tiles = cout_g.div_ceil(mr);
-        let per_block = blocking.tiles_per_l2_block(kern, k);
+        let per_block = blocking.tiles_per_a_block(kern, k);
 
         let image =
             |threads: usize, x: &[T], slot: &mut [T], ready: bool, out: &SharedOut<'_, T>| {
@@ -770,7 +770,10 @@ impl Im2col {
         let runs = &*runs;
         let pack =
             |dst: &mut [T], k0: usize, kc: usize| kern.pack_b_runs(dst, b, rows, (k0, kc), runs);
-        let b = PanelB::Packed(&pack);
+        let b = PanelB::Packed {
+            pack: &pack,
+            cols: n,
+        };
         // Full panels of output pixels accumulate in place in the output.
         let direct = (grid.is_none() && n == nr).then_some(DirectC {
             out,
@@ -825,7 +828,7 @@ impl Im2col {
         let columns = grid.unwrap_or(p.output_spatial());
         let bands = columns.div_ceil(band.cols);
         let blen = band.len(p);
-        let per_block = blocking.tiles_per_l2_block(kern, k);
+        let per_block = blocking.tiles_per_a_block(kern, k);
         let (out_all, buf_all) = (SharedOut::new(output), SharedOut::new(buffers));
         parallel::for_each_claimed(threads, p.batch() * bands, |w, items| {
             // SAFETY: worker indices are distinct, so buffer w is this worker's alone.
@@ -1230,7 +1233,7 @@ impl Im2col {
         let in_image = p.in_channels() * p.input_spatial();
         let panels = k.div_ceil(nr);
         let tiles = cout_g.div_ceil(mr);
-        let per_block = blocking.tiles_per_l2_block(kern, cols);
+        let per_block = blocking.tiles_per_a_block(kern, cols);
         let items = (0..p.batch()).flat_map(|n| (0..pixels).step_by(cols).map(move |p0| (n, p0)));
         for (n, pb) in items {
             let x = &input[n * in_image..(n + 1) * in_image];
@@ -1319,7 +1322,10 @@ impl Im2col {
                         };
                         let a = &apack[g * a_len..(g + 1) * a_len];
                         let (s, tiles) = (&mut scratch, block.clone());
-                        let b = PanelB::Packed(&pack);
+                        let b = PanelB::Packed {
+                            pack: &pack,
+                            cols: nr_valid,
+                        };
                         gemm::column_panel(
                             s, kern, blocking, a, cout_g, tiles, kb, b, None, None, emit,
                         );

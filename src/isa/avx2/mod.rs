@@ -299,9 +299,10 @@ pub unsafe fn gemm_tile_f32(
     c: *mut f32,
     ldc: usize,
     accumulate: bool,
+    vecs: usize,
 ) {
     // SAFETY: forwarded contract; this fn is compiled with AVX2 and FMA.
-    unsafe { microkernel::gemm_tile::<F32x8, MR_NARROW, 3>(kc, a, b, c, ldc, accumulate) }
+    unsafe { microkernel::gemm_tile::<F32x8, MR_NARROW, 3>(kc, a, b, c, ldc, accumulate, vecs) }
 }
 
 /// AVX2 f64 GEMM tile, 4 × 12.
@@ -316,9 +317,10 @@ pub unsafe fn gemm_tile_f64(
     c: *mut f64,
     ldc: usize,
     accumulate: bool,
+    vecs: usize,
 ) {
     // SAFETY: forwarded contract; this fn is compiled with AVX2 and FMA.
-    unsafe { microkernel::gemm_tile::<F64x4, MR_NARROW, 3>(kc, a, b, c, ldc, accumulate) }
+    unsafe { microkernel::gemm_tile::<F64x4, MR_NARROW, 3>(kc, a, b, c, ldc, accumulate, vecs) }
 }
 
 /// AVX2 f32 GEMM tile reading B rows in place ([`microkernel::gemm_tile_rows`]).

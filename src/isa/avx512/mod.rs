@@ -311,9 +311,10 @@ pub unsafe fn gemm_tile_f32(
     c: *mut f32,
     ldc: usize,
     accumulate: bool,
+    vecs: usize,
 ) {
     // SAFETY: forwarded contract; this fn is compiled with AVX-512F.
-    unsafe { microkernel::gemm_tile::<F32x16, MR_WIDE, 3>(kc, a, b, c, ldc, accumulate) }
+    unsafe { microkernel::gemm_tile::<F32x16, MR_WIDE, 3>(kc, a, b, c, ldc, accumulate, vecs) }
 }
 
 /// AVX-512 f64 GEMM tile, 8 × 24.
@@ -328,9 +329,10 @@ pub unsafe fn gemm_tile_f64(
     c: *mut f64,
     ldc: usize,
     accumulate: bool,
+    vecs: usize,
 ) {
     // SAFETY: forwarded contract; this fn is compiled with AVX-512F.
-    unsafe { microkernel::gemm_tile::<F64x8, MR_WIDE, 3>(kc, a, b, c, ldc, accumulate) }
+    unsafe { microkernel::gemm_tile::<F64x8, MR_WIDE, 3>(kc, a, b, c, ldc, accumulate, vecs) }
 }
 
 /// AVX-512 f32 GEMM tile reading B rows in place ([`microkernel::gemm_tile_rows`]).

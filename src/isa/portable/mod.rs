@@ -176,9 +176,10 @@ pub unsafe fn gemm_tile_f32(
     c: *mut f32,
     ldc: usize,
     accumulate: bool,
+    vecs: usize,
 ) {
     // SAFETY: forwarded contract; `wide` needs no run-time feature.
-    unsafe { microkernel::gemm_tile::<F32x8, MR, NV>(kc, a, b, c, ldc, accumulate) }
+    unsafe { microkernel::gemm_tile::<F32x8, MR, NV>(kc, a, b, c, ldc, accumulate, vecs) }
 }
 
 /// Portable f64 GEMM tile, 4 × 12.
@@ -192,9 +193,10 @@ pub unsafe fn gemm_tile_f64(
     c: *mut f64,
     ldc: usize,
     accumulate: bool,
+    vecs: usize,
 ) {
     // SAFETY: forwarded contract; `wide` needs no run-time feature.
-    unsafe { microkernel::gemm_tile::<F64x4, MR, NV>(kc, a, b, c, ldc, accumulate) }
+    unsafe { microkernel::gemm_tile::<F64x4, MR, NV>(kc, a, b, c, ldc, accumulate, vecs) }
 }
 
 /// Portable f32 GEMM tile reading B rows in place ([`microkernel::gemm_tile_rows`]).
