@@ -680,10 +680,22 @@ impl Im2col {
                 // LOOP 5 (rows of A beyond L2), then the pixel panels of every group in parallel.
                 for t0 in (0..tiles).step_by(per_block) {
                     let block = t0..(t0 + per_block).min(tiles);
-                    parallel::for_each_claimed(threads, groups * panels, |_, claimed| {
+                    // Few panels per thread: each panel's tiles in two halves, two
+                    // tasks claimed together, so that the threads' shares differ
+                    // by half a panel at most (c128 at 2T: 17 panels split 9/8).
+                    let halves = if threads > 1 && groups * panels < 16 * threads && block.len() > 1
+                    {
+                        2
+                    } else {
+                        1
+                    };
+                    let tasks = groups * panels * halves;
+                    parallel::for_each_claimed(threads, tasks, |_, claimed| {
                         let mut scratch = Scratch::new();
                         for task in claimed {
+                            let (task, half) = (task / halves, task % halves);
                             let (g, col) = (task / panels, (task % panels) * nr);
+                            let at = |h: usize| block.start + h * block.len() / halves;
                             let src = PanelSource {
                                 b: &b_image[g * cin_g * self.chan_stride..],
                                 rows: &self.rows,
@@ -696,7 +708,7 @@ impl Im2col {
                                 kern,
                                 blocking,
                                 &mut scratch,
-                                (a, block.clone()),
+                                (a, at(half)..at(half + 1)),
                                 src,
                                 grid,
                                 task,
