@@ -1116,20 +1116,24 @@ impl Direct {
             .map(|&(a, b)| (b - a + span).checked_mul(src.len()))
             .try_fold(0usize, |m, n| n.map(|n| m.max(n)));
         let sides = (c0, lo, hi, width, span);
+        // Stack buffers sized to the need: they are made (zeroed) twice per row
+        // block, and at full size that was 10% of img5 (two 1 KiB row tables).
         match need {
-            Some(n) if src.len() <= DIRECT_MAX_ROWS && n <= EDGE_LEN / 8 => {
-                self.edge_strips(src, sides, &mut [T::ZERO; EDGE_LEN / 8], run)
+            Some(n) if src.len() <= EDGE_FEW_ROWS && n <= EDGE_LEN / 32 => {
+                self.edge_strips::<T, EDGE_FEW_ROWS>(src, sides, &mut [T::ZERO; EDGE_LEN / 32], run)
             }
+            Some(n) if src.len() <= DIRECT_MAX_ROWS && n <= EDGE_LEN / 8 => self
+                .edge_strips::<T, DIRECT_MAX_ROWS>(src, sides, &mut [T::ZERO; EDGE_LEN / 8], run),
             Some(n) if src.len() <= DIRECT_MAX_ROWS && n <= EDGE_LEN => {
-                self.edge_strips(src, sides, &mut [T::ZERO; EDGE_LEN], run)
+                self.edge_strips::<T, DIRECT_MAX_ROWS>(src, sides, &mut [T::ZERO; EDGE_LEN], run)
             }
             _ => return false,
         }
         true
     }
 
-    /// [`vector_edges`](Self::vector_edges) with its buffer.
-    fn edge_strips<T: Element>(
+    /// [`vector_edges`](Self::vector_edges) with its buffer, for up to `N` rows.
+    fn edge_strips<T: Element, const N: usize>(
         &self,
         src: &[&[T]],
         (c0, lo, hi, width, span): (usize, usize, usize, usize, usize),
@@ -1146,7 +1150,7 @@ impl Direct {
             for (dst, s) in strip.chunks_exact_mut(sw).zip(src) {
                 self.pad_segment(s, dst, (c0 + a) as isize - pad);
             }
-            let mut rows: [&[T]; DIRECT_MAX_ROWS] = [&[]; DIRECT_MAX_ROWS];
+            let mut rows: [&[T]; N] = [&[]; N];
             for (r, c) in rows.iter_mut().zip(strip.chunks_exact(sw)) {
                 *r = c;
             }
@@ -1226,6 +1230,9 @@ fn row_slices<T>(out: &mut [T], width: usize, cols: std::ops::Range<usize>) -> [
 
 /// Elements of the stack buffer for those edge strips.
 const EDGE_LEN: usize = 4096;
+
+/// Rows of the smallest edge strips (a 5×5 block's eight input rows).
+const EDGE_FEW_ROWS: usize = 16;
 
 /// Elements of one thread's slab at most (256 KiB of f32, half of L2 or less on
 /// current x86): a ring of three 130×130 padded planes (vol3d) fits.
