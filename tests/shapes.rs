@@ -485,3 +485,35 @@ fn banded_im2col_matches_the_reference_at_every_level() {
     assert!(big < 1 << 22, "{big}");
     assert_eq!(big, grad_ws("n1_ic64_oc64_i40000x4096_k3x3_p1"));
 }
+
+/// The im2col tiles that store straight into the output (grid panels whose
+/// vectors meet at most two output rows): reductions longer than one block of
+/// them (`ic240` 3×3: 2160 rows, summed in two blocks that add to the output),
+/// channel counts that leave a partial tile, rows narrower than a vector (which
+/// go through the C buffer), 1-D and 3-D grids, bias, every level, 1 and 2
+/// threads bitwise equal.
+#[test]
+fn im2col_tiles_stored_into_the_output_match_the_reference() {
+    let cases = [
+        "n1_ic240_oc17_i9x21_k3x3_p1_zeros_xcorr",
+        "n2_ic6_oc9_i13x37_k3x3_p1_zeros_conv",
+        "n1_ic5_oc11_i20x7_k3x3_p1_zeros_xcorr",
+        "n1_ic3_oc8_i40_k5_p2_zeros_xcorr",
+        "n1_ic2_oc10_i5x6x35_k3x3x3_p1_zeros_xcorr",
+        "n1_ic4_oc8_i19x33_k3x3_d2_p2_zeros_xcorr",
+        "n1_ic4_oc16_i19x50_k5x5_s2_p2_reflect_xcorr",
+    ];
+    for d in cases {
+        let p: Problem = d.parse().unwrap();
+        let mut r = common::Rng(17);
+        let x: Vec<f64> = (0..p.input_len()).map(|_| r.unit()).collect();
+        let w: Vec<f64> = (0..p.weight_len()).map(|_| r.unit()).collect();
+        let b: Vec<f64> = (0..p.bias_len()).map(|_| r.unit()).collect();
+        for isa in xcorr::isa::Isa::supported().filter(|&i| i != xcorr::isa::Isa::Scalar) {
+            let plan = Plan::with_path(&p, Path::Im2col)
+                .and_then(|pl| pl.with_isa(isa))
+                .unwrap();
+            common::check_forward_threads(&plan, &x, &w, &b);
+        }
+    }
+}

@@ -201,6 +201,64 @@ impl<'a, T: Copy> SharedOut<'a, T> {
         unsafe { kern.tile_strided(kc, a, b, self.ptr.add(offset), ldc, accumulate) }
     }
 
+    /// Runs `kern`'s in-place tile ([`GemmKernel::tile_rows_out`]) storing into
+    /// this buffer: tile row `r`, part `p` at `at + r·ldc + p.off + p.lo .. + p.hi`.
+    ///
+    /// # Safety
+    /// No other task reads or writes those elements during the call.
+    ///
+    /// # Panics
+    /// If a part leaves the buffer, or as `tile_rows_out`.
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    pub unsafe fn tile_rows_out(
+        &self,
+        kern: &GemmKernel<T>,
+        kc: usize,
+        (a, b, rows): (&[T], &[T], &RowTable),
+        (k0, col): (usize, usize),
+        (at, ldc): (usize, usize),
+        parts: &[crate::isa::microkernel::OutPart],
+        bias: Option<&[T]>,
+        accumulate: bool,
+    ) where
+        T: Element,
+    {
+        let last = (kern.mr - 1)
+            .checked_mul(ldc)
+            .and_then(|e| e.checked_add(at));
+        let inside = |p: &crate::isa::microkernel::OutPart| {
+            p.hi <= p.lo
+                || (at as isize)
+                    .checked_add(p.off)
+                    .and_then(|s| s.checked_add(p.lo as isize))
+                    .is_some_and(|s| s >= 0)
+                    && last
+                        .and_then(|e| (e as isize).checked_add(p.off))
+                        .and_then(|e| e.checked_add(p.hi as isize))
+                        .is_some_and(|e| e >= 0 && e as usize <= self.len)
+        };
+        assert!(parts.iter().all(inside), "output tile out of bounds");
+        // SAFETY: every part of every row lies in the buffer (assert: rows are
+        // ldc apart, the first at `at`, the last at `last`); exclusive by the
+        // caller's contract. `self.ptr.wrapping_add(at)` is in the buffer or one
+        // past it, and the kernel offsets it only to the asserted elements.
+        unsafe {
+            kern.tile_rows_out(
+                kc,
+                a,
+                b,
+                rows,
+                (k0, col),
+                self.ptr.wrapping_add(at),
+                ldc,
+                parts,
+                bias,
+                accumulate,
+            )
+        }
+    }
+
     /// Applies `f` to each element of `offset..offset + n`.
     ///
     /// # Safety

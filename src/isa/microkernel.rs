@@ -101,22 +101,86 @@ pub unsafe fn gemm_tile_rows<V: Vector, const MR: usize, const NV: usize>(
     }
 }
 
-/// The body of both tiles: `row(k)` is where row `k` of B starts; row `r` of C
-/// is at `c + r·ldc`. With `ahead > 0`, row `k`'s `NR` values `ahead` elements on
-/// are prefetched (a hint: the address may lie past the buffer).
+/// Where [`gemm_tile_rows_out`] stores part `i` of a tile row: lanes `lo..hi`
+/// of vector `i / 2` go to the output vector whose lane 0 is `off` elements
+/// from the row's start (`off` may be negative; `lo == hi`: nothing).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OutPart {
+    pub off: isize,
+    pub lo: usize,
+    pub hi: usize,
+}
+
+/// [`gemm_tile_rows`] storing straight into the output: each of the `NV`
+/// vectors of a tile row is at most two runs of output pixels (grid columns on
+/// two grid rows, the padding columns between them left out), `parts[2v]` and
+/// `parts[2v + 1]`; row `r` of the tile is output row `out + r·ldc`. The first
+/// call of a tile (`accumulate` false) adds `bias[r]` where `bias` is not null;
+/// later ones add to what the output holds. No C buffer, no copy out.
 ///
 /// # Safety
-/// As the callers: `row(k)` points at `NR` readable values for `k < kc`.
+/// As [`gemm_tile_rows`] for `a`, `b` and `offsets`; `parts` holds `2·NV`
+/// entries with `lo <= hi <= LANES`; for every `r < MR` and part, the output
+/// elements `out + r·ldc + off + lo .. + hi` are writable (and readable); `bias`
+/// is null or holds `MR` values.
+#[allow(clippy::too_many_arguments)]
 #[inline(always)]
-unsafe fn tile_body<V: Vector, const MR: usize, const NV: usize>(
+pub unsafe fn gemm_tile_rows_out<V: Vector, const MR: usize, const NV: usize>(
+    kc: usize,
+    a: *const V::Elem,
+    b: *const V::Elem,
+    offsets: *const usize,
+    out: *mut V::Elem,
+    ldc: usize,
+    parts: *const OutPart,
+    bias: *const V::Elem,
+    accumulate: bool,
+) {
+    // SAFETY (whole body): the caller's contract above.
+    unsafe {
+        let acc = tile_sums::<V, MR, NV>(kc, a, |k| b.add(*offsets.add(k)), 2 * NV * V::LANES);
+        let mut lanes = [V::lanes(0, 0); 2];
+        let mut part = [OutPart::default(); 2];
+        for v in 0..NV {
+            for h in 0..2 {
+                part[h] = *parts.add(2 * v + h);
+                lanes[h] = V::lanes(part[h].lo, part[h].hi.max(part[h].lo));
+            }
+            for (r, acc) in acc.iter().enumerate() {
+                let row = out.wrapping_add(r * ldc);
+                let x = if accumulate || bias.is_null() {
+                    acc[v]
+                } else {
+                    acc[v].add(V::splat(*bias.add(r)))
+                };
+                for h in 0..2 {
+                    if part[h].hi > part[h].lo {
+                        let p = row.wrapping_offset(part[h].off);
+                        let y = if accumulate {
+                            x.add(V::load_in(p, lanes[h]))
+                        } else {
+                            x
+                        };
+                        y.store_in(p, lanes[h]);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The accumulators of one tile: `Σ_{k<kc} a[k] ⊗ row(k)`, prefetching each
+/// row's values `ahead` elements on where `ahead > 0`.
+///
+/// # Safety
+/// As [`tile_body`].
+#[inline(always)]
+unsafe fn tile_sums<V: Vector, const MR: usize, const NV: usize>(
     kc: usize,
     a: *const V::Elem,
     row: impl Fn(usize) -> *const V::Elem,
-    c: *mut V::Elem,
-    ldc: usize,
-    accumulate: bool,
     ahead: usize,
-) {
+) -> [[V; NV]; MR] {
     // SAFETY (whole body): the callers' contracts.
     unsafe {
         let mut acc = [[V::zero(); NV]; MR];
@@ -139,6 +203,29 @@ unsafe fn tile_body<V: Vector, const MR: usize, const NV: usize>(
                 }
             }
         }
+        acc
+    }
+}
+
+/// The body of both tiles: `row(k)` is where row `k` of B starts; row `r` of C
+/// is at `c + r·ldc`. With `ahead > 0`, row `k`'s `NR` values `ahead` elements on
+/// are prefetched (a hint: the address may lie past the buffer).
+///
+/// # Safety
+/// As the callers: `row(k)` points at `NR` readable values for `k < kc`.
+#[inline(always)]
+unsafe fn tile_body<V: Vector, const MR: usize, const NV: usize>(
+    kc: usize,
+    a: *const V::Elem,
+    row: impl Fn(usize) -> *const V::Elem,
+    c: *mut V::Elem,
+    ldc: usize,
+    accumulate: bool,
+    ahead: usize,
+) {
+    // SAFETY (whole body): the callers' contracts.
+    unsafe {
+        let acc = tile_sums::<V, MR, NV>(kc, a, row, ahead);
         for (r, acc) in acc.iter().enumerate() {
             for (v, &x) in acc.iter().enumerate() {
                 let p = c.add(r * ldc + v * V::LANES);

@@ -181,6 +181,20 @@ pub type GemmTileRowsFn<T> = unsafe fn(
     accumulate: bool,
 );
 
+/// A GEMM microkernel reading B in place and storing into the output: see
+/// [`GemmKernel::tile_rows_out`].
+pub type GemmTileRowsOutFn<T> = unsafe fn(
+    kc: usize,
+    a: *const T,
+    b: *const T,
+    offsets: *const usize,
+    out: *mut T,
+    ldc: usize,
+    parts: *const microkernel::OutPart,
+    bias: *const T,
+    accumulate: bool,
+);
+
 /// Where each row of a B operand starts inside one buffer: row `k` is
 /// `b[offsets[k]..]`. A plain matrix has `offsets[k] = k·ldb`; the im2col path points
 /// each row `(channel, tap)` into a padded copy of the input. The maximum is kept so
@@ -228,6 +242,7 @@ pub struct GemmKernel<T> {
     nv: usize,
     tile: GemmTileFn<T>,
     tile_rows: GemmTileRowsFn<T>,
+    tile_rows_out: GemmTileRowsOutFn<T>,
     pack_b: PackBFn<T>,
     pack_b_runs: PackBRunsFn<T>,
     winograd_in: WinogradInFn<T>,
@@ -440,6 +455,63 @@ impl<T: Element> GemmKernel<T> {
         }
     }
 
+    /// [`tile_rows`](Self::tile_rows) storing straight into an output: row `r`
+    /// of the tile is `out + r·ldc`, and vector `v` of it goes to the parts
+    /// `parts[2v]` and `parts[2v + 1]` ([`microkernel::OutPart`]); the first
+    /// call of a tile adds `bias` (one value per tile row) where given, later
+    /// ones (`accumulate`) add to the output.
+    ///
+    /// # Safety
+    /// `out + r·ldc + off + lo .. + hi` is writable and readable for every
+    /// `r < MR` and part, and no other task touches those elements during the
+    /// call.
+    ///
+    /// # Panics
+    /// If `a`, `b`, `parts` or `bias` are too short for the tile, or a part's
+    /// lanes are not within the vector.
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    pub unsafe fn tile_rows_out(
+        &self,
+        kc: usize,
+        a: &[T],
+        b: &[T],
+        rows: &RowTable,
+        (k0, col): (usize, usize),
+        out: *mut T,
+        ldc: usize,
+        parts: &[microkernel::OutPart],
+        bias: Option<&[T]>,
+        accumulate: bool,
+    ) {
+        let offsets = &rows.offsets()[k0..k0 + kc];
+        let lanes = self.nr / self.nv;
+        assert!(
+            a.len() >= kc * self.mr * self.a_copies
+                && (kc == 0 || rows.max() + col + self.nr <= b.len())
+                && parts.len() >= 2 * self.nv
+                && parts.iter().all(|p| p.lo <= p.hi && p.hi <= lanes)
+                && bias.is_none_or(|b| b.len() >= self.mr),
+            "gemm tile_rows_out out of bounds"
+        );
+        // SAFETY: supported level (see `gemm_kernel_f32`); A, B, the parts and the
+        // bias are bounded by the assert (B as in `tile_rows`), the output by the
+        // caller's contract.
+        unsafe {
+            (self.tile_rows_out)(
+                kc,
+                a.as_ptr(),
+                b.as_ptr().add(col),
+                offsets.as_ptr(),
+                out,
+                ldc,
+                parts.as_ptr(),
+                bias.map_or(std::ptr::null(), <[T]>::as_ptr),
+                accumulate,
+            )
+        }
+    }
+
     /// Packs rows `k0..k0 + kc` of `rows` (row `k` is `b[off + col .. off + col + n]`,
     /// `n <= NR`) into `dst[k·NR ..]`, zero-filling columns `n..NR`.
     ///
@@ -571,16 +643,26 @@ macro_rules! gemm_table {
             type Fns = (
                 GemmTileFn<$t>,
                 GemmTileRowsFn<$t>,
+                GemmTileRowsOutFn<$t>,
                 PackBFn<$t>,
                 PackBRunsFn<$t>,
                 WinogradInFn<$t>,
                 WinogradOutFn<$t>,
                 SplitPairsFn<$t>,
             );
-            let ((tile, tile_rows, pack_b, pack_b_runs, winograd_in, winograd_out, split), nr): (
-                Fns,
-                usize,
-            ) = match isa {
+            let (
+                (
+                    tile,
+                    tile_rows,
+                    tile_rows_out,
+                    pack_b,
+                    pack_b_runs,
+                    winograd_in,
+                    winograd_out,
+                    split,
+                ),
+                nr,
+            ): (Fns, usize) = match isa {
                 Isa::Scalar => return None,
                 Isa::Portable => ($portable, $np),
                 #[cfg(target_arch = "x86_64")]
@@ -613,6 +695,7 @@ macro_rules! gemm_table {
                 nv,
                 tile,
                 tile_rows,
+                tile_rows_out,
                 pack_b,
                 pack_b_runs,
                 winograd_in,
@@ -630,6 +713,7 @@ gemm_table!(
     (
         portable::gemm_tile_f32,
         portable::gemm_tile_rows_f32,
+        portable::gemm_tile_rows_out_f32,
         portable::pack_b_f32,
         portable::pack_b_runs_f32,
         portable::winograd_input_f32,
@@ -639,6 +723,7 @@ gemm_table!(
     (
         avx2::gemm_tile_f32,
         avx2::gemm_tile_rows_f32,
+        avx2::gemm_tile_rows_out_f32,
         avx2::pack_b_f32,
         avx2::pack_b_runs_f32,
         avx2::winograd_input_f32,
@@ -648,6 +733,7 @@ gemm_table!(
     (
         avx512::gemm_tile_f32,
         avx512::gemm_tile_rows_f32,
+        avx512::gemm_tile_rows_out_f32,
         avx512::pack_b_f32,
         avx512::pack_b_runs_f32,
         avx512::winograd_input_f32,
@@ -665,6 +751,7 @@ gemm_table!(
     (
         portable::gemm_tile_f64,
         portable::gemm_tile_rows_f64,
+        portable::gemm_tile_rows_out_f64,
         portable::pack_b_f64,
         portable::pack_b_runs_f64,
         portable::winograd_input_f64,
@@ -674,6 +761,7 @@ gemm_table!(
     (
         avx2::gemm_tile_f64,
         avx2::gemm_tile_rows_f64,
+        avx2::gemm_tile_rows_out_f64,
         avx2::pack_b_f64,
         avx2::pack_b_runs_f64,
         avx2::winograd_input_f64,
@@ -683,6 +771,7 @@ gemm_table!(
     (
         avx512::gemm_tile_f64,
         avx512::gemm_tile_rows_f64,
+        avx512::gemm_tile_rows_out_f64,
         avx512::pack_b_f64,
         avx512::pack_b_runs_f64,
         avx512::winograd_input_f64,

@@ -43,6 +43,14 @@ pub trait Vector: Copy {
     /// allocation: it is only offset with wrapping arithmetic); and as
     /// [`zero`](Self::zero).
     unsafe fn load_in(p: *const Self::Elem, lanes: Self::Lanes) -> Self;
+    /// Stores the lanes of `lanes` (made by [`lanes`](Self::lanes)`(lo, hi)`) to
+    /// the vector whose lane 0 is at `p`; the other lanes' memory is never
+    /// touched.
+    /// # Safety
+    /// `p + lo .. p + hi` must be writable (`p` itself may lie outside the
+    /// allocation: it is only offset with wrapping arithmetic); and as
+    /// [`zero`](Self::zero).
+    unsafe fn store_in(self, p: *mut Self::Elem, lanes: Self::Lanes);
     /// Stores `LANES` elements (unaligned).
     /// # Safety
     /// `p..p+LANES` must be writable; and as [`zero`](Self::zero).

@@ -62,6 +62,12 @@ impl Vector for F32x8 {
         unsafe { _mm256_andnot_si256(mask32(lo), mask32(hi)) }
     }
     #[inline(always)]
+    unsafe fn store_in(self, p: *mut f32, m: __m256i) {
+        // SAFETY: only the lanes of m are written, and the caller guarantees they
+        // are writable; masked-out lanes are not written and do not fault.
+        unsafe { _mm256_maskstore_ps(p, m, self.0) }
+    }
+    #[inline(always)]
     unsafe fn load_in(p: *const f32, m: __m256i) -> Self {
         // SAFETY: only the lanes of m are enabled, and the caller guarantees they
         // are readable; masked-out lanes are not read and do not fault.
@@ -188,6 +194,12 @@ impl Vector for F64x4 {
     unsafe fn lanes(lo: usize, hi: usize) -> __m256i {
         // SAFETY: the caller runs on a CPU with this level (trait contract).
         unsafe { _mm256_andnot_si256(mask64(lo), mask64(hi)) }
+    }
+    #[inline(always)]
+    unsafe fn store_in(self, p: *mut f64, m: __m256i) {
+        // SAFETY: only the lanes of m are written, and the caller guarantees they
+        // are writable; masked-out lanes are not written and do not fault.
+        unsafe { _mm256_maskstore_pd(p, m, self.0) }
     }
     #[inline(always)]
     unsafe fn load_in(p: *const f64, m: __m256i) -> Self {
@@ -355,6 +367,58 @@ pub unsafe fn gemm_tile_rows_f64(
 ) {
     // SAFETY: forwarded contract; compiled for this level.
     unsafe { microkernel::gemm_tile_rows::<F64x4, MR_NARROW, 3>(kc, a, b, offsets, c, accumulate) }
+}
+
+/// AVX2 f32 GEMM tile reading B rows in place and storing into the output
+/// ([`microkernel::gemm_tile_rows_out`]).
+///
+/// # Safety
+/// The CPU supports AVX2 and FMA; the contract of [`microkernel::gemm_tile_rows_out`].
+#[allow(clippy::too_many_arguments)]
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn gemm_tile_rows_out_f32(
+    kc: usize,
+    a: *const f32,
+    b: *const f32,
+    offsets: *const usize,
+    out: *mut f32,
+    ldc: usize,
+    parts: *const microkernel::OutPart,
+    bias: *const f32,
+    accumulate: bool,
+) {
+    // SAFETY: forwarded contract; compiled for this level.
+    unsafe {
+        microkernel::gemm_tile_rows_out::<F32x8, MR_NARROW, 3>(
+            kc, a, b, offsets, out, ldc, parts, bias, accumulate,
+        )
+    }
+}
+
+/// AVX2 f64 GEMM tile reading B rows in place and storing into the output
+/// ([`microkernel::gemm_tile_rows_out`]).
+///
+/// # Safety
+/// The CPU supports AVX2 and FMA; the contract of [`microkernel::gemm_tile_rows_out`].
+#[allow(clippy::too_many_arguments)]
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn gemm_tile_rows_out_f64(
+    kc: usize,
+    a: *const f64,
+    b: *const f64,
+    offsets: *const usize,
+    out: *mut f64,
+    ldc: usize,
+    parts: *const microkernel::OutPart,
+    bias: *const f64,
+    accumulate: bool,
+) {
+    // SAFETY: forwarded contract; compiled for this level.
+    unsafe {
+        microkernel::gemm_tile_rows_out::<F64x4, MR_NARROW, 3>(
+            kc, a, b, offsets, out, ldc, parts, bias, accumulate,
+        )
+    }
 }
 
 /// Packs B rows into a 3-vector-wide panel ([`microkernel::pack_b`]).

@@ -42,6 +42,12 @@ impl Vector for F32x16 {
         (((1u32 << hi) - 1) & !((1u32 << lo) - 1)) as __mmask16
     }
     #[inline(always)]
+    unsafe fn store_in(self, p: *mut f32, m: __mmask16) {
+        // SAFETY: only the lanes of m are written, and the caller guarantees they
+        // are writable; masked lanes are not accessed and do not fault.
+        unsafe { _mm512_mask_storeu_ps(p, m, self.0) }
+    }
+    #[inline(always)]
     unsafe fn load_in(p: *const f32, m: __mmask16) -> Self {
         // SAFETY: only the lanes of m are enabled, and the caller guarantees they
         // are readable; masked lanes are not accessed and do not fault.
@@ -186,6 +192,12 @@ impl Vector for F64x8 {
     #[inline(always)]
     unsafe fn lanes(lo: usize, hi: usize) -> __mmask8 {
         (((1u32 << hi) - 1) & !((1u32 << lo) - 1)) as __mmask8
+    }
+    #[inline(always)]
+    unsafe fn store_in(self, p: *mut f64, m: __mmask8) {
+        // SAFETY: only the lanes of m are written, and the caller guarantees they
+        // are writable; masked lanes are not accessed and do not fault.
+        unsafe { _mm512_mask_storeu_pd(p, m, self.0) }
     }
     #[inline(always)]
     unsafe fn load_in(p: *const f64, m: __mmask8) -> Self {
@@ -367,6 +379,58 @@ pub unsafe fn gemm_tile_rows_f64(
 ) {
     // SAFETY: forwarded contract; compiled for this level.
     unsafe { microkernel::gemm_tile_rows::<F64x8, MR_WIDE, 3>(kc, a, b, offsets, c, accumulate) }
+}
+
+/// AVX-512 f32 GEMM tile reading B rows in place and storing into the output
+/// ([`microkernel::gemm_tile_rows_out`]).
+///
+/// # Safety
+/// The CPU supports AVX-512F; the contract of [`microkernel::gemm_tile_rows_out`].
+#[allow(clippy::too_many_arguments)]
+#[target_feature(enable = "avx512f")]
+pub unsafe fn gemm_tile_rows_out_f32(
+    kc: usize,
+    a: *const f32,
+    b: *const f32,
+    offsets: *const usize,
+    out: *mut f32,
+    ldc: usize,
+    parts: *const microkernel::OutPart,
+    bias: *const f32,
+    accumulate: bool,
+) {
+    // SAFETY: forwarded contract; compiled for this level.
+    unsafe {
+        microkernel::gemm_tile_rows_out::<F32x16, MR_WIDE, 3>(
+            kc, a, b, offsets, out, ldc, parts, bias, accumulate,
+        )
+    }
+}
+
+/// AVX-512 f64 GEMM tile reading B rows in place and storing into the output
+/// ([`microkernel::gemm_tile_rows_out`]).
+///
+/// # Safety
+/// The CPU supports AVX-512F; the contract of [`microkernel::gemm_tile_rows_out`].
+#[allow(clippy::too_many_arguments)]
+#[target_feature(enable = "avx512f")]
+pub unsafe fn gemm_tile_rows_out_f64(
+    kc: usize,
+    a: *const f64,
+    b: *const f64,
+    offsets: *const usize,
+    out: *mut f64,
+    ldc: usize,
+    parts: *const microkernel::OutPart,
+    bias: *const f64,
+    accumulate: bool,
+) {
+    // SAFETY: forwarded contract; compiled for this level.
+    unsafe {
+        microkernel::gemm_tile_rows_out::<F64x8, MR_WIDE, 3>(
+            kc, a, b, offsets, out, ldc, parts, bias, accumulate,
+        )
+    }
 }
 
 /// Packs B rows into a 3-vector-wide panel ([`microkernel::pack_b`]).
