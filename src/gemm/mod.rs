@@ -17,7 +17,8 @@
 //! runs outside LOOP 3: each KC block of B is packed once per LOOP 5 block and
 //! every tile accumulates in place in the output, so there is no C buffer and no
 //! copy out. Where B's rows can be read in place (`PanelB::InPlace`: the im2col
-//! path's grid columns), no B panel is packed at all.
+//! path's grid columns), no B panel is packed at all, and full tiles may store
+//! into the output too (`GridOut`), summing the whole reduction per call.
 //!
 //! A is packed into MR-row panels ([`pack::pack_a`]), B into a KC × NR panel per
 //! (column panel, k block) ([`GemmKernel::pack_b`]) read through a row table: row `k` of

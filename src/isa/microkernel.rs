@@ -22,11 +22,19 @@
 //! 84% of peak, 512×512×32 40% -> 71%; into L1 it evicted the current panel that
 //! the next tiles read: `pw` 0.44 -> 0.50 ms).
 //!
+//! `gemm_tile_rows_out` is `gemm_tile_rows` storing into the output itself: the
+//! grid columns of a tile row are at most two runs of output pixels per vector
+//! (the padding columns between grid rows left out by lane mask), so there is no
+//! C buffer to copy out, and the im2col path sums a whole reduction (up to 2048
+//! rows) per call, storing each tile once.
+//!
 //! Assembly check (AVX-512 f32, `objdump -d` of `gemm_tile_f32` and
 //! `gemm_tile_rows_f32` in a release build): the k loop is 3 `vmovups zmm` loads of
 //! B (after one offset load and 3 `prefetcht1` for `_rows`), 8 `vbroadcastss zmm`
 //! of A and 24 `vfmadd231ps zmm` into 24 accumulators, plus loop control; no
-//! spills (no stack references at all).
+//! spills (no stack references at all). `gemm_tile_rows_out_f32` (commit
+//! e0c239e): the same k loop (24 FMAs, 3 `prefetcht1`, no stack references);
+//! its store phase keeps the part table on the stack.
 
 use super::vector::Vector;
 

@@ -12,7 +12,9 @@
 //! either the **grid positions** from the first output to the last, where a row
 //! of a panel of `B` is `NR` contiguous values of the prepared image and the
 //! microkernel reads it in place, never packed (the few padding columns between
-//! output rows are computed and dropped); or, where those extra columns would
+//! output rows are computed and dropped: full tiles store their vectors
+//! straight into the output, those columns left out by lane mask); or, where
+//! those extra columns would
 //! cost more than packing saves, the output pixels, and each KC × NR panel of `B`
 //! is packed straight through the table of row offsets (`RowTable`), one run per
 //! output row the panel touches. See `Im2col::grid_columns`.
@@ -839,9 +841,14 @@ impl Im2col {
             // reduction at once (`gemm::column_panel`). Not for 1×1 kernels:
             // their B rows do not overlap, and a whole reduction of them does
             // not stay in L1 while the tiles sweep it (pw 88% -> 72% of peak).
+            // AVX-512 only: AVX2's masked stores (`vmaskmovps`) and the portable
+            // level's element copies made res3x3 no faster on AVX2 (1.88 ->
+            // 1.89-1.90 ms) and 8% slower on the portable level (4.74-4.77 ->
+            // 5.07-5.15).
             let mut parts = [OutPart::default(); 2 * MAX_NV];
-            let direct =
-                p.kernel_spatial() > 1 && out_parts(segs, nr / kern.nv(), kern.nv(), &mut parts);
+            let direct = p.kernel_spatial() > 1
+                && kern.isa == crate::isa::Isa::Avx512
+                && out_parts(segs, nr / kern.nv(), kern.nv(), &mut parts);
             let b = PanelB::InPlace {
                 b,
                 rows,
