@@ -404,19 +404,7 @@ fn banded_im2col_matches_the_reference_at_every_level() {
         "n1_ic4_oc4_g2_i1030x1030_k3x3_d2_p2_reflect_xcorr",
         "n1_ic4_oc2_i1030x1030_k3x3_d1x200_p1:1x0:0_zeros_conv",
     ];
-    for d in cases {
-        let p: Problem = d.parse().unwrap();
-        let mut r = common::Rng(31);
-        let x: Vec<f64> = (0..p.input_len()).map(|_| r.unit()).collect();
-        let w: Vec<f64> = (0..p.weight_len()).map(|_| r.unit()).collect();
-        let b: Vec<f64> = (0..p.bias_len()).map(|_| r.unit()).collect();
-        for isa in xcorr::isa::Isa::supported().filter(|&i| i != xcorr::isa::Isa::Scalar) {
-            let plan = Plan::with_path(&p, Path::Im2col)
-                .and_then(|pl| pl.with_isa(isa))
-                .unwrap();
-            common::check_forward_threads(&plan, &x, &w, &b);
-        }
-    }
+    im2col_forward_at_every_level(&cases, 31);
     // The input gradient of a banded problem.
     let p: Problem = "n1_ic4_oc4_i1030x1030_k3x3_p1_replicate_xcorr"
         .parse()
@@ -486,12 +474,12 @@ fn banded_im2col_matches_the_reference_at_every_level() {
     assert_eq!(big, grad_ws("n1_ic64_oc64_i40000x4096_k3x3_p1"));
 }
 
-/// The im2col tiles that store straight into the output (grid panels whose
-/// vectors meet at most two output rows): reductions longer than one block of
-/// them (`ic240` 3×3: 2160 rows, summed in two blocks that add to the output),
-/// channel counts that leave a partial tile, rows narrower than a vector (which
-/// go through the C buffer), 1-D and 3-D grids, bias, every level, 1 and 2
-/// threads bitwise equal.
+/// The im2col tiles that store straight into the output (AVX-512; grid panels
+/// whose vectors meet at most two output rows): reductions longer than one
+/// block of them (`ic240` 3×3: 2160 rows, summed in two blocks that add to the
+/// output), channel counts that leave a partial tile, rows narrower than a
+/// vector (which go through the C buffer), 1-D and 3-D grids, bias; every level
+/// (the others through the C buffer), 1 and 2 threads bitwise equal.
 #[test]
 fn im2col_tiles_stored_into_the_output_match_the_reference() {
     let cases = [
@@ -503,9 +491,15 @@ fn im2col_tiles_stored_into_the_output_match_the_reference() {
         "n1_ic4_oc8_i19x33_k3x3_d2_p2_zeros_xcorr",
         "n1_ic4_oc16_i19x50_k5x5_s2_p2_reflect_xcorr",
     ];
+    im2col_forward_at_every_level(&cases, 17);
+}
+
+/// The im2col forward pass of each problem `cases` describes, at every vector
+/// level, against the reference (f32 on 1 and 2 threads, bitwise equal; f64).
+fn im2col_forward_at_every_level(cases: &[&str], seed: u64) {
     for d in cases {
         let p: Problem = d.parse().unwrap();
-        let mut r = common::Rng(17);
+        let mut r = common::Rng(seed);
         let x: Vec<f64> = (0..p.input_len()).map(|_| r.unit()).collect();
         let w: Vec<f64> = (0..p.weight_len()).map(|_| r.unit()).collect();
         let b: Vec<f64> = (0..p.bias_len()).map(|_| r.unit()).collect();
