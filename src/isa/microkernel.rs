@@ -22,7 +22,8 @@
 //! 84% of peak, 512×512×32 40% -> 71%; into L1 it evicted the current panel that
 //! the next tiles read: `pw` 0.44 -> 0.50 ms).
 //!
-//! `gemm_tile_rows_out` is `gemm_tile_rows` storing into the output itself: the
+//! `gemm_tile_rows_out` (AVX-512 only: see `GemmKernel`) is `gemm_tile_rows`
+//! storing into the output itself: the
 //! grid columns of a tile row are at most two runs of output pixels per vector
 //! (the padding columns between grid rows left out by lane mask), so there is no
 //! C buffer to copy out, and the im2col path sums a whole reduction (up to 2048

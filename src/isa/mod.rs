@@ -242,7 +242,10 @@ pub struct GemmKernel<T> {
     nv: usize,
     tile: GemmTileFn<T>,
     tile_rows: GemmTileRowsFn<T>,
-    tile_rows_out: GemmTileRowsOutFn<T>,
+    /// Only where it pays: AVX-512's masked stores. AVX2's `vmaskmovps` made
+    /// res3x3 no faster (1.88 -> 1.89-1.90 ms) and the portable level's element
+    /// copies 8% slower (4.74-4.77 -> 5.07-5.15).
+    tile_rows_out: Option<GemmTileRowsOutFn<T>>,
     pack_b: PackBFn<T>,
     pack_b_runs: PackBRunsFn<T>,
     winograd_in: WinogradInFn<T>,
@@ -455,6 +458,11 @@ impl<T: Element> GemmKernel<T> {
         }
     }
 
+    /// Whether the level has [`tile_rows_out`](Self::tile_rows_out).
+    pub fn stores_out(&self) -> bool {
+        self.tile_rows_out.is_some()
+    }
+
     /// [`tile_rows`](Self::tile_rows) storing straight into an output: row `r`
     /// of the tile is `out + r·ldc`, and vector `v` of it goes to the parts
     /// `parts[2v]` and `parts[2v + 1]` ([`microkernel::OutPart`]); the first
@@ -467,8 +475,9 @@ impl<T: Element> GemmKernel<T> {
     /// call.
     ///
     /// # Panics
-    /// If `a`, `b`, `parts` or `bias` are too short for the tile, or a part's
-    /// lanes are not within the vector.
+    /// If `a`, `b`, `parts` or `bias` are too short for the tile, a part's
+    /// lanes are not within the vector, or the level has no such tile
+    /// ([`stores_out`](Self::stores_out)).
     #[allow(clippy::too_many_arguments)]
     #[inline]
     pub unsafe fn tile_rows_out(
@@ -484,6 +493,9 @@ impl<T: Element> GemmKernel<T> {
         bias: Option<&[T]>,
         accumulate: bool,
     ) {
+        let tile = self
+            .tile_rows_out
+            .expect("tile_rows_out on a level without it");
         let offsets = &rows.offsets()[k0..k0 + kc];
         let lanes = self.nr / self.nv;
         assert!(
@@ -498,7 +510,7 @@ impl<T: Element> GemmKernel<T> {
         // bias are bounded by the assert (B as in `tile_rows`), the output by the
         // caller's contract.
         unsafe {
-            (self.tile_rows_out)(
+            tile(
                 kc,
                 a.as_ptr(),
                 b.as_ptr().add(col),
@@ -643,7 +655,7 @@ macro_rules! gemm_table {
             type Fns = (
                 GemmTileFn<$t>,
                 GemmTileRowsFn<$t>,
-                GemmTileRowsOutFn<$t>,
+                Option<GemmTileRowsOutFn<$t>>,
                 PackBFn<$t>,
                 PackBRunsFn<$t>,
                 WinogradInFn<$t>,
@@ -713,7 +725,7 @@ gemm_table!(
     (
         portable::gemm_tile_f32,
         portable::gemm_tile_rows_f32,
-        portable::gemm_tile_rows_out_f32,
+        None,
         portable::pack_b_f32,
         portable::pack_b_runs_f32,
         portable::winograd_input_f32,
@@ -723,7 +735,7 @@ gemm_table!(
     (
         avx2::gemm_tile_f32,
         avx2::gemm_tile_rows_f32,
-        avx2::gemm_tile_rows_out_f32,
+        None,
         avx2::pack_b_f32,
         avx2::pack_b_runs_f32,
         avx2::winograd_input_f32,
@@ -733,7 +745,7 @@ gemm_table!(
     (
         avx512::gemm_tile_f32,
         avx512::gemm_tile_rows_f32,
-        avx512::gemm_tile_rows_out_f32,
+        Some(avx512::gemm_tile_rows_out_f32),
         avx512::pack_b_f32,
         avx512::pack_b_runs_f32,
         avx512::winograd_input_f32,
@@ -751,7 +763,7 @@ gemm_table!(
     (
         portable::gemm_tile_f64,
         portable::gemm_tile_rows_f64,
-        portable::gemm_tile_rows_out_f64,
+        None,
         portable::pack_b_f64,
         portable::pack_b_runs_f64,
         portable::winograd_input_f64,
@@ -761,7 +773,7 @@ gemm_table!(
     (
         avx2::gemm_tile_f64,
         avx2::gemm_tile_rows_f64,
-        avx2::gemm_tile_rows_out_f64,
+        None,
         avx2::pack_b_f64,
         avx2::pack_b_runs_f64,
         avx2::winograd_input_f64,
@@ -771,7 +783,7 @@ gemm_table!(
     (
         avx512::gemm_tile_f64,
         avx512::gemm_tile_rows_f64,
-        avx512::gemm_tile_rows_out_f64,
+        Some(avx512::gemm_tile_rows_out_f64),
         avx512::pack_b_f64,
         avx512::pack_b_runs_f64,
         avx512::winograd_input_f64,

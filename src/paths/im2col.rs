@@ -841,10 +841,7 @@ impl Im2col {
             // reduction at once (`gemm::column_panel`). Not for 1×1 kernels:
             // their B rows do not overlap, and a whole reduction of them does
             // not stay in L1 while the tiles sweep it (pw 88% -> 72% of peak).
-            // AVX-512 only: AVX2's masked stores (`vmaskmovps`) and the portable
-            // level's element copies made res3x3 no faster on AVX2 (1.88 ->
-            // 1.89-1.90 ms) and 8% slower on the portable level (4.74-4.77 ->
-            // 5.07-5.15).
+            // Where the level has such a tile (`GemmKernel::stores_out`).
             let mut parts = [OutPart::default(); 2 * MAX_NV];
             let direct = p.kernel_spatial() > 1
                 && kern.isa == crate::isa::Isa::Avx512

@@ -369,58 +369,6 @@ pub unsafe fn gemm_tile_rows_f64(
     unsafe { microkernel::gemm_tile_rows::<F64x4, MR_NARROW, 3>(kc, a, b, offsets, c, accumulate) }
 }
 
-/// AVX2 f32 GEMM tile reading B rows in place and storing into the output
-/// ([`microkernel::gemm_tile_rows_out`]).
-///
-/// # Safety
-/// The CPU supports AVX2 and FMA; the contract of [`microkernel::gemm_tile_rows_out`].
-#[allow(clippy::too_many_arguments)]
-#[target_feature(enable = "avx2,fma")]
-pub unsafe fn gemm_tile_rows_out_f32(
-    kc: usize,
-    a: *const f32,
-    b: *const f32,
-    offsets: *const usize,
-    out: *mut f32,
-    ldc: usize,
-    parts: *const microkernel::OutPart,
-    bias: *const f32,
-    accumulate: bool,
-) {
-    // SAFETY: forwarded contract; compiled for this level.
-    unsafe {
-        microkernel::gemm_tile_rows_out::<F32x8, MR_NARROW, 3>(
-            kc, a, b, offsets, out, ldc, parts, bias, accumulate,
-        )
-    }
-}
-
-/// AVX2 f64 GEMM tile reading B rows in place and storing into the output
-/// ([`microkernel::gemm_tile_rows_out`]).
-///
-/// # Safety
-/// The CPU supports AVX2 and FMA; the contract of [`microkernel::gemm_tile_rows_out`].
-#[allow(clippy::too_many_arguments)]
-#[target_feature(enable = "avx2,fma")]
-pub unsafe fn gemm_tile_rows_out_f64(
-    kc: usize,
-    a: *const f64,
-    b: *const f64,
-    offsets: *const usize,
-    out: *mut f64,
-    ldc: usize,
-    parts: *const microkernel::OutPart,
-    bias: *const f64,
-    accumulate: bool,
-) {
-    // SAFETY: forwarded contract; compiled for this level.
-    unsafe {
-        microkernel::gemm_tile_rows_out::<F64x4, MR_NARROW, 3>(
-            kc, a, b, offsets, out, ldc, parts, bias, accumulate,
-        )
-    }
-}
-
 /// Packs B rows into a 3-vector-wide panel ([`microkernel::pack_b`]).
 ///
 /// # Safety
