@@ -5,7 +5,7 @@
 //! bitwise identical for every thread count.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use rayon::prelude::*;
@@ -77,13 +77,84 @@ pub fn for_each_claimed(
         }
         return;
     }
-    // Share w is `lo..hi`, packed as `lo << 32 | hi` so both ends move atomically.
-    // On the stack: the hot path allocates nothing.
-    let shares: [AtomicU64; MAX_CLAIM_WORKERS] = std::array::from_fn(|w| {
-        let (lo, hi) = (w * items / workers, (w + 1) * items / workers);
-        AtomicU64::new(((lo as u64) << 32) | hi as u64)
+    let shares = Shares::new(workers, items);
+    for_each_task(threads, workers, |w| f(w, &mut shares.claimed(w)));
+}
+
+/// [`for_each_claimed`] after `first(i)` has run for every `i < steps`, in one
+/// parallel region (one wake-up of the threads instead of two): the threads
+/// claim the steps one at a time, and no item starts on any thread until every
+/// step is done. A thread that finds no step left waits only for steps that
+/// other threads are computing, never for a thread that has not started, so
+/// the region ends even where one thread does everything.
+pub fn for_each_then_claimed(
+    threads: usize,
+    (steps, first): (usize, impl Fn(usize) + Sync + Send),
+    items: usize,
+    f: impl Fn(usize, &mut dyn Iterator<Item = usize>) + Sync + Send,
+) {
+    let workers = threads.min(items.max(1));
+    if workers <= 1 || workers > MAX_CLAIM_WORKERS || items > u32::MAX as usize {
+        for_each_task(threads, steps, first);
+        for_each_claimed(threads, items, f);
+        return;
+    }
+    let (next, done) = (AtomicUsize::new(0), AtomicUsize::new(0));
+    let shares = Shares::new(workers, items);
+    for_each_task(threads, workers, |w| {
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            if i >= steps {
+                break;
+            }
+            // Counted when done, or when unwinding (so a panic reaches the
+            // caller instead of leaving the other threads waiting).
+            let _count = Done(&done);
+            first(i);
+        }
+        while done.load(Ordering::Acquire) < steps {
+            std::hint::spin_loop();
+        }
+        f(w, &mut shares.claimed(w))
     });
-    let take = |share: &AtomicU64, front: bool| -> Option<usize> {
+}
+
+/// Counts one step of [`for_each_then_claimed`] as done when dropped; the
+/// release makes the step's writes visible to whoever sees the count.
+struct Done<'a>(&'a AtomicUsize);
+
+impl Drop for Done<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::Release);
+    }
+}
+
+/// The item shares of [`for_each_claimed`]: share `w` is `lo..hi`, packed as
+/// `lo << 32 | hi` so both ends move atomically. On the stack: the hot path
+/// allocates nothing.
+struct Shares {
+    shares: [AtomicU64; MAX_CLAIM_WORKERS],
+    workers: usize,
+}
+
+impl Shares {
+    /// `items` in `workers` contiguous shares (`workers <= MAX_CLAIM_WORKERS`,
+    /// `items <= u32::MAX`).
+    fn new(workers: usize, items: usize) -> Shares {
+        let shares = std::array::from_fn(|w| {
+            let (lo, hi) = if w < workers {
+                (w * items / workers, (w + 1) * items / workers)
+            } else {
+                (0, 0)
+            };
+            AtomicU64::new(((lo as u64) << 32) | hi as u64)
+        });
+        Shares { shares, workers }
+    }
+
+    /// The next item of share `s`, from its front or its back.
+    fn take(&self, s: usize, front: bool) -> Option<usize> {
+        let share = &self.shares[s];
         let mut cur = share.load(Ordering::Relaxed);
         loop {
             let (lo, hi) = (cur >> 32, cur & 0xffff_ffff);
@@ -100,26 +171,26 @@ pub fn for_each_claimed(
                 Err(now) => cur = now,
             }
         }
-    };
-    for_each_task(threads, workers, |w| {
+    }
+
+    /// The items worker `w` takes: its own share from the front, then the
+    /// others' from their backs.
+    fn claimed(&self, w: usize) -> impl Iterator<Item = usize> + '_ {
         let mut victim = 0;
-        f(
-            w,
-            &mut std::iter::from_fn(|| {
-                take(&shares[w], true).or_else(|| {
-                    while victim < workers {
-                        if victim != w {
-                            if let Some(i) = take(&shares[victim], false) {
-                                return Some(i);
-                            }
+        std::iter::from_fn(move || {
+            self.take(w, true).or_else(|| {
+                while victim < self.workers {
+                    if victim != w {
+                        if let Some(i) = self.take(victim, false) {
+                            return Some(i);
                         }
-                        victim += 1;
                     }
-                    None
-                })
-            }),
-        )
-    });
+                    victim += 1;
+                }
+                None
+            })
+        })
+    }
 }
 
 /// Runs `f(i, chunk)` for each `chunk_len`-element chunk of `data` on `threads`
@@ -316,6 +387,37 @@ mod tests {
                 }
             });
             let seen = seen.into_inner().unwrap();
+            assert!(seen.iter().all(|&c| c == 1), "{threads} {items}: {seen:?}");
+        }
+    }
+
+    /// Every step runs once, every item once, and no item before the last step
+    /// is done, whatever the thread, step and item counts.
+    #[test]
+    fn steps_all_finish_before_any_item() {
+        for (threads, steps, items) in [(1, 3, 5), (2, 0, 4), (2, 5, 0), (2, 7, 1), (3, 40, 9)] {
+            let done = AtomicUsize::new(0);
+            let (ran, seen) = (Mutex::new(vec![0u32; steps]), Mutex::new(vec![0u32; items]));
+            let step = |i: usize| {
+                // Uneven steps, so that one thread waits for another's.
+                if i.is_multiple_of(3) {
+                    std::thread::sleep(std::time::Duration::from_micros(200));
+                }
+                ran.lock().unwrap()[i] += 1;
+                done.fetch_add(1, Ordering::Relaxed);
+            };
+            for_each_then_claimed(threads, (steps, step), items, |_, claimed| {
+                for i in claimed {
+                    assert_eq!(
+                        done.load(Ordering::Relaxed),
+                        steps,
+                        "item {i} before a step"
+                    );
+                    seen.lock().unwrap()[i] += 1;
+                }
+            });
+            let (ran, seen) = (ran.into_inner().unwrap(), seen.into_inner().unwrap());
+            assert!(ran.iter().all(|&c| c == 1), "{threads} {steps}: {ran:?}");
             assert!(seen.iter().all(|&c| c == 1), "{threads} {items}: {seen:?}");
         }
     }

@@ -166,6 +166,23 @@ impl<'a, T: Copy> SharedOut<'a, T> {
         unsafe { std::slice::from_raw_parts_mut(self.ptr.add(offset), n) }
     }
 
+    /// The elements `offset..offset + n` as a shared slice.
+    ///
+    /// # Safety
+    /// No task writes that range while the slice lives.
+    ///
+    /// # Panics
+    /// If the range lies outside the buffer.
+    #[inline]
+    pub unsafe fn slice(&self, offset: usize, n: usize) -> &[T] {
+        assert!(
+            offset <= self.len && n <= self.len - offset,
+            "output range out of bounds"
+        );
+        // SAFETY: in bounds (assert above); unwritten by the caller's contract.
+        unsafe { std::slice::from_raw_parts(self.ptr.add(offset), n) }
+    }
+
     /// Runs `kern`'s tile with its C rows at `offset + r·ldc .. + NR` (`r < MR`) of
     /// this buffer: a tile accumulated in place in the output.
     ///

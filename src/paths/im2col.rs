@@ -695,6 +695,102 @@ impl Im2col {
         };
         let first_ready = slots == 1 && !self.in_place;
         let in_sp = p.input_spatial();
+        let out_sp = p.output_spatial();
+        // GEMM columns: grid positions (B read in place) or output pixels.
+        let grid = self.grid_columns::<T>(mr);
+        let columns = grid.unwrap_or(out_sp);
+        let panels = columns.div_ceil(nr);
+        let tiles = cout_g.div_ceil(mr);
+        let per_block = blocking.tiles_per_a_block(kern, k);
+        // The tasks of one block of A's rows: every panel of every group, each
+        // panel's tiles in two halves where panels are few (two tasks claimed
+        // together, so that the threads' shares differ by half a panel at
+        // most: c128 at 2T, 17 panels split 9/8).
+        let halves = |threads: usize, block: &std::ops::Range<usize>| {
+            if threads > 1 && groups * panels < 16 * threads && block.len() > 1 {
+                2
+            } else {
+                1
+            }
+        };
+        let panel_tasks = |apack: &[T],
+                           b_image: &[T],
+                           block: std::ops::Range<usize>,
+                           halves: usize,
+                           claimed: &mut dyn Iterator<Item = usize>,
+                           out: &SharedOut<'_, T>| {
+            let mut scratch = Scratch::new();
+            for task in claimed {
+                let (task, half) = (task / halves, task % halves);
+                let (g, col) = (task / panels, (task % panels) * nr);
+                let at = |h: usize| block.start + h * block.len() / halves;
+                let src = PanelSource {
+                    b: &b_image[g * cin_g * self.chan_stride..],
+                    rows: &self.rows,
+                    base: 0,
+                };
+                let a = &apack[g * a_len..(g + 1) * a_len];
+                let bias = bias.map(|b| &b[g * cout_g..(g + 1) * cout_g]);
+                let task = (g, col, nr.min(columns - col));
+                self.panel(
+                    kern,
+                    blocking,
+                    &mut scratch,
+                    (a, at(half)..at(half + 1)),
+                    src,
+                    grid,
+                    task,
+                    bias,
+                    out,
+                );
+            }
+        };
+        if first_ready && threads > 1 && p.batch() == 1 && per_block >= tiles {
+            // One image, one block of A: the weights packed and the image
+            // prepared, then its panels, in one parallel region (one wake-up
+            // of the threads fewer per call).
+            let a_step = k * kern.a_step();
+            let (a_steps, chans) = (pack_len.div_ceil(a_step), plen.div_ceil(self.chan_stride));
+            let (a_all, b_all) = (
+                SharedOut::new(&mut apack[..pack_len]),
+                SharedOut::new(&mut prepared[..plen]),
+            );
+            let out = SharedOut::new(&mut output[..out_image]);
+            let block = 0..tiles;
+            let halves = halves(threads, &block);
+            let step = |i: usize| {
+                if i < a_steps {
+                    let n = a_step.min(pack_len - i * a_step);
+                    // SAFETY: step i alone writes this tile, and nothing reads
+                    // it until every step is done.
+                    let dst = unsafe { a_all.slice_mut(i * a_step, n) };
+                    self.pack_weight_tile(raw, kern.a_shape(), i, dst);
+                } else {
+                    let c = i - a_steps;
+                    let n = self.chan_stride.min(plen - c * self.chan_stride);
+                    // SAFETY: as above, for channel c's prepared positions.
+                    let dst = unsafe { b_all.slice_mut(c * self.chan_stride, n) };
+                    self.prepare_channel(kern, dst, &input[c * in_sp..(c + 1) * in_sp]);
+                }
+            };
+            parallel::for_each_then_claimed(
+                threads,
+                (a_steps + chans, step),
+                groups * panels * halves,
+                |_, claimed| {
+                    // SAFETY: every step is done (for_each_then_claimed), and
+                    // nothing writes these buffers again during the call.
+                    let (packed, b_image) =
+                        unsafe { (a_all.slice(0, pack_len), b_all.slice(0, plen)) };
+                    let apack = match weight {
+                        Weights::Raw(_) => packed,
+                        Weights::Packed(a) => a,
+                    };
+                    panel_tasks(apack, b_image, block.clone(), halves, claimed, &out);
+                },
+            );
+            return;
+        }
         let prep_len = if first_ready { plen } else { 0 };
         parallel::for_each_chunk_mut2(
             threads,
@@ -707,13 +803,6 @@ impl Im2col {
             Weights::Raw(_) => &*apack,
             Weights::Packed(a) => a,
         };
-        let out_sp = p.output_spatial();
-        // GEMM columns: grid positions (B read in place) or output pixels.
-        let grid = self.grid_columns::<T>(mr);
-        let columns = grid.unwrap_or(out_sp);
-        let panels = columns.div_ceil(nr);
-        let tiles = cout_g.div_ceil(mr);
-        let per_block = blocking.tiles_per_a_block(kern, k);
 
         let image =
             |threads: usize, x: &[T], slot: &mut [T], ready: bool, out: &SharedOut<'_, T>| {
@@ -725,42 +814,10 @@ impl Im2col {
                 // LOOP 5 (rows of A beyond L2), then the pixel panels of every group in parallel.
                 for t0 in (0..tiles).step_by(per_block) {
                     let block = t0..(t0 + per_block).min(tiles);
-                    // Few panels per thread: each panel's tiles in two halves, two
-                    // tasks claimed together, so that the threads' shares differ
-                    // by half a panel at most (c128 at 2T: 17 panels split 9/8).
-                    let halves = if threads > 1 && groups * panels < 16 * threads && block.len() > 1
-                    {
-                        2
-                    } else {
-                        1
-                    };
+                    let halves = halves(threads, &block);
                     let tasks = groups * panels * halves;
                     parallel::for_each_claimed(threads, tasks, |_, claimed| {
-                        let mut scratch = Scratch::new();
-                        for task in claimed {
-                            let (task, half) = (task / halves, task % halves);
-                            let (g, col) = (task / panels, (task % panels) * nr);
-                            let at = |h: usize| block.start + h * block.len() / halves;
-                            let src = PanelSource {
-                                b: &b_image[g * cin_g * self.chan_stride..],
-                                rows: &self.rows,
-                                base: 0,
-                            };
-                            let a = &apack[g * a_len..(g + 1) * a_len];
-                            let bias = bias.map(|b| &b[g * cout_g..(g + 1) * cout_g]);
-                            let task = (g, col, nr.min(columns - col));
-                            self.panel(
-                                kern,
-                                blocking,
-                                &mut scratch,
-                                (a, at(half)..at(half + 1)),
-                                src,
-                                grid,
-                                task,
-                                bias,
-                                out,
-                            );
-                        }
+                        panel_tasks(apack, b_image, block.clone(), halves, claimed, out)
                     });
                 }
             };
@@ -844,7 +901,7 @@ impl Im2col {
             // Where the level has such a tile (`GemmKernel::stores_out`).
             let mut parts = [OutPart::default(); 2 * MAX_NV];
             let direct = p.kernel_spatial() > 1
-                && kern.isa == crate::isa::Isa::Avx512
+                && kern.stores_out()
                 && out_parts(segs, nr / kern.nv(), kern.nv(), &mut parts);
             let b = PanelB::InPlace {
                 b,
