@@ -197,36 +197,34 @@ pub(crate) fn column_panel<T: Element>(
                 PanelB::Packed { .. } => &bpack[..kl * nr],
                 PanelB::InPlace { .. } => &bpack[..0],
             };
+            // Full tiles stored straight into the output, in one call.
+            let mut first = tb;
+            if let PanelB::InPlace {
+                b,
+                rows,
+                col,
+                out: Some(o),
+            } = b
+            {
+                first = te.min(m / mr).max(tb);
+                // SAFETY: this panel's task alone owns its output columns.
+                unsafe {
+                    o.out.tile_rows_out(
+                        kern,
+                        kl,
+                        (&apack[k0 * pa..], k * pa, tb..first),
+                        (b, rows),
+                        (k0, col),
+                        (o.at, o.ldc),
+                        o.parts,
+                        bias.filter(|_| k0 == 0),
+                        k0 > 0,
+                    )
+                };
+            }
             // LOOP 1: MR-row tiles.
-            for t in tb..te {
+            for t in first..te {
                 let a = &apack[(t * k + k0) * pa..][..kl * pa];
-                if let (
-                    PanelB::InPlace {
-                        b,
-                        rows,
-                        col,
-                        out: Some(o),
-                    },
-                    true,
-                ) = (b, (t + 1) * mr <= m)
-                {
-                    let bias = bias.filter(|_| k0 == 0).map(|b| &b[t * mr..]);
-                    let at = o.at + t * mr * o.ldc;
-                    // SAFETY: this panel's task alone owns its output columns.
-                    unsafe {
-                        o.out.tile_rows_out(
-                            kern,
-                            kl,
-                            (a, b, rows),
-                            (k0, col),
-                            (at, o.ldc),
-                            o.parts,
-                            bias,
-                            k0 > 0,
-                        )
-                    };
-                    continue;
-                }
                 let c = &mut cbuf[(t - tb) * mr * nr..][..mr * nr];
                 let accumulate = init(k0 > 0, t * mr, &mut |r, v| c[r * nr..][..nr].fill(v));
                 match b {

@@ -218,8 +218,10 @@ impl<'a, T: Copy> SharedOut<'a, T> {
         unsafe { kern.tile_strided(kc, a, b, self.ptr.add(offset), ldc, accumulate) }
     }
 
-    /// Runs `kern`'s in-place tile ([`GemmKernel::tile_rows_out`]) storing into
-    /// this buffer: tile row `r`, part `p` at `at + r·ldc + p.off + p.lo .. + p.hi`.
+    /// Runs `kern`'s in-place tile ([`GemmKernel::tile_rows_out`]) for the
+    /// tiles `tiles`, storing into this buffer: row `r` of tile `t`, part `p`
+    /// at `at + (t·MR + r)·ldc + p.off + p.lo .. + p.hi`. Checked once for all
+    /// the tiles.
     ///
     /// # Safety
     /// No other task reads or writes those elements during the call.
@@ -232,7 +234,8 @@ impl<'a, T: Copy> SharedOut<'a, T> {
         &self,
         kern: &GemmKernel<T>,
         kc: usize,
-        (a, b, rows): (&[T], &[T], &RowTable),
+        (a, a_tile, tiles): (&[T], usize, std::ops::Range<usize>),
+        (b, rows): (&[T], &RowTable),
         (k0, col): (usize, usize),
         (at, ldc): (usize, usize),
         parts: &[crate::isa::microkernel::OutPart],
@@ -241,13 +244,16 @@ impl<'a, T: Copy> SharedOut<'a, T> {
     ) where
         T: Element,
     {
-        let last = (kern.mr - 1)
-            .checked_mul(ldc)
-            .and_then(|e| e.checked_add(at));
+        // The first and last output rows of the tiles.
+        let row = |r: usize| r.checked_mul(ldc).and_then(|e| e.checked_add(at));
+        let (first, last) = (
+            tiles.start.checked_mul(kern.mr).and_then(row),
+            (tiles.end * kern.mr).checked_sub(1).and_then(row),
+        );
         let inside = |p: &crate::isa::microkernel::OutPart| {
             p.hi <= p.lo
-                || (at as isize)
-                    .checked_add(p.off)
+                || first
+                    .and_then(|s| (s as isize).checked_add(p.off))
                     .and_then(|s| s.checked_add(p.lo as isize))
                     .is_some_and(|s| s >= 0)
                     && last
@@ -255,15 +261,19 @@ impl<'a, T: Copy> SharedOut<'a, T> {
                         .and_then(|e| e.checked_add(p.hi as isize))
                         .is_some_and(|e| e >= 0 && e as usize <= self.len)
         };
-        assert!(parts.iter().all(inside), "output tile out of bounds");
-        // SAFETY: every part of every row lies in the buffer (assert: rows are
-        // ldc apart, the first at `at`, the last at `last`); exclusive by the
-        // caller's contract. `self.ptr.wrapping_add(at)` is in the buffer or one
-        // past it, and the kernel offsets it only to the asserted elements.
+        assert!(
+            tiles.is_empty() || parts.iter().all(inside),
+            "output tile out of bounds"
+        );
+        // SAFETY: every part of every row of the tiles lies in the buffer
+        // (assert: rows are ldc apart, the first at `first`, the last at
+        // `last`); exclusive by the caller's contract. `self.ptr.wrapping_add(at)`
+        // is offset by the kernel only to the asserted elements.
         unsafe {
             kern.tile_rows_out(
                 kc,
-                a,
+                (a, a_tile),
+                tiles,
                 b,
                 rows,
                 (k0, col),
