@@ -193,6 +193,7 @@ pub type GemmTileRowsOutFn<T> = unsafe fn(
     parts: *const microkernel::OutPart,
     bias: *const T,
     accumulate: bool,
+    prefetch: bool,
 );
 
 /// Where each row of a B operand starts inside one buffer: row `k` is
@@ -515,6 +516,7 @@ impl<T: Element> GemmKernel<T> {
                     && bias.is_none_or(|b| b.len() >= tiles.end * self.mr),
             "gemm tile_rows_out out of bounds"
         );
+        let first = tiles.start;
         for t in tiles {
             // SAFETY: supported level (see `gemm_kernel_f32`); A, B, the parts
             // and the bias are bounded by the assert (B as in `tile_rows`), the
@@ -530,6 +532,7 @@ impl<T: Element> GemmKernel<T> {
                     parts.as_ptr(),
                     bias.map_or(std::ptr::null(), |b| b.as_ptr().add(t * self.mr)),
                     accumulate,
+                    t == first,
                 )
             }
         }

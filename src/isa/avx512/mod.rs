@@ -398,11 +398,12 @@ pub unsafe fn gemm_tile_rows_out_f32(
     parts: *const microkernel::OutPart,
     bias: *const f32,
     accumulate: bool,
+    prefetch: bool,
 ) {
     // SAFETY: forwarded contract; compiled for this level.
     unsafe {
         microkernel::gemm_tile_rows_out::<F32x16, MR_WIDE, 3>(
-            kc, a, b, offsets, out, ldc, parts, bias, accumulate,
+            kc, a, b, offsets, out, ldc, parts, bias, accumulate, prefetch,
         )
     }
 }
@@ -424,11 +425,12 @@ pub unsafe fn gemm_tile_rows_out_f64(
     parts: *const microkernel::OutPart,
     bias: *const f64,
     accumulate: bool,
+    prefetch: bool,
 ) {
     // SAFETY: forwarded contract; compiled for this level.
     unsafe {
         microkernel::gemm_tile_rows_out::<F64x8, MR_WIDE, 3>(
-            kc, a, b, offsets, out, ldc, parts, bias, accumulate,
+            kc, a, b, offsets, out, ldc, parts, bias, accumulate, prefetch,
         )
     }
 }
