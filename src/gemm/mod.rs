@@ -582,6 +582,48 @@ mod tests {
         }
     }
 
+    /// `transpose_rows` at every level that has it, f32 and f64: whole blocks
+    /// of taps and pixels, their tails, and rows at scattered offsets.
+    #[test]
+    fn transposed_rows_match_at_every_level() {
+        fn check<T: Element>(kern: &GemmKernel<T>, taps: usize, len: usize) {
+            let ld = taps + 3;
+            let b: Vec<T> = (0..4096).map(|i| T::from_f64(i as f64)).collect();
+            let rows: Vec<usize> = (0..taps).map(|t| (t * 37 + t * t * 5) % 3000).collect();
+            let mut dst = vec![T::from_f64(-1.0); len * ld];
+            if !kern.transpose_rows(&b, &rows, len, &mut dst, ld) {
+                return;
+            }
+            for i in 0..len {
+                for t in 0..ld {
+                    let want = match t < taps {
+                        true => b[rows[t] + i],
+                        false => T::from_f64(-1.0),
+                    };
+                    assert_eq!(dst[i * ld + t], want, "{} taps {taps} len {len}", kern.isa);
+                }
+            }
+        }
+        for isa in Isa::supported() {
+            for (taps, len) in [
+                (1, 1),
+                (15, 7),
+                (16, 16),
+                (17, 33),
+                (48, 56),
+                (33, 17),
+                (8, 9),
+            ] {
+                if let Some(k) = f32::gemm_kernel(isa) {
+                    check(&k, taps, len);
+                }
+                if let Some(k) = f64::gemm_kernel(isa) {
+                    check(&k, taps, len);
+                }
+            }
+        }
+    }
+
     #[test]
     fn threads_do_not_change_results() {
         let (m, n, k) = (37, 301, 123);

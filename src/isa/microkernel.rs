@@ -1885,6 +1885,73 @@ pub unsafe fn winograd_input<V: Vector>(
     }
 }
 
+/// Writes rows of B transposed into a packed panel: `dst[i·ld + t] =
+/// b[offsets[t] + i]` for tap `t < taps` and pixel `i < len` (the weight
+/// gradient's B^T panels, whose taps are shifted input rows). Blocks of `LANES`
+/// taps by `LANES` pixels are `LANES` loads, `log2(LANES)` rounds of
+/// [`Vector::deinterleave`] and `LANES` stores: each round moves the lowest
+/// bit of a value's row-major index in the block (the pixel's) to the top, so
+/// after the pixel's bits have all moved, vector `j` holds pixel `j`'s taps.
+/// The taps and pixels past the last whole block go one value at a time.
+///
+/// # Safety
+/// Level supported and called from its `#[target_feature]` wrapper; `offsets`
+/// holds `taps` entries, `b[offsets[t] .. + len]` is readable for each, and
+/// `dst[i·ld + t]` writable for every `i < len`, `t < taps`.
+#[inline(always)]
+pub unsafe fn transpose_rows<V: Vector>(
+    b: *const V::Elem,
+    offsets: *const usize,
+    taps: usize,
+    len: usize,
+    dst: *mut V::Elem,
+    ld: usize,
+) {
+    // SAFETY (whole body): the caller's contract; block loads read
+    // b[offsets[t + s] + i .. + LANES] with i + LANES <= len, block stores write
+    // dst[(i + j)·ld + t .. + LANES] with t + LANES <= taps.
+    unsafe {
+        let l = V::LANES;
+        let (whole_t, whole_i) = (taps - taps % l, len - len % l);
+        let mut t = 0;
+        while t < whole_t {
+            let mut i = 0;
+            while i < whole_i {
+                let mut v = [V::zero(); 16];
+                for (s, v) in v.iter_mut().enumerate().take(l) {
+                    *v = V::load(b.add(*offsets.add(t + s) + i));
+                }
+                let mut round = 1;
+                while round < l {
+                    let mut next = [V::zero(); 16];
+                    for m in 0..l / 2 {
+                        (next[m], next[l / 2 + m]) = V::deinterleave(v[2 * m], v[2 * m + 1]);
+                    }
+                    v = next;
+                    round *= 2;
+                }
+                for (j, v) in v.iter().enumerate().take(l) {
+                    v.store(dst.add((i + j) * ld + t));
+                }
+                i += l;
+            }
+            for s in t..t + l {
+                let row = b.add(*offsets.add(s));
+                for i in whole_i..len {
+                    *dst.add(i * ld + s) = *row.add(i);
+                }
+            }
+            t += l;
+        }
+        for s in whole_t..taps {
+            let row = b.add(*offsets.add(s));
+            for i in 0..len {
+                *dst.add(i * ld + s) = *row.add(i);
+            }
+        }
+    }
+}
+
 /// Splits the `2·pairs` values at `src` by column: `even[k] = src[2k]`,
 /// `odd[k] = src[2k + 1]` (the Winograd gather's padded rows, so that the input
 /// transform reads either at unit stride), `LANES` pairs per two loads and one

@@ -152,6 +152,10 @@ pub type PackBRunsFn<T> = unsafe fn(
 pub type WinogradInFn<T> =
     unsafe fn(e: &[*const T; 4], o: &[*const T; 4], tw: usize, out: *mut T, stride: usize);
 
+/// Rows written transposed into a packed panel: see [`GemmKernel::transpose_rows`].
+pub type TransposeRowsFn<T> =
+    unsafe fn(b: *const T, offsets: *const usize, taps: usize, len: usize, dst: *mut T, ld: usize);
+
 /// A row split into its even and odd columns: see [`GemmKernel::split_pairs`].
 pub type SplitPairsFn<T> = unsafe fn(src: *const T, pairs: usize, even: *mut T, odd: *mut T);
 
@@ -252,6 +256,9 @@ pub struct GemmKernel<T> {
     winograd_in: WinogradInFn<T>,
     winograd_out: WinogradOutFn<T>,
     split: SplitPairsFn<T>,
+    /// Where the level's shuffles make it faster than one value at a time
+    /// (AVX2, AVX-512: the portable level's `deinterleave` goes through memory).
+    transpose: Option<TransposeRowsFn<T>>,
 }
 
 impl<T> fmt::Debug for GemmKernel<T> {
@@ -372,6 +379,44 @@ impl<T: Element> GemmKernel<T> {
         // SAFETY: supported level; the assert bounds the 2·pairs reads of src
         // and the pairs writes of even and odd (distinct `&mut` slices).
         unsafe { (self.split)(src.as_ptr(), pairs, even.as_mut_ptr(), odd.as_mut_ptr()) }
+    }
+
+    /// Writes rows of `b` transposed into a packed panel
+    /// ([`microkernel::transpose_rows`]): `dst[i·ld + t] = b[rows[t] + i]` for
+    /// `t < rows.len()`, `i < len`. Returns false, writing nothing, on a level
+    /// without the kernel (the caller transposes by other means).
+    ///
+    /// # Panics
+    /// If a row of `b` or `dst` is too short.
+    pub fn transpose_rows(
+        &self,
+        b: &[T],
+        rows: &[usize],
+        len: usize,
+        dst: &mut [T],
+        ld: usize,
+    ) -> bool {
+        let Some(f) = self.transpose else {
+            return false;
+        };
+        let taps = rows.len();
+        assert!(
+            taps <= ld
+                && (len == 0
+                    || taps == 0
+                    || rows
+                        .iter()
+                        .all(|&r| r.checked_add(len).is_some_and(|e| e <= b.len()))
+                        && (len - 1)
+                            .checked_mul(ld)
+                            .and_then(|e| e.checked_add(taps))
+                            .is_some_and(|e| e <= dst.len())),
+            "transpose_rows out of bounds"
+        );
+        // SAFETY: supported level; the assert bounds every row's `len` reads of
+        // `b` and the writes `i·ld + t` (t < taps <= ld, i < len) of `dst`.
+        unsafe { f(b.as_ptr(), rows.as_ptr(), taps, len, dst.as_mut_ptr(), ld) };
+        true
     }
 
     /// The Winograd F(2×2, 3×3) output transform `Aᵀ m A + bias` of a run of
@@ -675,6 +720,7 @@ macro_rules! gemm_table {
                 WinogradInFn<$t>,
                 WinogradOutFn<$t>,
                 SplitPairsFn<$t>,
+                Option<TransposeRowsFn<$t>>,
             );
             let (
                 (
@@ -686,6 +732,7 @@ macro_rules! gemm_table {
                     winograd_in,
                     winograd_out,
                     split,
+                    transpose,
                 ),
                 nr,
             ): (Fns, usize) = match isa {
@@ -727,6 +774,7 @@ macro_rules! gemm_table {
                 winograd_in,
                 winograd_out,
                 split,
+                transpose,
             })
         }
     };
@@ -744,7 +792,8 @@ gemm_table!(
         portable::pack_b_runs_f32,
         portable::winograd_input_f32,
         portable::winograd_output_f32,
-        portable::split_pairs_f32
+        portable::split_pairs_f32,
+        None
     ),
     (
         avx2::gemm_tile_f32,
@@ -754,7 +803,8 @@ gemm_table!(
         avx2::pack_b_runs_f32,
         avx2::winograd_input_f32,
         avx2::winograd_output_f32,
-        avx2::split_pairs_f32
+        avx2::split_pairs_f32,
+        Some(avx2::transpose_rows_f32)
     ),
     (
         avx512::gemm_tile_f32,
@@ -764,7 +814,8 @@ gemm_table!(
         avx512::pack_b_runs_f32,
         avx512::winograd_input_f32,
         avx512::winograd_output_f32,
-        avx512::split_pairs_f32
+        avx512::split_pairs_f32,
+        Some(avx512::transpose_rows_f32)
     ),
     (microkernel::MR_NARROW, microkernel::MR_WIDE),
     [8 * portable::NV, 24, 48],
@@ -782,7 +833,8 @@ gemm_table!(
         portable::pack_b_runs_f64,
         portable::winograd_input_f64,
         portable::winograd_output_f64,
-        portable::split_pairs_f64
+        portable::split_pairs_f64,
+        None
     ),
     (
         avx2::gemm_tile_f64,
@@ -792,7 +844,8 @@ gemm_table!(
         avx2::pack_b_runs_f64,
         avx2::winograd_input_f64,
         avx2::winograd_output_f64,
-        avx2::split_pairs_f64
+        avx2::split_pairs_f64,
+        Some(avx2::transpose_rows_f64)
     ),
     (
         avx512::gemm_tile_f64,
@@ -802,7 +855,8 @@ gemm_table!(
         avx512::pack_b_runs_f64,
         avx512::winograd_input_f64,
         avx512::winograd_output_f64,
-        avx512::split_pairs_f64
+        avx512::split_pairs_f64,
+        Some(avx512::transpose_rows_f64)
     ),
     (microkernel::MR_NARROW, microkernel::MR_WIDE),
     [4 * portable::NV, 12, 24],

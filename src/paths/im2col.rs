@@ -1535,9 +1535,13 @@ impl Im2col {
                                 let len = (out[2] - ow).min(kc - j);
                                 let grid = (od * q[1] + oh) * q[2] + ow - first;
                                 let block = &mut dst[j * nr..(j + len) * nr];
-                                // Eight taps at a time: eight loads and one contiguous
-                                // eight-value store per pixel.
+                                // Through the level's shuffles (16 by 16 values at a time
+                                // with AVX-512); else eight taps at a time: eight loads
+                                // and one contiguous eight-value store per pixel.
                                 let mut t = 0;
+                                if kern.transpose_rows(&b[grid..], rows, len, block, nr) {
+                                    t = rows.len();
+                                }
                                 while t + 8 <= rows.len() {
                                     let src: [&[T]; 8] =
                                         std::array::from_fn(|i| &b[rows[t + i] + grid..][..len]);

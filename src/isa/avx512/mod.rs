@@ -848,6 +848,23 @@ pub unsafe fn winograd_output_f64(
     unsafe { microkernel::winograd_output::<F64x8>(m, run, bias, y0, y1) }
 }
 
+/// Rows written transposed into a packed panel ([`microkernel::transpose_rows`]).
+///
+/// # Safety
+/// The CPU supports this level; the contract of [`microkernel::transpose_rows`].
+#[target_feature(enable = "avx512f")]
+pub unsafe fn transpose_rows_f32(
+    b: *const f32,
+    offsets: *const usize,
+    taps: usize,
+    len: usize,
+    dst: *mut f32,
+    ld: usize,
+) {
+    // SAFETY: forwarded contract; compiled for this level.
+    unsafe { microkernel::transpose_rows::<F32x16>(b, offsets, taps, len, dst, ld) }
+}
+
 /// Splits a row into its even and odd columns ([`microkernel::split_pairs`]).
 ///
 /// # Safety
@@ -856,6 +873,23 @@ pub unsafe fn winograd_output_f64(
 pub unsafe fn split_pairs_f32(src: *const f32, pairs: usize, even: *mut f32, odd: *mut f32) {
     // SAFETY: forwarded contract; compiled for this level.
     unsafe { microkernel::split_pairs::<F32x16>(src, pairs, even, odd) }
+}
+
+/// Rows written transposed into a packed panel ([`microkernel::transpose_rows`]).
+///
+/// # Safety
+/// The CPU supports this level; the contract of [`microkernel::transpose_rows`].
+#[target_feature(enable = "avx512f")]
+pub unsafe fn transpose_rows_f64(
+    b: *const f64,
+    offsets: *const usize,
+    taps: usize,
+    len: usize,
+    dst: *mut f64,
+    ld: usize,
+) {
+    // SAFETY: forwarded contract; compiled for this level.
+    unsafe { microkernel::transpose_rows::<F64x8>(b, offsets, taps, len, dst, ld) }
 }
 
 /// Splits a row into its even and odd columns ([`microkernel::split_pairs`]).
