@@ -1264,6 +1264,71 @@ fn grad_input_problem(p: &Problem) -> crate::Result<Problem> {
         .build()
 }
 
+/// The most stride phases the input gradient is split into (stride 4 in 3-D is
+/// 64); larger strides spread the output gradient instead.
+const MAX_GRAD_PHASES: usize = 64;
+
+/// One stride phase of the input gradient ([`GradInput::phases`]): the padded
+/// input positions `s·m + ρ` along each strided axis. Only the taps `ρ + s·j`
+/// reach them, so they are a stride-1 forward pass of the output gradient with
+/// those taps (`t`), without the zeros that spreading the gradient by the
+/// stride multiplies (3 of 4 terms with stride 2 in 2-D).
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct GradPhase {
+    /// The residue per axis (0 along unstrided axes).
+    rho: [usize; MAX_DIMS],
+    /// Positions per axis (`m`).
+    m: [usize; MAX_DIMS],
+    /// Taps per axis (`j`).
+    k: [usize; MAX_DIMS],
+    /// The phase's forward pass; `None` where no tap reaches its positions
+    /// (a stride larger than the kernel): they are zero.
+    t: Option<Im2col>,
+}
+
+impl GradPhase {
+    /// Phase `rho` of `p`'s input gradient, where every strided axis has
+    /// dilation 1 (else the taps of a phase are not every s-th one).
+    fn new(p: &Problem, rho: [usize; MAX_DIMS]) -> crate::Result<GradPhase> {
+        let (inp, ker, out) = (p.input3(), p.kernel3(), p.output3());
+        let (stride, dil, pad) = (p.stride3(), p.dilation3(), p.pad3());
+        let (mut m, mut k) = ([1; MAX_DIMS], [1; MAX_DIMS]);
+        let mut pads = vec![];
+        for a in MAX_DIMS - p.dims()..MAX_DIMS {
+            let padded = inp[a] + pad[a].0 + pad[a].1;
+            (m[a], k[a]) = match stride[a] {
+                1 => (padded, ker[a]),
+                s => (
+                    padded.saturating_sub(rho[a]).div_ceil(s),
+                    ker[a].saturating_sub(rho[a]).div_ceil(s),
+                ),
+            };
+            // Position m sums gY[m - j·dil]·W[ρ + s·j] for j < k: a convolution
+            // under `dk - 1` zeros before, and after them what makes `m`
+            // positions (at least dk - 1: the padded input covers every tap).
+            let dk = (k[a].max(1) - 1) * dil[a] + 1;
+            pads.push((dk - 1, m[a].saturating_sub(out[a])));
+        }
+        let axes = MAX_DIMS - p.dims()..MAX_DIMS;
+        let t = match k.contains(&0) || m.contains(&0) {
+            true => None,
+            false => Some(Im2col::new(
+                &Problem::builder()
+                    .batch(p.batch())
+                    .channels(p.out_channels(), p.in_channels())
+                    .groups(p.groups())
+                    .input(&out[axes.clone()])
+                    .kernel(&k[axes.clone()])
+                    .dilation(&dil[axes])
+                    .padding(crate::Padding::explicit(&pads))
+                    .op(Op::Convolution)
+                    .build()?,
+            )?),
+        };
+        Ok(GradPhase { rho, m, k, t })
+    }
+}
+
 /// The input gradient on the GEMM engine: a forward pass of [`grad_input_problem`],
 /// then the fold of the padded gradient onto the input.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -1277,27 +1342,64 @@ pub(crate) struct GradInput {
     spread: bool,
     /// Padding > 0: the gradient of the padded input is folded onto the input.
     fold: bool,
+    /// Stride > 1 on the GEMM engine, with dilation 1 along the strided axes:
+    /// one stride-1 pass per phase instead of the spread (`t` then only gives
+    /// the padded extents). Empty otherwise.
+    phases: Vec<GradPhase>,
 }
 
 impl GradInput {
     /// `direct`: run the derived forward pass on the direct path.
     pub(crate) fn new(p: &Problem, direct: bool) -> crate::Result<GradInput> {
         let t = grad_input_problem(p)?;
+        let t_direct = if direct {
+            super::direct::Direct::new(&t).ok()
+        } else {
+            None
+        };
+        let (stride, dil) = (p.stride3(), p.dilation3());
+        let spread = stride != [1; MAX_DIMS];
+        let phased =
+            spread && t_direct.is_none() && (0..MAX_DIMS).all(|a| stride[a] == 1 || dil[a] == 1);
+        // Up to `MAX_GRAD_PHASES` phases (each a plan of its own).
+        let count = stride
+            .iter()
+            .try_fold(1usize, |n, &s| n.checked_mul(s))
+            .filter(|&n| phased && n <= MAX_GRAD_PHASES)
+            .unwrap_or(0);
+        // Should a phase fail to plan (none should), the spread route.
+        let phases = (0..count)
+            .map(|i| {
+                let rho = [
+                    i / (stride[1] * stride[2]),
+                    i / stride[2] % stride[1],
+                    i % stride[2],
+                ];
+                GradPhase::new(p, rho)
+            })
+            .collect::<crate::Result<Vec<_>>>()
+            .unwrap_or_default();
         Ok(GradInput {
             p: *p,
             t: Im2col::new(&t)?,
-            t_direct: if direct {
-                super::direct::Direct::new(&t).ok()
-            } else {
-                None
-            },
-            spread: p.stride3() != [1; MAX_DIMS],
+            t_direct,
+            spread,
             fold: p.pad3() != [(0, 0); MAX_DIMS],
+            phases,
         })
     }
 
+    /// The largest phase output ([`GradInput::phases`]).
+    fn phase_out_len(&self) -> usize {
+        self.phases
+            .iter()
+            .filter_map(|ph| ph.t.as_ref().map(|t| t.p.output_len()))
+            .max()
+            .unwrap_or(0)
+    }
+
     fn spread_len(&self) -> usize {
-        if self.spread {
+        if self.spread && self.phases.is_empty() {
             self.t.p.input_len()
         } else {
             0
@@ -1313,11 +1415,17 @@ impl GradInput {
     }
 
     pub(crate) fn workspace_len(&self, a: (usize, usize), threads: usize) -> usize {
-        let inner = match &self.t_direct {
-            Some(d) => d.workspace_len(threads),
-            None => self.t.workspace_len(a, threads),
+        let inner = match (&self.t_direct, self.phases.is_empty()) {
+            (Some(d), _) => d.workspace_len(threads),
+            (None, true) => self.t.workspace_len(a, threads),
+            (None, false) => self
+                .phases
+                .iter()
+                .filter_map(|ph| ph.t.as_ref().map(|t| t.workspace_len(a, threads)))
+                .max()
+                .unwrap_or(0),
         };
-        self.p.weight_len() + self.spread_len() + self.padded_len() + inner
+        self.p.weight_len() + self.spread_len() + self.phase_out_len() + self.padded_len() + inner
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -1338,6 +1446,9 @@ impl GradInput {
             // sums only the terms (found by fuzzing; see tests/regressions).
             let _ = crate::reference::backward_input(p, weight, grad_output, grad_input);
             return;
+        }
+        if !self.phases.is_empty() {
+            return self.run_phases(kern, threads, weight, grad_output, grad_input, workspace);
         }
         let (wt, rest) = workspace.split_at_mut(p.weight_len());
         let (spread, rest) = rest.split_at_mut(self.spread_len());
@@ -1385,38 +1496,146 @@ impl GradInput {
                 .forward(kern, threads, gy, Weights::Raw(wt), None, target, inner),
         }
         if self.fold {
-            let padded = &*padded;
-            let (inp, pad, mode) = (p.input3(), p.pad3(), p.padding_mode());
-            let lp = self.t.p.output3();
-            let plane = lp.iter().product::<usize>();
-            parallel::for_each_chunk_mut(threads, grad_input, p.input_spatial(), |c, gx| {
-                let src = &padded[c * plane..(c + 1) * plane];
-                if mode == crate::PaddingMode::Zeros {
-                    // Zero padding copies nothing: the gradient is the interior.
-                    for (r, row) in gx.chunks_exact_mut(inp[2]).enumerate() {
-                        let (d, h) = (r / inp[1], r % inp[1]);
-                        let at = ((d + pad[0].0) * lp[1] + h + pad[1].0) * lp[2] + pad[2].0;
-                        row.copy_from_slice(&src[at..at + inp[2]]);
-                    }
-                    return;
-                }
-                gx.fill(T::ZERO);
-                let map = |a: usize, i: usize| mode.source(i as isize - pad[a].0 as isize, inp[a]);
-                let mut i = 0;
-                for d in 0..lp[0] {
-                    let sd = map(0, d);
-                    for h in 0..lp[1] {
-                        let sh = map(1, h);
-                        for w in 0..lp[2] {
-                            if let (Some(sd), Some(sh), Some(sw)) = (sd, sh, map(2, w)) {
-                                gx[(sd * inp[1] + sh) * inp[2] + sw] += src[i];
+            self.fold_padded(threads, padded, grad_input);
+        }
+    }
+
+    /// `run` by phases ([`GradInput::phases`]): each phase's stride-1 forward
+    /// pass, scattered to its positions of the padded gradient (every
+    /// position is one phase's), then the fold.
+    #[allow(clippy::too_many_arguments)]
+    fn run_phases<T: Element>(
+        &self,
+        kern: &GemmKernel<T>,
+        threads: usize,
+        weight: &[T],
+        grad_output: &[T],
+        grad_input: &mut [T],
+        workspace: &mut [T],
+    ) {
+        let p = &self.p;
+        let (wt, rest) = workspace.split_at_mut(p.weight_len());
+        let (pout, rest) = rest.split_at_mut(self.phase_out_len());
+        let (padded, inner) = rest.split_at_mut(self.padded_len());
+        let (cin_g, cout_g, taps) = (
+            p.in_channels_per_group(),
+            p.out_channels_per_group(),
+            p.kernel_spatial(),
+        );
+        let (ker, s) = (p.kernel3(), p.stride3());
+        let flip = p.op() == Op::Convolution;
+        let lp = self.t.p.output3();
+        let plane = lp.iter().product::<usize>();
+        let target: &mut [T] = if self.fold {
+            &mut *padded
+        } else {
+            &mut *grad_input
+        };
+        for ph in &self.phases {
+            let (rho, m, k) = (ph.rho, ph.m, ph.k);
+            let at = |d: usize, h: usize, w: usize| {
+                ((s[0] * d + rho[0]) * lp[1] + s[1] * h + rho[1]) * lp[2] + s[2] * w + rho[2]
+            };
+            let Some(t) = &ph.t else {
+                // No tap reaches these positions.
+                parallel::for_each_chunk_mut(threads, target, plane, |_, dst| {
+                    for d in 0..m[0] {
+                        for h in 0..m[1] {
+                            for w in 0..m[2] {
+                                dst[at(d, h, w)] = T::ZERO;
                             }
+                        }
+                    }
+                });
+                continue;
+            };
+            // W'[g·cin_g + ci, co_g, j] = W_eff[g·cout_g + co_g, ci, ρ + s·j], where
+            // W_eff is the kernel as correlated (flipped for a convolution).
+            let tap = |a: usize, j: usize| {
+                let o = rho[a] + s[a] * j;
+                if flip {
+                    ker[a] - 1 - o
+                } else {
+                    o
+                }
+            };
+            let taps_p = k.iter().product::<usize>();
+            for g in 0..p.groups() {
+                for ci in 0..cin_g {
+                    for co in 0..cout_g {
+                        let src = &weight[((g * cout_g + co) * cin_g + ci) * taps..][..taps];
+                        let dst = &mut wt[((g * cin_g + ci) * cout_g + co) * taps_p..][..taps_p];
+                        let mut i = 0;
+                        for j0 in 0..k[0] {
+                            for j1 in 0..k[1] {
+                                for j2 in 0..k[2] {
+                                    let o =
+                                        (tap(0, j0) * ker[1] + tap(1, j1)) * ker[2] + tap(2, j2);
+                                    dst[i] = src[o];
+                                    i += 1;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            let out = &mut pout[..t.p.output_len()];
+            let w = Weights::Raw(&wt[..p.weight_len() / taps * taps_p]);
+            t.forward(kern, threads, grad_output, w, None, out, inner);
+            let out = &*out;
+            let m_plane = m.iter().product::<usize>();
+            parallel::for_each_chunk_mut(threads, target, plane, |c, dst| {
+                let src = &out[c * m_plane..(c + 1) * m_plane];
+                let mut i = 0;
+                for d in 0..m[0] {
+                    for h in 0..m[1] {
+                        for w in 0..m[2] {
+                            dst[at(d, h, w)] = src[i];
                             i += 1;
                         }
                     }
                 }
             });
         }
+        if self.fold {
+            self.fold_padded(threads, padded, grad_input);
+        }
+    }
+
+    /// The gradient of the padded input (`padded`) folded onto the input:
+    /// each padded position adds to the input position the padding mode reads.
+    fn fold_padded<T: Element>(&self, threads: usize, padded: &[T], grad_input: &mut [T]) {
+        let p = &self.p;
+        let (inp, pad, mode) = (p.input3(), p.pad3(), p.padding_mode());
+        let lp = self.t.p.output3();
+        let plane = lp.iter().product::<usize>();
+        parallel::for_each_chunk_mut(threads, grad_input, p.input_spatial(), |c, gx| {
+            let src = &padded[c * plane..(c + 1) * plane];
+            if mode == crate::PaddingMode::Zeros {
+                // Zero padding copies nothing: the gradient is the interior.
+                for (r, row) in gx.chunks_exact_mut(inp[2]).enumerate() {
+                    let (d, h) = (r / inp[1], r % inp[1]);
+                    let at = ((d + pad[0].0) * lp[1] + h + pad[1].0) * lp[2] + pad[2].0;
+                    row.copy_from_slice(&src[at..at + inp[2]]);
+                }
+                return;
+            }
+            gx.fill(T::ZERO);
+            let map = |a: usize, i: usize| mode.source(i as isize - pad[a].0 as isize, inp[a]);
+            let mut i = 0;
+            for d in 0..lp[0] {
+                let sd = map(0, d);
+                for h in 0..lp[1] {
+                    let sh = map(1, h);
+                    for w in 0..lp[2] {
+                        if let (Some(sd), Some(sh), Some(sw)) = (sd, sh, map(2, w)) {
+                            gx[(sd * inp[1] + sh) * inp[2] + sw] += src[i];
+                        }
+                        i += 1;
+                    }
+                }
+            }
+        });
     }
 }
 
