@@ -27,9 +27,11 @@
 //! matrix; a prepared image over `BAND_MIN` elements is instead prepared band by
 //! band (`Band`), one band buffer of about `BAND_TARGET` elements per thread, so
 //! the extra memory is bounded whatever the image size; the weight gradient
-//! reduces over the same bands in turn. (The input gradient's spread and padded
-//! gradient buffers are the size of its derived problem.) Bias is added in the
-//! scatter.
+//! reduces over the same bands in turn. The input gradient is the forward pass
+//! of a derived problem: for a strided layer, one stride-1 pass per stride phase
+//! of the padded input (`GradPhase`), or the output gradient spread out by the
+//! stride where a strided axis is dilated (its buffers are the size of the
+//! derived problem). Bias is added in the scatter.
 
 use crate::element::Element;
 use crate::gemm::pack::{self, RowTable, SharedOut};
