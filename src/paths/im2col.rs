@@ -631,6 +631,17 @@ impl Im2col {
         // One phase: row columns lo..hi copy input columns 0..hi - lo.
         let lo = pad[2].0.min(q[2]);
         let hi = (pad[2].0 + inp[2]).min(q[2]);
+        // Two phases, a whole row (as `pack::split_row` splits it, worked out
+        // once): pairs k0..k1 of padded columns split from input column `from`
+        // on, and the few other columns, each from an input column or zero.
+        let (cols, left, w) = (2 * q[2], pad[2].0, inp[2]);
+        let (plo, phi) = (left.min(cols), (left + w).min(cols).max(left.min(cols)));
+        let (k0, k1) = (plo.div_ceil(2), (phi / 2).max(plo.div_ceil(2)));
+        let mut ends = [(0usize, None::<usize>); PAIR_ENDS];
+        let n_ends = (0..2 * k0).chain(2 * k1..cols).count();
+        for (e, c) in ends.iter_mut().zip((0..2 * k0).chain(2 * k1..cols)) {
+            *e = (c, (plo..phi).contains(&c).then(|| c - left));
+        }
         let mut planes = dst.chunks_exact_mut(plane);
         for pd in 0..phases[0] {
             for ph in 0..phases[1] {
@@ -652,6 +663,20 @@ impl Im2col {
                         None => None,
                     };
                     match (line, pairs) {
+                        (Some(line), true) if i0 == 0 && len == q[2] && n_ends <= PAIR_ENDS => {
+                            let odd = &mut odd[at..at + len];
+                            if k1 > k0 {
+                                let src = &line[2 * k0 - left..2 * k1 - left];
+                                kern.split_pairs(src, &mut row[k0..k1], &mut odd[k0..k1]);
+                            }
+                            for &(c, s) in &ends[..n_ends] {
+                                let v = s.map_or(T::ZERO, |s| line[s]);
+                                match c % 2 {
+                                    0 => row[c / 2] = v,
+                                    _ => odd[c / 2] = v,
+                                }
+                            }
+                        }
                         (Some(line), true) => {
                             let left = pad[2].0 as isize - 2 * i0 as isize;
                             let odd = &mut odd[at..at + len];
@@ -1265,6 +1290,11 @@ fn grad_input_problem(p: &Problem) -> crate::Result<Problem> {
         })
         .build()
 }
+
+/// The most columns outside the split pairs of a prepared row of two phases
+/// that `Im2col::prepare_zero_padded` tables (padding up to 7 a side); wider
+/// padding goes through `pack::split_row`.
+const PAIR_ENDS: usize = 16;
 
 /// The most stride phases the input gradient is split into (stride 4 in 3-D is
 /// 64); larger strides spread the output gradient instead.
