@@ -1485,21 +1485,8 @@ impl GradInput {
         let (wt, rest) = workspace.split_at_mut(p.weight_len());
         let (spread, rest) = rest.split_at_mut(self.spread_len());
         let (padded, inner) = rest.split_at_mut(self.padded_len());
-        // W'[g·cin_g + ci, co_g, tap] = W[g·cout_g + co_g, ci, tap]
-        let (cin_g, cout_g, taps) = (
-            p.in_channels_per_group(),
-            p.out_channels_per_group(),
-            p.kernel_spatial(),
-        );
-        for g in 0..p.groups() {
-            for ci in 0..cin_g {
-                for co in 0..cout_g {
-                    let src = ((g * cout_g + co) * cin_g + ci) * taps;
-                    let dst = ((g * cin_g + ci) * cout_g + co) * taps;
-                    wt[dst..dst + taps].copy_from_slice(&weight[src..src + taps]);
-                }
-            }
-        }
+        // Every tap as it is (the derived op flips for a convolution).
+        self.transpose_channels(weight, wt, p.kernel3(), |_, j| j);
         let gy: &[T] = if self.spread {
             spread.fill(T::ZERO);
             let (out, s, u) = (p.output3(), p.stride3(), self.t.p.input3());
@@ -1549,11 +1536,6 @@ impl GradInput {
         let (wt, rest) = workspace.split_at_mut(p.weight_len());
         let (pout, rest) = rest.split_at_mut(self.phase_out_len());
         let (padded, inner) = rest.split_at_mut(self.padded_len());
-        let (cin_g, cout_g, taps) = (
-            p.in_channels_per_group(),
-            p.out_channels_per_group(),
-            p.kernel_spatial(),
-        );
         let (ker, s) = (p.kernel3(), p.stride3());
         let flip = p.op() == Op::Convolution;
         let lp = self.t.p.output3();
@@ -1568,69 +1550,85 @@ impl GradInput {
             let at = |d: usize, h: usize, w: usize| {
                 ((s[0] * d + rho[0]) * lp[1] + s[1] * h + rho[1]) * lp[2] + s[2] * w + rho[2]
             };
-            let Some(t) = &ph.t else {
-                // No tap reaches these positions.
-                parallel::for_each_chunk_mut(threads, target, plane, |_, dst| {
+            // Each channel's positions of this phase, from its output (`None`:
+            // no tap reaches them, zero).
+            let scatter = |target: &mut [T], out: Option<&[T]>| {
+                let m_plane = m.iter().product::<usize>();
+                parallel::for_each_chunk_mut(threads, target, plane, |c, dst| {
+                    let src = out.map(|o| &o[c * m_plane..(c + 1) * m_plane]);
+                    let mut i = 0;
                     for d in 0..m[0] {
                         for h in 0..m[1] {
                             for w in 0..m[2] {
-                                dst[at(d, h, w)] = T::ZERO;
+                                dst[at(d, h, w)] = src.map_or(T::ZERO, |s| s[i]);
+                                i += 1;
                             }
                         }
                     }
                 });
+            };
+            let Some(t) = &ph.t else {
+                scatter(target, None);
                 continue;
             };
-            // W'[g·cin_g + ci, co_g, j] = W_eff[g·cout_g + co_g, ci, ρ + s·j], where
-            // W_eff is the kernel as correlated (flipped for a convolution).
-            let tap = |a: usize, j: usize| {
-                let o = rho[a] + s[a] * j;
-                if flip {
-                    ker[a] - 1 - o
-                } else {
-                    o
-                }
-            };
-            let taps_p = k.iter().product::<usize>();
-            for g in 0..p.groups() {
-                for ci in 0..cin_g {
-                    for co in 0..cout_g {
-                        let src = &weight[((g * cout_g + co) * cin_g + ci) * taps..][..taps];
-                        let dst = &mut wt[((g * cin_g + ci) * cout_g + co) * taps_p..][..taps_p];
-                        let mut i = 0;
-                        for j0 in 0..k[0] {
-                            for j1 in 0..k[1] {
-                                for j2 in 0..k[2] {
-                                    let o =
-                                        (tap(0, j0) * ker[1] + tap(1, j1)) * ker[2] + tap(2, j2);
-                                    dst[i] = src[o];
-                                    i += 1;
-                                }
+            // The taps ρ + s·j of the kernel as correlated (flipped for a
+            // convolution, whose phase problems convolve).
+            let wp = &mut wt[..t.p.weight_len()];
+            self.transpose_channels(weight, wp, k, |a, j| match flip {
+                true => ker[a] - 1 - (rho[a] + s[a] * j),
+                false => rho[a] + s[a] * j,
+            });
+            let out = &mut pout[..t.p.output_len()];
+            t.forward(
+                kern,
+                threads,
+                grad_output,
+                Weights::Raw(wp),
+                None,
+                out,
+                inner,
+            );
+            scatter(target, Some(out));
+        }
+        if self.fold {
+            self.fold_padded(threads, padded, grad_input);
+        }
+    }
+
+    /// `wt[g·cin_g + ci, co_g, j] = weight[g·cout_g + co_g, ci, tap(j)]`: the
+    /// weights with their channel axes swapped, for the derived forward pass,
+    /// and the taps `j < k` (per axis) taken from the kernel's `tap(axis, j)`.
+    fn transpose_channels<T: Element>(
+        &self,
+        weight: &[T],
+        wt: &mut [T],
+        k: [usize; MAX_DIMS],
+        tap: impl Fn(usize, usize) -> usize,
+    ) {
+        let p = &self.p;
+        let (cin_g, cout_g, ker) = (
+            p.in_channels_per_group(),
+            p.out_channels_per_group(),
+            p.kernel3(),
+        );
+        let (taps, taps_w) = (k.iter().product::<usize>(), p.kernel_spatial());
+        for g in 0..p.groups() {
+            for ci in 0..cin_g {
+                for co in 0..cout_g {
+                    let src = &weight[((g * cout_g + co) * cin_g + ci) * taps_w..][..taps_w];
+                    let dst = &mut wt[((g * cin_g + ci) * cout_g + co) * taps..][..taps];
+                    let mut i = 0;
+                    for j0 in 0..k[0] {
+                        for j1 in 0..k[1] {
+                            for j2 in 0..k[2] {
+                                dst[i] =
+                                    src[(tap(0, j0) * ker[1] + tap(1, j1)) * ker[2] + tap(2, j2)];
+                                i += 1;
                             }
                         }
                     }
                 }
             }
-            let out = &mut pout[..t.p.output_len()];
-            let w = Weights::Raw(&wt[..p.weight_len() / taps * taps_p]);
-            t.forward(kern, threads, grad_output, w, None, out, inner);
-            let out = &*out;
-            let m_plane = m.iter().product::<usize>();
-            parallel::for_each_chunk_mut(threads, target, plane, |c, dst| {
-                let src = &out[c * m_plane..(c + 1) * m_plane];
-                let mut i = 0;
-                for d in 0..m[0] {
-                    for h in 0..m[1] {
-                        for w in 0..m[2] {
-                            dst[at(d, h, w)] = src[i];
-                            i += 1;
-                        }
-                    }
-                }
-            });
-        }
-        if self.fold {
-            self.fold_padded(threads, padded, grad_input);
         }
     }
 
