@@ -220,7 +220,10 @@ fn run_case<T: Element>(
     let mut y = vec![T::ZERO; p.output_len()];
     let mut ws = vec![T::ZERO; plan.workspace_len::<T>()];
     if bwd {
-        let gy = y.clone();
+        // A non-zero output gradient, so that `--check` compares real sums.
+        let gy: Vec<T> = (0..p.output_len())
+            .map(|i| T::from_f64(((i * 6007) % 2001) as f64 / 1000.0 - 1.0))
+            .collect();
         let mut gx = vec![T::ZERO; p.input_len()];
         let mut gw = vec![T::ZERO; p.weight_len()];
         let mut wsi = vec![T::ZERO; plan.backward_input_workspace_len::<T>()];

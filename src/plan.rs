@@ -15,6 +15,7 @@ use crate::geometry::Problem;
 use crate::isa::Isa;
 use crate::parallel;
 use crate::paths::direct::Direct;
+use crate::paths::direct_grad::DirectGradWeight;
 use crate::paths::im2col::{self, GradInput, Im2col};
 use crate::paths::separable::Separable;
 use crate::paths::winograd::Winograd;
@@ -102,20 +103,24 @@ enum Algo {
     Winograd(Arc<(Winograd, Gemm)>),
 }
 
-/// The GEMM engine's state for a problem: the im2col geometry (forward and weight
-/// gradient) and the derived problem whose forward pass is the input gradient.
+/// The gradients' state for a problem: the im2col geometry (forward and weight
+/// gradient), the derived problem whose forward pass is the input gradient, and
+/// for plans of the direct paths the direct weight gradient.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Gemm {
     fwd: Im2col,
     grad_input: GradInput,
+    grad_weight_direct: Option<DirectGradWeight>,
 }
 
 impl Gemm {
-    /// `direct`: the input gradient's derived forward pass runs on the direct path.
+    /// `direct`: the input gradient's derived forward pass runs on the direct
+    /// path, and so does the weight gradient.
     fn new(p: &Problem, direct: bool) -> Result<Gemm> {
         Ok(Gemm {
             fwd: Im2col::new(p)?,
             grad_input: GradInput::new(p, direct)?,
+            grad_weight_direct: direct.then(|| DirectGradWeight::new(p)).flatten(),
         })
     }
 }
@@ -329,7 +334,10 @@ impl Plan {
     /// Elements of scratch space that [`backward_weight_with_workspace`](Self::backward_weight_with_workspace) needs.
     pub fn backward_weight_workspace_len<T: Element>(&self) -> usize {
         match (self.algo.gemm(), T::gemm_kernel(self.isa)) {
-            (Some(g), Some(k)) => g.fwd.grad_weight_workspace_len(k.a_shape()),
+            (Some(g), Some(k)) => match &g.grad_weight_direct {
+                Some(d) => d.workspace_len(self.threads),
+                None => g.fwd.grad_weight_workspace_len(k.a_shape()),
+            },
             _ => 0,
         }
     }
@@ -699,6 +707,21 @@ impl Plan {
         )?;
         match self.algo.gemm() {
             None => reference::backward_weight(p, input, grad_output, grad_weight),
+            Some(Gemm {
+                grad_weight_direct: Some(d),
+                ..
+            }) => {
+                let kern = T::direct_kernel(self.isa).ok_or_else(|| self.no_kernels::<T>())?;
+                d.run(
+                    &kern,
+                    self.run_threads(),
+                    input,
+                    grad_output,
+                    grad_weight,
+                    workspace,
+                );
+                Ok(())
+            }
             Some(g) => {
                 let kern = self.gemm_kernel::<T>()?;
                 g.fwd.backward_weight(

@@ -2044,3 +2044,113 @@ pub unsafe fn winograd_output<V: Vector>(
         }
     }
 }
+
+/// The most weight-gradient sums one pass of [`direct_grad_weight`] keeps in
+/// vector registers (12 accumulators, the output gradient's vector and a spare
+/// fit AVX2's 16 registers); more taps take several passes over the rows.
+pub const GRAD_W_ACC: usize = 12;
+
+/// The weight gradient of one input/output channel pair over a set of output
+/// rows, in correlation form: for every kernel row `r < kh` and tap `t < taps`,
+/// `out[r·taps + t] += Σ_m Σ_j x[m·xs + r·rs + t·dil + j] · g[m·gs + j]` over
+/// output rows `m < rows` and columns `j < n`. Each sum is kept in vector lanes
+/// across all the rows (one horizontal sum per tap and call), the taps in passes
+/// of at most [`GRAD_W_ACC`] accumulators (the same for every pass size; passes
+/// of few taps keep several vectors of columns per tap, so that at least 8
+/// independent FMA chains cover the FMA latency). Every output-gradient vector
+/// loaded serves all the pass's taps; each tap costs one unaligned load of `x`
+/// per FMA, as the forward kernels' inputs do.
+///
+/// # Safety
+/// Level supported and called from its `#[target_feature]` wrapper; with `rows
+/// ≥ 1`, `x` points at `(rows-1)·xs + (kh-1)·rs + (taps-1)·dil + n` readable
+/// elements, `g` at `(rows-1)·gs + n`, `out` at `kh·taps` writable ones.
+#[inline(always)]
+pub unsafe fn direct_grad_weight<V: Vector>(
+    x: *const V::Elem,
+    g: *const V::Elem,
+    s: super::GradWeightRows,
+    out: *mut V::Elem,
+) {
+    let total = s.kh * s.taps;
+    if total == 0 || s.rows == 0 || s.n == 0 {
+        return;
+    }
+    let passes = total.div_ceil(GRAD_W_ACC);
+    let mut a0 = 0;
+    for pass in 0..passes {
+        // Passes of nearly equal size (9 taps: one of 9; 25: 9, 8, 8).
+        let a1 = a0 + (total - a0).div_ceil(passes - pass);
+        let mut off = [0usize; GRAD_W_ACC];
+        for (o, a) in off.iter_mut().zip(a0..a1) {
+            *o = a / s.taps * s.rs + a % s.taps * s.dil;
+        }
+        // SAFETY: the caller's contract; every pass reads within it and writes
+        // `out[a0..a1]`.
+        unsafe {
+            let o = out.add(a0);
+            macro_rules! pass {
+                ($($na:literal => $u:literal),*) => {
+                    match a1 - a0 {
+                        $($na => grad_weight_pass::<V, $na, $u>(x, g, &off, s, o),)*
+                        _ => unreachable!("a pass holds 1 to GRAD_W_ACC taps"),
+                    }
+                };
+            }
+            pass!(1 => 8, 2 => 4, 3 => 3, 4 => 2, 5 => 2, 6 => 2, 7 => 1, 8 => 1,
+                  9 => 1, 10 => 1, 11 => 1, 12 => 1);
+        }
+        a0 = a1;
+    }
+}
+
+/// One pass of [`direct_grad_weight`]: `NA` taps at offsets `off` from a row's
+/// start, `U` vectors of columns per tap at a time.
+///
+/// # Safety
+/// As [`direct_grad_weight`], for the pass's taps and `out[..NA]`.
+#[inline(always)]
+#[allow(clippy::needless_range_loop)] // acc[a][u]: both indices name registers
+unsafe fn grad_weight_pass<V: Vector, const NA: usize, const U: usize>(
+    x: *const V::Elem,
+    g: *const V::Elem,
+    off: &[usize; GRAD_W_ACC],
+    s: super::GradWeightRows,
+    out: *mut V::Elem,
+) {
+    // SAFETY (whole body): the caller's contract; column `j + w ≤ n` of a row is
+    // within its `n` (or `n + offset`) elements.
+    unsafe {
+        let l = V::LANES;
+        let mut acc = [[V::zero(); U]; NA];
+        for m in 0..s.rows {
+            let (xm, gm) = (x.add(m * s.xs), g.add(m * s.gs));
+            let p: [*const V::Elem; NA] = std::array::from_fn(|a| xm.add(off[a]));
+            let mut j = 0;
+            while j + U * l <= s.n {
+                for u in 0..U {
+                    let gv = V::load(gm.add(j + u * l));
+                    for a in 0..NA {
+                        acc[a][u] = V::fmadd(V::load(p[a].add(j + u * l)), gv, acc[a][u]);
+                    }
+                }
+                j += U * l;
+            }
+            while j < s.n {
+                let w = (s.n - j).min(l);
+                let gv = V::load_upto(gm.add(j), w);
+                for a in 0..NA {
+                    acc[a][0] = V::fmadd(V::load_upto(p[a].add(j), w), gv, acc[a][0]);
+                }
+                j += w;
+            }
+        }
+        for (a, lanes) in acc.iter().enumerate() {
+            let mut v = lanes[0];
+            for x in &lanes[1..] {
+                v = v.add(*x);
+            }
+            *out.add(a) += v.reduce_add();
+        }
+    }
+}

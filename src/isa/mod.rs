@@ -929,6 +929,24 @@ pub struct InPlaceRows {
     pub left: usize,
 }
 
+/// The geometry of one [`DirectKernel::grad_weight`] call: `rows` output rows of
+/// `n` columns; output row `m` reads the output gradient at `m·gs` and, with
+/// kernel row `r` and tap `t`, the input at `m·xs + r·rs + t·dil`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GradWeightRows {
+    pub xs: usize,
+    pub rs: usize,
+    pub dil: usize,
+    pub kh: usize,
+    pub taps: usize,
+    pub gs: usize,
+    pub rows: usize,
+    pub n: usize,
+}
+
+/// A weight-gradient kernel signature: see [`DirectKernel::grad_weight`].
+pub type DirectGradWeightFn<T> = unsafe fn(*const T, *const T, GradWeightRows, *mut T);
+
 /// A tap-list direct kernel signature: see [`DirectKernel::taps`].
 pub type DirectTapsFn<T> = unsafe fn(&[*const T], *const T, u64, *mut T, usize, T, bool);
 
@@ -949,6 +967,7 @@ pub struct DirectKernel<T> {
     finite: unsafe fn(*const T, usize) -> bool,
     copy: unsafe fn(*const T, *mut T, usize),
     in_place: DirectInPlaceFn<T>,
+    grad_weight: DirectGradWeightFn<T>,
 }
 
 impl<T> fmt::Debug for DirectKernel<T> {
@@ -1126,6 +1145,36 @@ impl<T: Element> DirectKernel<T> {
         }
     }
 
+    /// The weight gradient of one channel pair over `s.rows` output rows, in
+    /// correlation form: `out[r·taps + t] += Σ_m Σ_j x[m·xs + r·rs + t·dil + j] ·
+    /// g[m·gs + j]` ([`microkernel::direct_grad_weight`]). Nothing is read or
+    /// written for empty geometry.
+    ///
+    /// # Panics
+    /// If `x`, `g` or `out` is shorter than `s` says (or its extent overflows).
+    #[inline]
+    pub fn grad_weight(&self, x: &[T], g: &[T], s: GradWeightRows, out: &mut [T]) {
+        if s.rows == 0 || s.n == 0 || s.kh == 0 || s.taps == 0 {
+            return;
+        }
+        let last = |parts: &[(usize, usize)]| {
+            parts
+                .iter()
+                .try_fold(s.n, |acc, &(c, st)| acc.checked_add(c.checked_mul(st)?))
+        };
+        let x_need = last(&[(s.rows - 1, s.xs), (s.kh - 1, s.rs), (s.taps - 1, s.dil)]);
+        let g_need = last(&[(s.rows - 1, s.gs)]);
+        assert!(
+            x_need.is_some_and(|e| x.len() >= e)
+                && g_need.is_some_and(|e| g.len() >= e)
+                && out.len() >= s.kh * s.taps,
+            "direct weight gradient out of bounds"
+        );
+        // SAFETY: supported level (see `direct_kernel_f32`); `x` and `g` hold
+        // every element the geometry reads, `out` its sums (asserts).
+        unsafe { (self.grad_weight)(x.as_ptr(), g.as_ptr(), s, out.as_mut_ptr()) }
+    }
+
     /// `dst = src`, inline (short rows, where a `memcpy` call costs as much as the
     /// copy).
     ///
@@ -1301,7 +1350,7 @@ macro_rules! direct_table {
                 return None;
             }
             #[allow(clippy::type_complexity)]
-            let ((row, rows, taps, slab, finite, copy, in_place), rows_per_block): (
+            let ((row, rows, taps, slab, finite, copy, in_place, grad_weight), rows_per_block): (
                 (
                     DirectRowFn<$t>,
                     DirectRowsFn<$t>,
@@ -1310,6 +1359,7 @@ macro_rules! direct_table {
                     unsafe fn(*const $t, usize) -> bool,
                     unsafe fn(*const $t, *mut $t, usize),
                     DirectInPlaceFn<$t>,
+                    DirectGradWeightFn<$t>,
                 ),
                 usize,
             ) = match isa {
@@ -1332,6 +1382,7 @@ macro_rules! direct_table {
                 finite,
                 copy,
                 in_place,
+                grad_weight,
             })
         }
     };
@@ -1347,7 +1398,8 @@ direct_table!(
         portable::direct_slab_f32,
         portable::all_finite_f32,
         portable::copy_f32,
-        portable::direct_in_place_f32
+        portable::direct_in_place_f32,
+        portable::direct_grad_weight_f32
     ),
     (
         avx2::direct_row_f32,
@@ -1356,7 +1408,8 @@ direct_table!(
         avx2::direct_slab_f32,
         avx2::all_finite_f32,
         avx2::copy_f32,
-        avx2::direct_in_place_f32
+        avx2::direct_in_place_f32,
+        avx2::direct_grad_weight_f32
     ),
     (
         avx512::direct_row_f32,
@@ -1365,7 +1418,8 @@ direct_table!(
         avx512::direct_slab_f32,
         avx512::all_finite_f32,
         avx512::copy_f32,
-        avx512::direct_in_place_f32
+        avx512::direct_in_place_f32,
+        avx512::direct_grad_weight_f32
     )
 );
 direct_table!(
@@ -1378,7 +1432,8 @@ direct_table!(
         portable::direct_slab_f64,
         portable::all_finite_f64,
         portable::copy_f64,
-        portable::direct_in_place_f64
+        portable::direct_in_place_f64,
+        portable::direct_grad_weight_f64
     ),
     (
         avx2::direct_row_f64,
@@ -1387,7 +1442,8 @@ direct_table!(
         avx2::direct_slab_f64,
         avx2::all_finite_f64,
         avx2::copy_f64,
-        avx2::direct_in_place_f64
+        avx2::direct_in_place_f64,
+        avx2::direct_grad_weight_f64
     ),
     (
         avx512::direct_row_f64,
@@ -1396,6 +1452,7 @@ direct_table!(
         avx512::direct_slab_f64,
         avx512::all_finite_f64,
         avx512::copy_f64,
-        avx512::direct_in_place_f64
+        avx512::direct_in_place_f64,
+        avx512::direct_grad_weight_f64
     )
 );

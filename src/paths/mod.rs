@@ -3,6 +3,7 @@
 //! (`crate::plan`) chooses between them.
 
 pub(crate) mod direct;
+pub(crate) mod direct_grad;
 pub(crate) mod im2col;
 pub mod separable;
 pub(crate) mod winograd;

@@ -7,7 +7,7 @@ use core::arch::x86_64::*;
 
 use super::microkernel::{self, MR_WIDE};
 use super::vector::Vector;
-use super::InPlaceRows;
+use super::{GradWeightRows, InPlaceRows};
 
 /// 16 × f32 in a zmm register.
 #[derive(Clone, Copy, Debug)]
@@ -900,6 +900,36 @@ pub unsafe fn transpose_rows_f64(
 pub unsafe fn split_pairs_f64(src: *const f64, pairs: usize, even: *mut f64, odd: *mut f64) {
     // SAFETY: forwarded contract; compiled for this level.
     unsafe { microkernel::split_pairs::<F64x8>(src, pairs, even, odd) }
+}
+
+/// One channel pair's weight gradient ([`microkernel::direct_grad_weight`]).
+///
+/// # Safety
+/// The CPU supports this level; the contract of [`microkernel::direct_grad_weight`].
+#[target_feature(enable = "avx512f")]
+pub unsafe fn direct_grad_weight_f32(
+    x: *const f32,
+    g: *const f32,
+    s: GradWeightRows,
+    out: *mut f32,
+) {
+    // SAFETY: forwarded contract; compiled for this level.
+    unsafe { microkernel::direct_grad_weight::<F32x16>(x, g, s, out) }
+}
+
+/// One channel pair's weight gradient ([`microkernel::direct_grad_weight`]).
+///
+/// # Safety
+/// The CPU supports this level; the contract of [`microkernel::direct_grad_weight`].
+#[target_feature(enable = "avx512f")]
+pub unsafe fn direct_grad_weight_f64(
+    x: *const f64,
+    g: *const f64,
+    s: GradWeightRows,
+    out: *mut f64,
+) {
+    // SAFETY: forwarded contract; compiled for this level.
+    unsafe { microkernel::direct_grad_weight::<F64x8>(x, g, s, out) }
 }
 
 #[cfg(test)]

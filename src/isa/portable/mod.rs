@@ -10,7 +10,7 @@ use wide::{f32x8, f64x4};
 
 use super::microkernel;
 use super::vector::Vector;
-use super::InPlaceRows;
+use super::{GradWeightRows, InPlaceRows};
 
 /// GEMM tile rows and vectors per row. `wide`'s 8-lane f32 (4-lane f64) vector is
 /// two SSE registers on a baseline x86-64 build, which has 16: a 4 × 3-vector
@@ -641,4 +641,32 @@ pub unsafe fn split_pairs_f32(src: *const f32, pairs: usize, even: *mut f32, odd
 pub unsafe fn split_pairs_f64(src: *const f64, pairs: usize, even: *mut f64, odd: *mut f64) {
     // SAFETY: forwarded contract.
     unsafe { microkernel::split_pairs::<F64x4>(src, pairs, even, odd) }
+}
+
+/// One channel pair's weight gradient ([`microkernel::direct_grad_weight`]).
+///
+/// # Safety
+/// The CPU supports this level; the contract of [`microkernel::direct_grad_weight`].
+pub unsafe fn direct_grad_weight_f32(
+    x: *const f32,
+    g: *const f32,
+    s: GradWeightRows,
+    out: *mut f32,
+) {
+    // SAFETY: forwarded contract; compiled for this level.
+    unsafe { microkernel::direct_grad_weight::<F32x8>(x, g, s, out) }
+}
+
+/// One channel pair's weight gradient ([`microkernel::direct_grad_weight`]).
+///
+/// # Safety
+/// The CPU supports this level; the contract of [`microkernel::direct_grad_weight`].
+pub unsafe fn direct_grad_weight_f64(
+    x: *const f64,
+    g: *const f64,
+    s: GradWeightRows,
+    out: *mut f64,
+) {
+    // SAFETY: forwarded contract; compiled for this level.
+    unsafe { microkernel::direct_grad_weight::<F64x4>(x, g, s, out) }
 }

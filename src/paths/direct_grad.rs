@@ -1,0 +1,235 @@
+//! The weight gradient on the direct path, for the problems that path computes
+//! (depthwise, grouped with few channels per group, single-channel filters).
+//!
+//! On the GEMM engine such a gradient is a GEMM with one or a few rows per
+//! group (`M` = output channels per group), packed in tiles of 8: dw's gradient
+//! spent half its time packing those rows and ran at 0.5% of peak. Here each
+//! pair of an output channel and one of its group's input channels is a direct
+//! reduction instead: `gW[co, ci, kd, kh, kw] = Σ_n Σ_o x_pad[n, ci][o·s +
+//! k·d] · gY[n, co][o]`, a correlation of the input with the output gradient
+//! whose "outputs" are the kernel's taps. `DirectKernel::grad_weight` keeps one
+//! vector accumulator per tap across a band of output rows and loads each
+//! output-gradient vector once for all of them.
+//!
+//! The input rows a band reads are first padded into a strip of the thread's
+//! workspace, through the padding mode, so the kernel has no borders (a strip of
+//! at most [`STRIP_ELEMS`] values: the whole plane of dw's 112×112 images,
+//! a few rows of a large one). The innermost stride is 1 on the direct path.
+//!
+//! Determinism: the reduction of a pair is split into a fixed number of chunks
+//! (enough for several threads when pairs are few, the same for every thread
+//! count); each chunk sums its bands in order into its own partial sums, and the
+//! partials are added in chunk order.
+
+use crate::element::Element;
+use crate::geometry::{Problem, MAX_DIMS};
+use crate::isa::{DirectKernel, GradWeightRows};
+use crate::parallel;
+use crate::Op;
+
+/// The most values of one band's strip of padded input rows (64 KiB of f32:
+/// stays in L2 while the kernel reads it once per kernel row).
+const STRIP_ELEMS: usize = 16384;
+
+/// Chunks × channel pairs aimed for: enough tasks to balance a few threads.
+const MIN_TASKS: usize = 16;
+
+/// The direct weight gradient's geometry for a problem.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct DirectGradWeight {
+    p: Problem,
+    /// Output rows per band.
+    band: usize,
+    /// Bands per output plane `(n, od)`.
+    bands: usize,
+    /// Chunks each pair's work units `(n, od, band)` are split into.
+    chunks: usize,
+    /// Padded columns a strip row holds: `OW + (KW-1)·dw`.
+    row_len: usize,
+    /// Values of a strip: the rows of the largest band.
+    strip_len: usize,
+}
+
+impl DirectGradWeight {
+    /// `None` where the innermost stride is not 1 (the kernel's loads are
+    /// contiguous along the row).
+    pub(crate) fn new(p: &Problem) -> Option<DirectGradWeight> {
+        let (ker, out) = (p.kernel3(), p.output3());
+        let (stride, dil) = (p.stride3(), p.dilation3());
+        if stride[2] != 1 {
+            return None;
+        }
+        let row_len = out[2] + (ker[2] - 1) * dil[2];
+        let halo = (ker[1] - 1) * dil[1] + 1;
+        let strip_rows = |band: usize| (band - 1) * stride[1] + halo;
+        let fit = (STRIP_ELEMS / row_len.max(1)).saturating_sub(halo) / stride[1] + 1;
+        let band = fit.clamp(1, out[1]);
+        let bands = out[1].div_ceil(band);
+        let pairs = p.out_channels() * p.in_channels_per_group();
+        let units = p.batch() * out[0] * bands;
+        let chunks = MIN_TASKS.div_ceil(pairs).clamp(1, units.max(1));
+        Some(DirectGradWeight {
+            p: *p,
+            band,
+            bands,
+            chunks,
+            row_len,
+            strip_len: strip_rows(band) * row_len,
+        })
+    }
+
+    fn pairs(&self) -> usize {
+        self.p.out_channels() * self.p.in_channels_per_group()
+    }
+
+    /// Partial sums kept in the workspace (none with one chunk per pair).
+    fn partials_len(&self) -> usize {
+        if self.chunks == 1 {
+            0
+        } else {
+            self.pairs() * self.chunks * self.p.kernel_spatial()
+        }
+    }
+
+    fn slots(threads: usize) -> usize {
+        threads.clamp(1, parallel::MAX_SCRATCH_SLOTS)
+    }
+
+    /// Elements of workspace [`run`](Self::run) needs on `threads` threads.
+    pub(crate) fn workspace_len(&self, threads: usize) -> usize {
+        self.partials_len()
+            .saturating_add(Self::slots(threads).saturating_mul(self.strip_len))
+    }
+
+    /// `grad_weight = ∂(Σ output·grad_output)/∂weight` (the weight as given: for
+    /// convolution, the flipped taps). Lengths are the caller's to check.
+    pub(crate) fn run<T: Element>(
+        &self,
+        kern: &DirectKernel<T>,
+        threads: usize,
+        input: &[T],
+        grad_output: &[T],
+        grad_weight: &mut [T],
+        workspace: &mut [T],
+    ) {
+        let taps = self.p.kernel_spatial();
+        let (partials, strips) = workspace.split_at_mut(self.partials_len());
+        let strips = &mut strips[..Self::slots(threads) * self.strip_len];
+        let chunk = |pair: usize, c: usize, sums: &mut [T], strip: &mut [T]| {
+            sums.fill(T::ZERO);
+            self.chunk(kern, input, grad_output, pair, c, sums, strip);
+        };
+        if self.chunks == 1 {
+            parallel::for_each_nested_chunk_mut_scratch(
+                threads,
+                grad_weight,
+                (taps, taps),
+                strips,
+                self.strip_len,
+                chunk,
+            );
+        } else {
+            parallel::for_each_nested_chunk_mut_scratch(
+                threads,
+                partials,
+                (self.chunks * taps, taps),
+                strips,
+                self.strip_len,
+                chunk,
+            );
+            for (gw, parts) in grad_weight
+                .chunks_exact_mut(taps)
+                .zip(partials.chunks_exact(self.chunks * taps))
+            {
+                gw.copy_from_slice(&parts[..taps]);
+                for part in parts.chunks_exact(taps).skip(1) {
+                    gw.iter_mut().zip(part).for_each(|(g, v)| *g += *v);
+                }
+            }
+        }
+        if self.p.op() == Op::Convolution {
+            // The stored kernel is flipped on every axis: its taps in reverse.
+            grad_weight.chunks_exact_mut(taps).for_each(<[T]>::reverse);
+        }
+    }
+
+    /// Chunk `c` of channel pair `pair` (`co · cin_per_group + ci`): its work
+    /// units `(n, od, band)` in order, summed into `sums` (one per tap).
+    #[allow(clippy::too_many_arguments)]
+    fn chunk<T: Element>(
+        &self,
+        kern: &DirectKernel<T>,
+        input: &[T],
+        grad_output: &[T],
+        pair: usize,
+        c: usize,
+        sums: &mut [T],
+        strip: &mut [T],
+    ) {
+        let p = &self.p;
+        let (inp, ker, out) = (p.input3(), p.kernel3(), p.output3());
+        let (stride, dil, pad) = (p.stride3(), p.dilation3(), p.pad3());
+        let mode = p.padding_mode();
+        let (cin_g, cout_g) = (p.in_channels_per_group(), p.out_channels_per_group());
+        let (co, cig) = (pair / cin_g, pair % cin_g);
+        let ci = co / cout_g * cin_g + cig;
+        let (in_plane, out_plane) = (inp[1] * inp[2], out[1] * out[2]);
+        let plane_taps = ker[1] * ker[2];
+        let units = p.batch() * out[0] * self.bands;
+        let (u0, u1) = (units * c / self.chunks, units * (c + 1) / self.chunks);
+        for u in u0..u1 {
+            let (n, od, b) = (
+                u / (out[0] * self.bands),
+                u / self.bands % out[0],
+                u % self.bands,
+            );
+            let oh0 = b * self.band;
+            let rows = self.band.min(out[1] - oh0);
+            let g_off = ((n * p.out_channels() + co) * out[0] + od) * out_plane + oh0 * out[2];
+            let g = &grad_output[g_off..g_off + rows * out[2]];
+            let x_chan =
+                &input[(n * p.in_channels() + ci) * inp[0] * in_plane..][..inp[0] * in_plane];
+            let strip_rows = (rows - 1) * stride[1] + (ker[1] - 1) * dil[1] + 1;
+            let strip = &mut strip[..strip_rows * self.row_len];
+            for kd in 0..ker[0] {
+                let zp = (od * stride[0] + kd * dil[0]) as isize - pad[0].0 as isize;
+                // A zero padding plane adds nothing.
+                let Some(z) = mode.source(zp, inp[0]) else {
+                    continue;
+                };
+                let plane = &x_chan[z * in_plane..(z + 1) * in_plane];
+                let y0 = (oh0 * stride[1]) as isize - pad[1].0 as isize;
+                for (y, row) in strip.chunks_exact_mut(self.row_len).enumerate() {
+                    match mode.source(y0 + y as isize, inp[1]) {
+                        Some(r) => self.pad_row(kern, &plane[r * inp[2]..(r + 1) * inp[2]], row),
+                        None => row.fill(T::ZERO),
+                    }
+                }
+                let s = GradWeightRows {
+                    xs: stride[1] * self.row_len,
+                    rs: dil[1] * self.row_len,
+                    dil: dil[2],
+                    kh: ker[1],
+                    taps: ker[2],
+                    gs: out[2],
+                    rows,
+                    n: out[2],
+                };
+                kern.grad_weight(strip, g, s, &mut sums[kd * plane_taps..][..plane_taps]);
+            }
+        }
+    }
+
+    /// `row` = the padded columns `0..row_len` of input row `src`.
+    fn pad_row<T: Element>(&self, kern: &DirectKernel<T>, src: &[T], row: &mut [T]) {
+        let (w, left) = (src.len(), self.p.pad3()[MAX_DIMS - 1].0);
+        let mode = self.p.padding_mode();
+        let inside = left.min(row.len())..(left + w).min(row.len());
+        kern.copy(&src[..inside.len()], &mut row[inside.clone()]);
+        for c in (0..inside.start).chain(inside.end..row.len()) {
+            row[c] = mode
+                .source(c as isize - left as isize, w)
+                .map_or(T::ZERO, |s| src[s]);
+        }
+    }
+}
