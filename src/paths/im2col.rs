@@ -1262,8 +1262,11 @@ fn copy_every<T: Element, const S: usize>(dst: &mut [T], src: &[T]) {
 /// The problem whose forward pass is the input gradient of `p` on the padded input:
 /// the output gradient, spread out by the stride (zeros between), correlated under
 /// `full` zero padding with the channel-transposed weight and the opposite op. Its
-/// output has the padded input's extent; `GradInput::fold` maps it back.
-fn grad_input_problem(p: &Problem) -> crate::Result<Problem> {
+/// output has the padded input's extent; `GradInput::fold` maps it back. With
+/// `crop` (zero padding no wider than the dilated kernel less one), the padding
+/// positions are left out of the derived padding, so its output is the input
+/// gradient itself and nothing is folded.
+fn grad_input_problem(p: &Problem, crop: bool) -> crate::Result<Problem> {
     let (inp, ker, out) = (p.input3(), p.kernel3(), p.output3());
     let (stride, dil, pad) = (p.stride3(), p.dilation3(), p.pad3());
     let axes = MAX_DIMS - p.dims()..MAX_DIMS;
@@ -1274,7 +1277,12 @@ fn grad_input_problem(p: &Problem) -> crate::Result<Problem> {
         let padded = inp[a] + pad[a].0 + pad[a].1;
         let covered = (out[a] - 1) * stride[a] + dk;
         spread.push((out[a] - 1) * stride[a] + 1);
-        pads.push((dk - 1, dk - 1 + (padded - covered)));
+        let (lo, hi) = (dk - 1, dk - 1 + (padded - covered));
+        pads.push(if crop {
+            (lo - pad[a].0, hi - pad[a].1)
+        } else {
+            (lo, hi)
+        });
     }
     Problem::builder()
         .batch(p.batch())
@@ -1383,16 +1391,29 @@ pub(crate) struct GradInput {
 impl GradInput {
     /// `direct`: run the derived forward pass on the direct path.
     pub(crate) fn new(p: &Problem, direct: bool) -> crate::Result<GradInput> {
-        let t = grad_input_problem(p)?;
+        let (stride, dil) = (p.stride3(), p.dilation3());
+        let spread = stride != [1; MAX_DIMS];
+        // The derived problem is always stride 1, which the direct path takes.
+        let phased = spread && !direct && (0..MAX_DIMS).all(|a| stride[a] == 1 || dil[a] == 1);
+        // Without phases (which scatter into the padded extent), zero padding
+        // within the kernel's reach is cropped from the derived problem.
+        let crop = !phased
+            && p.padding_mode() == crate::PaddingMode::Zeros
+            && (MAX_DIMS - p.dims()..MAX_DIMS).all(|a| {
+                let (dk, pad, out) = (
+                    (p.kernel3()[a] - 1) * dil[a] + 1,
+                    p.pad3()[a],
+                    p.output3()[a],
+                );
+                let slack = p.input3()[a] + pad.0 + pad.1 - ((out - 1) * stride[a] + dk);
+                pad.0 < dk && pad.1 < dk + slack
+            });
+        let t = grad_input_problem(p, crop)?;
         let t_direct = if direct {
             super::direct::Direct::new(&t).ok()
         } else {
             None
         };
-        let (stride, dil) = (p.stride3(), p.dilation3());
-        let spread = stride != [1; MAX_DIMS];
-        let phased =
-            spread && t_direct.is_none() && (0..MAX_DIMS).all(|a| stride[a] == 1 || dil[a] == 1);
         // Up to `MAX_GRAD_PHASES` phases (each a plan of its own).
         let count = stride
             .iter()
@@ -1416,7 +1437,7 @@ impl GradInput {
             t: Im2col::new(&t)?,
             t_direct,
             spread,
-            fold: p.pad3() != [(0, 0); MAX_DIMS],
+            fold: !crop && p.pad3() != [(0, 0); MAX_DIMS],
             phases,
         })
     }
