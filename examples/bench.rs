@@ -22,8 +22,9 @@
 //!   --isa I[,I..]    scalar, portable, avx2, avx512 (default: the active level)
 //!   --threads T[,T..]  (default: 1,2)
 //!   --dtype f32|f64  (default: f32)
-//!   --pass fwd|bwd   time the forward pass, or the input and weight gradients
-//!                    together (default: fwd)
+//!   --pass fwd|bwd|bwd_input|bwd_weight
+//!                    time the forward pass, the input and weight gradients
+//!                    together, or one of them (default: fwd)
 //!   --rank1          weights of rank 1 per (co, ci) kernel (an outer product of two
 //!                    vectors, as a Gaussian blur): the direct path takes the
 //!                    separable route for them
@@ -170,6 +171,13 @@ struct Row {
     check: Option<bool>,
 }
 
+/// The gradients a backward pass times (neither: the forward pass).
+#[derive(Clone, Copy, Debug, Default)]
+struct Grads {
+    input: bool,
+    weight: bool,
+}
+
 #[allow(clippy::too_many_arguments)]
 fn run_case<T: Element>(
     case: &Case,
@@ -177,7 +185,7 @@ fn run_case<T: Element>(
     check: bool,
     min_time: f64,
     peak: f64,
-    bwd: bool,
+    bwd: Grads,
     weights: Weights,
     packed: bool,
 ) -> Row {
@@ -219,7 +227,7 @@ fn run_case<T: Element>(
         .collect();
     let mut y = vec![T::ZERO; p.output_len()];
     let mut ws = vec![T::ZERO; plan.workspace_len::<T>()];
-    if bwd {
+    if bwd.input || bwd.weight {
         // A non-zero output gradient, so that `--check` compares real sums.
         let gy: Vec<T> = (0..p.output_len())
             .map(|i| T::from_f64(((i * 6007) % 2001) as f64 / 1000.0 - 1.0))
@@ -229,10 +237,14 @@ fn run_case<T: Element>(
         let mut wsi = vec![T::ZERO; plan.backward_input_workspace_len::<T>()];
         let mut wsw = vec![T::ZERO; plan.backward_weight_workspace_len::<T>()];
         let (med, min) = time_calls(min_time, || {
-            plan.backward_input_with_workspace(&w, &gy, &mut gx, &mut wsi)
-                .expect("backward_input");
-            plan.backward_weight_with_workspace(&x, &gy, &mut gw, &mut wsw)
-                .expect("backward_weight");
+            if bwd.input {
+                plan.backward_input_with_workspace(&w, &gy, &mut gx, &mut wsi)
+                    .expect("backward_input");
+            }
+            if bwd.weight {
+                plan.backward_weight_with_workspace(&x, &gy, &mut gw, &mut wsw)
+                    .expect("backward_weight");
+            }
         });
         let within = |got: &[T], want: &[T], scale: &[f64]| {
             got.iter()
@@ -241,17 +253,28 @@ fn run_case<T: Element>(
                 .all(|((g, w), s)| within_tolerance::<T>(g.to_f64(), w.to_f64(), *s))
         };
         let check = check.then(|| {
-            let mut want = vec![T::ZERO; p.input_len()];
-            reference::backward_input(p, &w, &gy, &mut want).expect("reference");
-            let ok_x = within(&gx, &want, &reference::scale::backward_input(p, &w, &gy));
-            let mut want = vec![T::ZERO; p.weight_len()];
-            reference::backward_weight(p, &x, &gy, &mut want).expect("reference");
-            ok_x && within(&gw, &want, &reference::scale::backward_weight(p, &x, &gy))
+            let ok_x = !bwd.input || {
+                let mut want = vec![T::ZERO; p.input_len()];
+                reference::backward_input(p, &w, &gy, &mut want).expect("reference");
+                within(&gx, &want, &reference::scale::backward_input(p, &w, &gy))
+            };
+            let ok_w = !bwd.weight || {
+                let mut want = vec![T::ZERO; p.weight_len()];
+                reference::backward_weight(p, &x, &gy, &mut want).expect("reference");
+                within(&gw, &want, &reference::scale::backward_weight(p, &x, &gy))
+            };
+            ok_x && ok_w
         });
-        // Two GEMMs of the forward's size.
-        let gflops = 2.0 * p.flops() as f64 / med / 1e9;
+        // One pass of the forward's size per gradient.
+        let passes = usize::from(bwd.input) + usize::from(bwd.weight);
+        let gflops = passes as f64 * p.flops() as f64 / med / 1e9;
         return Row {
-            workload: case.name.clone() + ":bwd",
+            workload: case.name.clone()
+                + match (bwd.input, bwd.weight) {
+                    (true, true) => ":bwd",
+                    (true, false) => ":bwd_input",
+                    _ => ":bwd_weight",
+                },
             descriptor: p.descriptor(),
             path: plan.path().name().to_string(),
             isa: plan.isa().name().to_string(),
@@ -315,7 +338,7 @@ fn main() {
     let (mut paths, mut isas, mut threads) = (vec!["auto".to_string()], vec![], vec![1usize, 2]);
     let (mut dtype, mut check, mut json, mut peaks, mut min_time) =
         ("f32".to_string(), false, false, None, 0.5);
-    let (mut bwd, mut packed, mut copy) = (false, false, false);
+    let (mut bwd, mut packed, mut copy) = (Grads::default(), false, false);
     let mut weights = Weights::Dense;
     let mut names = vec![];
     let mut it = args.into_iter();
@@ -340,7 +363,16 @@ fn main() {
             "--check" => check = true,
             "--packed" => packed = true,
             "--copy" => copy = true,
-            "--pass" => bwd = val() == "bwd",
+            "--pass" => {
+                let pass = val();
+                bwd = Grads {
+                    input: pass == "bwd" || pass == "bwd_input",
+                    weight: pass == "bwd" || pass == "bwd_weight",
+                };
+                if !bwd.input && !bwd.weight && pass != "fwd" {
+                    panic!("unknown pass {pass} (fwd, bwd, bwd_input, bwd_weight)");
+                }
+            }
             "--rank1" => weights = Weights::Rank1,
             "--zeros" => weights = Weights::Zeros(val().parse().expect("fraction")),
             "--json" => json = true,
