@@ -115,12 +115,15 @@ struct Gemm {
 
 impl Gemm {
     /// `direct`: the input gradient's derived forward pass runs on the direct
-    /// path, and so does the weight gradient.
-    fn new(p: &Problem, direct: bool) -> Result<Gemm> {
+    /// path, and so does the weight gradient; with `planned` (a plan the planner
+    /// chose, not one forced onto a path), also where the weight gradient's GEMM
+    /// would be small (see [`DirectGradWeight::beats_gemm`]).
+    fn new(p: &Problem, direct: bool, planned: bool) -> Result<Gemm> {
         Ok(Gemm {
             fwd: Im2col::new(p)?,
             grad_input: GradInput::new(p, direct)?,
-            grad_weight_direct: direct.then(|| DirectGradWeight::new(p)).flatten(),
+            grad_weight_direct: DirectGradWeight::new(p)
+                .filter(|_| direct || (planned && DirectGradWeight::beats_gemm(p))),
         })
     }
 }
@@ -199,10 +202,16 @@ impl Plan {
     /// `PathUnsupported` if that path cannot compute this problem (or no SIMD level
     /// is active for a SIMD path).
     pub fn with_path(problem: &Problem, path: Path) -> Result<Plan> {
+        Self::build(problem, path, false)
+    }
+
+    /// [`with_path`](Self::with_path) for the planner's choice: `planned` lets
+    /// the gradients take the faster route where it is another path's.
+    pub(crate) fn build(problem: &Problem, path: Path, planned: bool) -> Result<Plan> {
         let isa = Isa::active();
         let algo = match path {
             Path::Reference => return Ok(Plan::reference_plan(problem)),
-            Path::Im2col => Algo::Im2col(Arc::new(Gemm::new(problem, false)?)),
+            Path::Im2col => Algo::Im2col(Arc::new(Gemm::new(problem, false, planned)?)),
             Path::Direct => {
                 let sep = Separable::new(problem).ok().filter(|_| {
                     let (kh, kw) = (problem.kernel_shape()[0], problem.kernel_shape()[1]);
@@ -211,16 +220,16 @@ impl Plan {
                 Algo::Direct(Arc::new((
                     Direct::new(problem)?,
                     sep,
-                    Gemm::new(problem, true).ok(),
+                    Gemm::new(problem, true, planned).ok(),
                 )))
             }
             Path::Separable => Algo::Separable(Arc::new((
                 Separable::new(problem)?,
-                Gemm::new(problem, true).ok(),
+                Gemm::new(problem, true, planned).ok(),
             ))),
             Path::Winograd => Algo::Winograd(Arc::new((
                 Winograd::new(problem)?,
-                Gemm::new(problem, false)?,
+                Gemm::new(problem, false, planned)?,
             ))),
         };
         if isa == Isa::Scalar {

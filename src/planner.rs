@@ -246,7 +246,7 @@ impl Planner {
     }
 
     fn build(&self, p: &Problem, path: Path, why: String) -> Plan {
-        Plan::with_path(p, path)
+        Plan::build(p, path, true)
             .and_then(|pl| pl.with_isa(self.isa))
             .map(|pl| pl.with_threads(self.threads).with_reason(why))
             .unwrap_or_else(|e| Plan::reference_plan(p).with_reason(format!("fallback: {e}")))

@@ -540,4 +540,26 @@ fn direct_weight_gradient_matches_the_reference() {
         }
         common::check_thread_invariance(&p, 30);
     }
+    // Planned (not forced) plans of the GEMM path take this route where their
+    // weight gradient's GEMM would be small (few output channels per group, or
+    // few columns).
+    for d in [
+        "n1_ic1_oc8_i64x64_k3x3_p1_zeros_xcorr",
+        "n2_ic16_oc16_g4_i20x20_k3x3_p1_reflect_conv",
+    ] {
+        let p: Problem = d.parse().unwrap();
+        check_plan_against_reference_all(&p, 31, &|p| Ok(Plan::new(p)));
+        let plan = Plan::new(&p);
+        let bits = |t: usize| {
+            let mut r = common::Rng(32);
+            let (x, gy): (Vec<f32>, Vec<f32>) = (r.vec(p.input_len()), r.vec(p.output_len()));
+            let mut gw = vec![0.0f32; p.weight_len()];
+            plan.clone()
+                .with_threads(t)
+                .backward_weight(&x, &gy, &mut gw)
+                .unwrap();
+            gw.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+        };
+        assert_eq!(bits(1), bits(2), "{plan}: depends on the thread count");
+    }
 }

@@ -78,6 +78,19 @@ impl DirectGradWeight {
         })
     }
 
+    /// Whether this route is the faster one for a problem the GEMM engine would
+    /// take: the weight gradient's GEMM has `cout_per_group` rows (tiles of 8
+    /// on AVX-512) and `cin_per_group · taps` columns. Measured at 1T
+    /// (`--pass bwd_weight`, direct / im2col, ms): 4 rows 0.19 / 0.51
+    /// (`n1_ic16_oc16_g4_i56x56_k3x3`), 0.32 / 0.73 (`n1_ic4_oc4_i112x112_k5x5`);
+    /// 8 rows and 9 columns 0.41 / 1.26 (`n1_ic1_oc8_i256x256_k3x3`); 8 rows and
+    /// 72 columns 0.50 / 0.51 (`n1_ic8_oc8_i112x112_k3x3`), 0.38 / 0.31
+    /// (`n1_ic16_oc16_g2_i56x56_k3x3`); 16 rows and 27 columns 1.39 / 1.19
+    /// (`n1_ic3_oc16_i224x224_k3x3`).
+    pub(crate) fn beats_gemm(p: &Problem) -> bool {
+        p.out_channels_per_group() < 8 || p.in_channels_per_group() * p.kernel_spatial() < 16
+    }
+
     fn pairs(&self) -> usize {
         self.p.out_channels() * self.p.in_channels_per_group()
     }
