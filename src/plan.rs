@@ -16,6 +16,7 @@ use crate::isa::Isa;
 use crate::parallel;
 use crate::paths::direct::Direct;
 use crate::paths::direct_grad::DirectGradWeight;
+use crate::paths::direct_strided::StridedDirect;
 use crate::paths::im2col::{self, GradInput, Im2col};
 use crate::paths::separable::Separable;
 use crate::paths::winograd::Winograd;
@@ -96,6 +97,9 @@ enum Algo {
     /// The direct forward (with the separable route where it applies); gradients
     /// run on the GEMM engine.
     Direct(Arc<(Direct, Option<Separable>, Option<Gemm>)>),
+    /// The direct path of a strided row: per-plane stride-1 problems on the
+    /// input split by phase; gradients as for `Direct`.
+    StridedDirect(Arc<(StridedDirect, Option<Gemm>)>),
     /// The separable route only.
     Separable(Arc<(Separable, Option<Gemm>)>),
     /// Winograd, with the GEMM engine for the gradients and for inputs or weights
@@ -136,6 +140,7 @@ impl Algo {
             // Gradients of these paths run on the GEMM engine where it accepts the
             // problem, else on the reference.
             Algo::Direct(d) => d.2.as_ref(),
+            Algo::StridedDirect(d) => d.1.as_ref(),
             Algo::Separable(s) => s.1.as_ref(),
             Algo::Winograd(w) => Some(&w.1),
         }
@@ -212,6 +217,10 @@ impl Plan {
         let algo = match path {
             Path::Reference => return Ok(Plan::reference_plan(problem)),
             Path::Im2col => Algo::Im2col(Arc::new(Gemm::new(problem, false, planned)?)),
+            Path::Direct if problem.stride().last() != Some(&1) => Algo::StridedDirect(Arc::new((
+                StridedDirect::new(problem)?,
+                Gemm::new(problem, true, planned).ok(),
+            ))),
             Path::Direct => {
                 let sep = Separable::new(problem).ok().filter(|_| {
                     let (kh, kw) = (problem.kernel_shape()[0], problem.kernel_shape()[1]);
@@ -325,6 +334,7 @@ impl Plan {
                     .max(d.1.as_ref().map_or(0, |s| s.workspace_len(self.threads)))
             }
             Algo::Separable(s) => s.0.workspace_len(self.threads),
+            Algo::StridedDirect(d) => d.0.workspace_len(self.threads),
             Algo::Winograd(w) => T::gemm_kernel(self.isa).map_or(0, |k| {
                 w.0.workspace_len(k.a_shape(), k.nr, self.threads)
                     .max(w.1.fwd.workspace_len(k.a_shape(), self.threads))
@@ -418,7 +428,9 @@ impl Plan {
                     w.0.pack_weights(&kern, self.threads, weight, &mut pw.packed);
                 }
             }
-            Algo::Reference | Algo::Direct(_) | Algo::Separable(_) => pw.weight = weight.to_vec(),
+            Algo::Reference | Algo::Direct(_) | Algo::StridedDirect(_) | Algo::Separable(_) => {
+                pw.weight = weight.to_vec()
+            }
         }
         Ok(pw)
     }
@@ -529,6 +541,13 @@ impl Plan {
                         d.0.forward(&kern, threads, input, raw, bias, output, workspace)
                     }
                 }
+                Ok(())
+            }
+            Algo::StridedDirect(d) => {
+                let kern = T::direct_kernel(self.isa).ok_or_else(|| self.no_kernels::<T>())?;
+                let gemm = self.gemm_kernel::<T>()?;
+                let threads = self.run_threads();
+                d.0.forward(&kern, &gemm, threads, input, raw, bias, output, workspace);
                 Ok(())
             }
             Algo::Separable(s) => {
@@ -754,7 +773,11 @@ impl Plan {
         let p = &self.problem;
         match &self.algo {
             Algo::Reference => reference::backward_bias(p, grad_output, grad_bias),
-            Algo::Im2col(_) | Algo::Direct(_) | Algo::Separable(_) | Algo::Winograd(_) => {
+            Algo::Im2col(_)
+            | Algo::Direct(_)
+            | Algo::StridedDirect(_)
+            | Algo::Separable(_)
+            | Algo::Winograd(_) => {
                 check_len(Buffer::GradOutput, p.output_len(), grad_output.len())?;
                 check_len(Buffer::GradBias, p.bias_len(), grad_bias.len())?;
                 im2col::backward_bias(p, grad_output, grad_bias);

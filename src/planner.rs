@@ -93,7 +93,16 @@ pub fn estimated_cycles(p: &Problem, path: Path, isa: Isa) -> Option<f64> {
         }
         Path::Direct => {
             if *stride.last()? != 1 {
-                return None;
+                // Per output plane, a stride-1 problem on the input split by
+                // phase, after a pass that pads and splits the input planes of
+                // its group.
+                let route = crate::paths::direct_strided::StridedDirect::new(p).ok()?;
+                let (sub, planes) = route.sub_problem();
+                // (The sub-problems' own traffic counts the output and the split
+                // planes; the split reads the input once, by vector.)
+                let split = planes as f64 * 4.0 * sub.input_len() as f64 / 32.0;
+                let each = estimated_cycles(sub, Path::Direct, isa)?;
+                return Some(planes as f64 * each + split);
             }
             // Efficiency grows with the taps per row (loads amortised over more
             // FMAs) and with row blocking (rows share input loads).

@@ -68,6 +68,8 @@ fn execute_with_workspace_allocates_nothing() {
         "n2_ic4_oc4_g4_i33x17_k5x3_s1_d2_psame_reflect_conv",
         "n1_ic1_oc1_g1_i5000_k7_s1_d1_p3_circular_xcorr",
         "n1_ic3_oc8_g1_i9x9x9_k3x3x3_s2_d1_p1_replicate_xcorr",
+        // The direct path's strided-row route.
+        "n1_ic4_oc4_g4_i20x21_k3x3_s2_d1_p1_reflect_conv",
     ];
     for d in problems {
         let p: Problem = d.parse().unwrap();

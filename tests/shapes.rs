@@ -563,3 +563,31 @@ fn direct_weight_gradient_matches_the_reference() {
         assert_eq!(bits(1), bits(2), "{plan}: depends on the thread count");
     }
 }
+
+/// A stride along the rows on the direct path (each output plane a stride-1
+/// problem on its input planes split by phase): depthwise stride 2 with every
+/// padding mode, convolution, a channel multiplier and two input channels per
+/// group, rows split by phase too or (dilated between rows) not, strides 3 and 4,
+/// kernels that divide by the stride and ragged ones, 1-D signals; every level,
+/// bitwise identical across thread counts. Input and weight gradients included.
+#[test]
+fn strided_rows_on_the_direct_path_match_the_reference() {
+    let cases = [
+        "n1_ic8_oc8_g8_i40x40_k3x3_s2x2_p1_zeros_xcorr",
+        "n2_ic4_oc8_g4_i23x31_k5x5_s2x2_p2_reflect_conv",
+        "n1_ic4_oc2_g2_i17x26_k3x4_s2x2_d2x1_p2:2x1:1_replicate_xcorr",
+        "n1_ic2_oc2_g2_i30x50_k4x4_s3x3_p1:2x0:3_circular_conv",
+        "n1_ic1_oc1_i40x300_k3x3_s1x4_p1_zeros_xcorr",
+        "n3_ic1_oc1_i5000_k5_s2_p2_reflect_xcorr",
+        "n1_ic2_oc2_g2_i3001_k8_s4_p0_zeros_conv",
+    ];
+    for d in cases {
+        let p: Problem = d.parse().unwrap();
+        for isa in xcorr::isa::Isa::supported().filter(|&i| i != xcorr::isa::Isa::Scalar) {
+            check_plan_against_reference_all(&p, 33, &|p| {
+                Plan::with_path(p, Path::Direct).and_then(|pl| pl.with_isa(isa))
+            });
+        }
+        common::check_thread_invariance(&p, 34);
+    }
+}

@@ -116,3 +116,22 @@ fn infinite_weight_leaves_untouched_inputs_at_zero_gradient() {
         }
     }
 }
+
+/// The direct path's strided-row route adds zero weights to ragged phases (a
+/// kernel that the stride does not divide); planes with an infinity or NaN are
+/// summed term by term instead, so no `0·∞` appears where the definition has no
+/// term.
+#[test]
+fn strided_direct_route_keeps_special_values() {
+    for d in [
+        "n1_ic4_oc4_g4_i20x21_k3x3_s2x2_p1_zeros_xcorr",
+        "n1_ic2_oc4_g2_i15x16_k5x3_s2x3_p2:2x1:1_reflect_conv",
+        "n2_ic1_oc1_i301_k3_s2_p1_circular_xcorr",
+    ] {
+        let p: Problem = d.parse().unwrap();
+        assert!(Plan::with_path(&p, Path::Direct).is_ok(), "{p}");
+        for seed in 0..6 {
+            check(&p, seed);
+        }
+    }
+}

@@ -46,8 +46,9 @@
 //!
 //! No padded copy of the whole input is made. Output rows are independent, so threads
 //! split over them and each row is summed in the same order whatever the thread
-//! count. The innermost stride must be 1 (vector loads are contiguous); other
-//! problems go to the im2col path.
+//! count. The innermost stride must be 1 (vector loads are contiguous); 1-D and
+//! 2-D problems with a larger one run as stride-1 problems on their input split
+//! by phase (`direct_strided`), others go to the im2col path.
 
 use crate::element::Element;
 use crate::error::{Result, XcorrError};

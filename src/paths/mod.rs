@@ -4,6 +4,7 @@
 
 pub(crate) mod direct;
 pub(crate) mod direct_grad;
+pub(crate) mod direct_strided;
 pub(crate) mod im2col;
 pub mod separable;
 pub(crate) mod winograd;
