@@ -740,8 +740,9 @@ impl Plan {
                 ..
             }) => {
                 let kern = T::direct_kernel(self.isa).ok_or_else(|| self.no_kernels::<T>())?;
+                let gemm = self.gemm_kernel::<T>()?;
                 d.run(
-                    &kern,
+                    (&kern, &gemm),
                     self.run_threads(),
                     input,
                     grad_output,

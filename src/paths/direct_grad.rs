@@ -23,7 +23,7 @@
 
 use crate::element::Element;
 use crate::geometry::{Problem, MAX_DIMS};
-use crate::isa::{DirectKernel, GradWeightRows};
+use crate::isa::{DirectKernel, GemmKernel, GradWeightRows};
 use crate::parallel;
 use crate::Op;
 
@@ -44,25 +44,38 @@ pub(crate) struct DirectGradWeight {
     bands: usize,
     /// Chunks each pair's work units `(n, od, band)` are split into.
     chunks: usize,
-    /// Padded columns a strip row holds: `OW + (KW-1)·dw`.
+    /// The stride along the row, `s`: each padded input row is held as `s`
+    /// phase rows (columns `ρ + s·i`), so that tap `ρ + s·i` reads phase row
+    /// `ρ` contiguously from column `j + i` (1: the row as it is).
+    s: usize,
+    /// Taps per phase row: `ceil(KW / s)` (`KW` for s = 1).
+    kq: usize,
+    /// Columns a (phase) row holds: `OW + (KW-1)·dw` for s = 1, else
+    /// `OW - 1 + kq`.
     row_len: usize,
     /// Values of a strip: the rows of the largest band.
     strip_len: usize,
 }
 
 impl DirectGradWeight {
-    /// `None` where the innermost stride is not 1 (the kernel's loads are
-    /// contiguous along the row).
+    /// `None` for a stride along the row with a dilation along it too, or over
+    /// [`MAX_STRIDE`](super::direct_strided::MAX_STRIDE).
     pub(crate) fn new(p: &Problem) -> Option<DirectGradWeight> {
         let (ker, out) = (p.kernel3(), p.output3());
         let (stride, dil) = (p.stride3(), p.dilation3());
-        if stride[2] != 1 {
+        let s = stride[2];
+        if s > 1 && (dil[2] != 1 || s > super::direct_strided::MAX_STRIDE) {
             return None;
         }
-        let row_len = out[2] + (ker[2] - 1) * dil[2];
+        let (kq, row_len) = if s == 1 {
+            (ker[2], out[2] + (ker[2] - 1) * dil[2])
+        } else {
+            let kq = ker[2].div_ceil(s);
+            (kq, out[2] - 1 + kq)
+        };
         let halo = (ker[1] - 1) * dil[1] + 1;
         let strip_rows = |band: usize| (band - 1) * stride[1] + halo;
-        let fit = (STRIP_ELEMS / row_len.max(1)).saturating_sub(halo) / stride[1] + 1;
+        let fit = (STRIP_ELEMS / (s * row_len).max(1)).saturating_sub(halo) / stride[1] + 1;
         let band = fit.clamp(1, out[1]);
         let bands = out[1].div_ceil(band);
         let pairs = p.out_channels() * p.in_channels_per_group();
@@ -73,9 +86,25 @@ impl DirectGradWeight {
             band,
             bands,
             chunks,
+            s,
+            kq,
             row_len,
-            strip_len: strip_rows(band) * row_len,
+            strip_len: strip_rows(band) * s * row_len,
         })
+    }
+
+    /// Sums of one band by phase (`[kh][ρ][i]`) before they are added to
+    /// their taps; none for s = 1.
+    fn phase_sums_len(&self) -> usize {
+        if self.s == 1 {
+            0
+        } else {
+            self.p.kernel3()[1] * self.s * self.kq
+        }
+    }
+
+    fn slot_len(&self) -> usize {
+        self.strip_len + self.phase_sums_len()
     }
 
     /// Whether this route is the faster one for a problem the GEMM engine would
@@ -111,14 +140,14 @@ impl DirectGradWeight {
     /// Elements of workspace [`run`](Self::run) needs on `threads` threads.
     pub(crate) fn workspace_len(&self, threads: usize) -> usize {
         self.partials_len()
-            .saturating_add(Self::slots(threads).saturating_mul(self.strip_len))
+            .saturating_add(Self::slots(threads).saturating_mul(self.slot_len()))
     }
 
     /// `grad_weight = ∂(Σ output·grad_output)/∂weight` (the weight as given: for
     /// convolution, the flipped taps). Lengths are the caller's to check.
     pub(crate) fn run<T: Element>(
         &self,
-        kern: &DirectKernel<T>,
+        (kern, gemm): (&DirectKernel<T>, &GemmKernel<T>),
         threads: usize,
         input: &[T],
         grad_output: &[T],
@@ -127,10 +156,10 @@ impl DirectGradWeight {
     ) {
         let taps = self.p.kernel_spatial();
         let (partials, strips) = workspace.split_at_mut(self.partials_len());
-        let strips = &mut strips[..Self::slots(threads) * self.strip_len];
+        let strips = &mut strips[..Self::slots(threads) * self.slot_len()];
         let chunk = |pair: usize, c: usize, sums: &mut [T], strip: &mut [T]| {
             sums.fill(T::ZERO);
-            self.chunk(kern, input, grad_output, pair, c, sums, strip);
+            self.chunk((kern, gemm), input, grad_output, pair, c, sums, strip);
         };
         if self.chunks == 1 {
             parallel::for_each_nested_chunk_mut_scratch(
@@ -138,7 +167,7 @@ impl DirectGradWeight {
                 grad_weight,
                 (taps, taps),
                 strips,
-                self.strip_len,
+                self.slot_len(),
                 chunk,
             );
         } else {
@@ -147,7 +176,7 @@ impl DirectGradWeight {
                 partials,
                 (self.chunks * taps, taps),
                 strips,
-                self.strip_len,
+                self.slot_len(),
                 chunk,
             );
             for (gw, parts) in grad_weight
@@ -171,7 +200,7 @@ impl DirectGradWeight {
     #[allow(clippy::too_many_arguments)]
     fn chunk<T: Element>(
         &self,
-        kern: &DirectKernel<T>,
+        (kern, gemm): (&DirectKernel<T>, &GemmKernel<T>),
         input: &[T],
         grad_output: &[T],
         pair: usize,
@@ -203,7 +232,8 @@ impl DirectGradWeight {
             let x_chan =
                 &input[(n * p.in_channels() + ci) * inp[0] * in_plane..][..inp[0] * in_plane];
             let strip_rows = (rows - 1) * stride[1] + (ker[1] - 1) * dil[1] + 1;
-            let strip = &mut strip[..strip_rows * self.row_len];
+            let (strip, phase_sums) = strip.split_at_mut(self.strip_len);
+            let strip = &mut strip[..strip_rows * self.s * self.row_len];
             for kd in 0..ker[0] {
                 let zp = (od * stride[0] + kd * dil[0]) as isize - pad[0].0 as isize;
                 // A zero padding plane adds nothing.
@@ -212,15 +242,18 @@ impl DirectGradWeight {
                 };
                 let plane = &x_chan[z * in_plane..(z + 1) * in_plane];
                 let y0 = (oh0 * stride[1]) as isize - pad[1].0 as isize;
-                for (y, row) in strip.chunks_exact_mut(self.row_len).enumerate() {
+                for (y, row) in strip.chunks_exact_mut(self.s * self.row_len).enumerate() {
                     match mode.source(y0 + y as isize, inp[1]) {
-                        Some(r) => self.pad_row(kern, &plane[r * inp[2]..(r + 1) * inp[2]], row),
+                        Some(r) => {
+                            self.pad_row((kern, gemm), &plane[r * inp[2]..(r + 1) * inp[2]], row)
+                        }
                         None => row.fill(T::ZERO),
                     }
                 }
+                let sums = &mut sums[kd * plane_taps..][..plane_taps];
                 let s = GradWeightRows {
-                    xs: stride[1] * self.row_len,
-                    rs: dil[1] * self.row_len,
+                    xs: stride[1] * self.s * self.row_len,
+                    rs: dil[1] * self.s * self.row_len,
                     dil: dil[2],
                     kh: ker[1],
                     taps: ker[2],
@@ -228,21 +261,66 @@ impl DirectGradWeight {
                     rows,
                     n: out[2],
                 };
-                kern.grad_weight(strip, g, s, &mut sums[kd * plane_taps..][..plane_taps]);
+                if self.s == 1 {
+                    kern.grad_weight(strip, g, s, sums);
+                    continue;
+                }
+                // By phase: kernel row r's phase ρ is strip row `r·dh·s + ρ`, its
+                // taps `ρ + s·i` (those past the kernel's last are dropped).
+                let ps = &mut phase_sums[..self.phase_sums_len()];
+                ps.fill(T::ZERO);
+                let by_phase = GradWeightRows {
+                    rs: self.row_len,
+                    dil: 1,
+                    kh: self.s,
+                    taps: self.kq,
+                    ..s
+                };
+                for (r, part) in ps.chunks_exact_mut(self.s * self.kq).enumerate() {
+                    let at = r * s.rs;
+                    kern.grad_weight(&strip[at..], g, by_phase, part);
+                    for (rho, sums_rho) in part.chunks_exact(self.kq).enumerate() {
+                        for (i, v) in sums_rho.iter().enumerate() {
+                            let t = rho + self.s * i;
+                            if t < ker[2] {
+                                sums[r * ker[2] + t] += *v;
+                            }
+                        }
+                    }
+                }
             }
         }
     }
 
-    /// `row` = the padded columns `0..row_len` of input row `src`.
-    fn pad_row<T: Element>(&self, kern: &DirectKernel<T>, src: &[T], row: &mut [T]) {
+    /// `row` = the padded columns of input row `src`: `0..row_len`, or for
+    /// s > 1 its `s` phase rows (phase ρ, column i: padded column `ρ + s·i`).
+    fn pad_row<T: Element>(
+        &self,
+        (kern, gemm): (&DirectKernel<T>, &GemmKernel<T>),
+        src: &[T],
+        row: &mut [T],
+    ) {
         let (w, left) = (src.len(), self.p.pad3()[MAX_DIMS - 1].0);
         let mode = self.p.padding_mode();
+        let padded = |c: usize| {
+            mode.source(c as isize - left as isize, w)
+                .map_or(T::ZERO, |s| src[s])
+        };
+        if self.s > 1 {
+            let lens = (self.row_len, self.row_len);
+            return super::direct_strided::split_padded_row(
+                gemm,
+                src,
+                (left, mode),
+                self.s,
+                row,
+                lens,
+            );
+        }
         let inside = left.min(row.len())..(left + w).min(row.len());
         kern.copy(&src[..inside.len()], &mut row[inside.clone()]);
         for c in (0..inside.start).chain(inside.end..row.len()) {
-            row[c] = mode
-                .source(c as isize - left as isize, w)
-                .map_or(T::ZERO, |s| src[s]);
+            row[c] = padded(c);
         }
     }
 }

@@ -222,38 +222,16 @@ impl StridedDirect {
                     continue;
                 };
                 let src = &x[y * inp[2]..(y + 1) * inp[2]];
-                let padded = |col: usize| {
-                    mode.source(col as isize - pad[2].0 as isize, inp[2])
-                        .map_or(T::ZERO, |i| src[i])
-                };
-                if s == 2 {
-                    // Whole pairs inside the row by vector, the rest one by one.
-                    let lo = pad[2].0.min(2 * wq);
-                    let hi = (pad[2].0 + inp[2]).min(2 * wq);
-                    let (even, odd) = chan.split_at_mut(row(1));
-                    let (e, o) = (&mut even[row(0)..row(0) + wq], &mut odd[..wq]);
-                    let first = lo.div_ceil(2);
-                    let pairs = (hi / 2).saturating_sub(first);
-                    if pairs > 0 {
-                        let at = 2 * first - pad[2].0;
-                        gemm.split_pairs(
-                            &src[at..at + 2 * pairs],
-                            &mut e[first..first + pairs],
-                            &mut o[first..first + pairs],
-                        );
-                    }
-                    for j in (0..first).chain(first + pairs..wq) {
-                        e[j] = padded(2 * j);
-                        o[j] = padded(2 * j + 1);
-                    }
-                } else {
-                    for r in 0..s {
-                        let dst = &mut chan[row(r)..row(r) + wq];
-                        for (j, d) in dst.iter_mut().enumerate() {
-                            *d = padded(j * s + r);
-                        }
-                    }
-                }
+                let at = row(0);
+                let phase_stride = hq * wq;
+                split_padded_row(
+                    gemm,
+                    src,
+                    (pad[2].0, mode),
+                    s,
+                    &mut chan[at..],
+                    (phase_stride, wq),
+                );
             }
         }
         !self.ragged || kern.all_finite(xq)
@@ -335,6 +313,50 @@ impl StridedDirect {
                     }
                 }
                 out[oh * outs[2] + ow] = sum;
+            }
+        }
+    }
+}
+
+/// Input row `src` padded (`left` columns before it, through `mode`) and split
+/// by phase: `dst[ρ·stride + i]` = padded column `ρ + s·i` for `ρ < s`, `i <
+/// len`. Stride 2 splits the whole pairs inside the row by vector
+/// (`split_pairs`), the rest one column at a time.
+pub(crate) fn split_padded_row<T: Element>(
+    gemm: &GemmKernel<T>,
+    src: &[T],
+    (left, mode): (usize, crate::PaddingMode),
+    s: usize,
+    dst: &mut [T],
+    (stride, len): (usize, usize),
+) {
+    let padded = |col: usize| {
+        mode.source(col as isize - left as isize, src.len())
+            .map_or(T::ZERO, |i| src[i])
+    };
+    if s == 2 {
+        let lo = left.min(2 * len);
+        let hi = (left + src.len()).min(2 * len);
+        let (even, odd) = dst.split_at_mut(stride);
+        let (e, o) = (&mut even[..len], &mut odd[..len]);
+        let first = lo.div_ceil(2);
+        let pairs = (hi / 2).saturating_sub(first);
+        if pairs > 0 {
+            let at = 2 * first - left;
+            gemm.split_pairs(
+                &src[at..at + 2 * pairs],
+                &mut e[first..first + pairs],
+                &mut o[first..first + pairs],
+            );
+        }
+        for j in (0..first).chain(first + pairs..len) {
+            e[j] = padded(2 * j);
+            o[j] = padded(2 * j + 1);
+        }
+    } else {
+        for r in 0..s {
+            for (i, d) in dst[r * stride..r * stride + len].iter_mut().enumerate() {
+                *d = padded(r + s * i);
             }
         }
     }
