@@ -135,3 +135,34 @@ fn strided_direct_route_keeps_special_values() {
         }
     }
 }
+
+/// Fuzz finding (backward target): the direct weight gradient skipped the zero
+/// padding planes of a 3-D problem, so an infinite output gradient gave 0 there
+/// where the definition's `0·∞` gives NaN.
+#[test]
+fn direct_weight_gradient_sums_zero_padding_planes() {
+    let bytes = include_bytes!("regressions/backward-direct-weight-zero-plane.bin");
+    assert!(!bytes.is_empty());
+    let p: Problem = "n1_ic2_oc1_g1_i1x1x12_k2x2x1_s1x1x1_d1x3x3_p0:3x1:3x2:4_zeros_xcorr"
+        .parse()
+        .unwrap();
+    let mut r = Rng(5);
+    let x: Vec<f32> = r.vec(p.input_len());
+    let mut gy: Vec<f32> = r.vec(p.output_len());
+    gy[0] = f32::INFINITY;
+    let mut want = vec![0.0f32; p.weight_len()];
+    reference::backward_weight(&p, &x, &gy, &mut want).unwrap();
+    assert!(want.iter().any(|v| v.is_nan()), "{want:?}");
+    for &path in Path::ALL {
+        for isa in Isa::supported() {
+            let Ok(plan) = Plan::with_path(&p, path).and_then(|pl| pl.with_isa(isa)) else {
+                continue;
+            };
+            let mut got = vec![0.0f32; p.weight_len()];
+            plan.backward_weight(&x, &gy, &mut got).unwrap();
+            for (g, w) in got.iter().zip(&want) {
+                assert!(same_kind(*g, *w), "{plan}: {got:?} vs {want:?}");
+            }
+        }
+    }
+}

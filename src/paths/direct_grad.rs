@@ -236,15 +236,18 @@ impl DirectGradWeight {
             let strip = &mut strip[..strip_rows * self.s * self.row_len];
             for kd in 0..ker[0] {
                 let zp = (od * stride[0] + kd * dil[0]) as isize - pad[0].0 as isize;
-                // A zero padding plane adds nothing.
-                let Some(z) = mode.source(zp, inp[0]) else {
-                    continue;
-                };
-                let plane = &x_chan[z * in_plane..(z + 1) * in_plane];
+                // A zero padding plane is summed too (rather than skipped): its
+                // zeros times an infinite or NaN output gradient are NaN, as in
+                // the definition (found by fuzzing).
+                let plane = mode
+                    .source(zp, inp[0])
+                    .map(|z| &x_chan[z * in_plane..(z + 1) * in_plane]);
                 let y0 = (oh0 * stride[1]) as isize - pad[1].0 as isize;
                 for (y, row) in strip.chunks_exact_mut(self.s * self.row_len).enumerate() {
-                    match mode.source(y0 + y as isize, inp[1]) {
-                        Some(r) => {
+                    let src =
+                        plane.and_then(|pl| Some((pl, mode.source(y0 + y as isize, inp[1])?)));
+                    match src {
+                        Some((plane, r)) => {
                             self.pad_row((kern, gemm), &plane[r * inp[2]..(r + 1) * inp[2]], row)
                         }
                         None => row.fill(T::ZERO),
