@@ -14,8 +14,8 @@
 //!
 //! A phase with fewer taps than the others (`k mod s ≠ 0`) gets zero weights
 //! for the missing ones; `0 · ∞` would make NaN where the definition has no term,
-//! so a plane whose inputs are not all finite is computed by a plain loop over
-//! the definition's terms instead.
+//! so a plane whose inputs are not all finite is computed by the reference
+//! instead (on that plane alone; it allocates its f64 sums).
 //!
 //! Limits: 1-D and 2-D problems, no dilation along the row, strides up to
 //! [`MAX_STRIDE`]; others stay on the GEMM path.
@@ -54,6 +54,9 @@ pub(crate) struct StridedDirect {
     kq: usize,
     /// Whether some phase has fewer taps than the others (zero weights added).
     ragged: bool,
+    /// One output plane as a problem of its own (batch 1, its group's input
+    /// channels): planes with an infinity or NaN run on the reference.
+    plane_p: Problem,
 }
 
 impl StridedDirect {
@@ -119,6 +122,12 @@ impl StridedDirect {
             wq,
             kq,
             ragged: !ker[2].is_multiple_of(s) || !ker[1].is_multiple_of(sh),
+            plane_p: p
+                .to_builder()
+                .batch(1)
+                .channels(p.in_channels_per_group(), 1)
+                .groups(1)
+                .build()?,
         })
     }
 
@@ -180,7 +189,15 @@ impl StridedDirect {
                         &mut ws[..self.sub.workspace_len(1)],
                     );
                 } else {
-                    self.plane_by_terms(input, weight, b, n, co, out);
+                    // The reference on this plane alone (its group's input
+                    // channels of image `n` and `co`'s weights are contiguous).
+                    let cin_g = p.in_channels_per_group();
+                    let ci = co / p.out_channels_per_group() * cin_g;
+                    let x = &input[(n * p.in_channels() + ci) * p.input_spatial()..]
+                        [..self.plane_p.input_len()];
+                    let w = &weight[co * self.plane_p.weight_len()..][..self.plane_p.weight_len()];
+                    // Lengths are the plane problem's own: it cannot fail.
+                    let _ = crate::reference::forward(&self.plane_p, x, w, b, out);
                 }
             },
         );
@@ -266,53 +283,6 @@ impl StridedDirect {
                         }
                     }
                 }
-            }
-        }
-    }
-
-    /// Output plane `(n, co)` as the definition's sum, term by term (planes
-    /// with an infinity or NaN, where a phase's zero weights would add NaN).
-    fn plane_by_terms<T: Element>(
-        &self,
-        input: &[T],
-        weight: &[T],
-        bias: Option<&[T]>,
-        n: usize,
-        co: usize,
-        out: &mut [T],
-    ) {
-        let p = &self.p;
-        let (inp, ker, outs) = (p.input3(), p.kernel3(), p.output3());
-        let (stride, dil, pad, mode) = (p.stride3(), p.dilation3(), p.pad3(), p.padding_mode());
-        let (cin_g, cout_g, taps) = (
-            p.in_channels_per_group(),
-            p.out_channels_per_group(),
-            p.kernel_spatial(),
-        );
-        let in_plane = inp[1] * inp[2];
-        let flip = p.op() == Op::Convolution;
-        for oh in 0..outs[1] {
-            for ow in 0..outs[2] {
-                let mut sum = bias.map_or(T::ZERO, |b| b[0]);
-                for c in 0..cin_g {
-                    let ci = co / cout_g * cin_g + c;
-                    let x = &input[(n * p.in_channels() + ci) * in_plane..][..in_plane];
-                    let w = &weight[(co * cin_g + c) * taps..][..taps];
-                    for kh in 0..ker[1] {
-                        let y = (oh * stride[1] + kh * dil[1]) as isize - pad[1].0 as isize;
-                        for kw in 0..ker[2] {
-                            let xc = (ow * stride[2] + kw * dil[2]) as isize - pad[2].0 as isize;
-                            let t = kh * ker[2] + kw;
-                            let wv = if flip { w[taps - 1 - t] } else { w[t] };
-                            let xv = match (mode.source(y, inp[1]), mode.source(xc, inp[2])) {
-                                (Some(y), Some(xc)) => x[y * inp[2] + xc],
-                                _ => T::ZERO,
-                            };
-                            sum += xv * wv;
-                        }
-                    }
-                }
-                out[oh * outs[2] + ow] = sum;
             }
         }
     }
