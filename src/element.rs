@@ -4,6 +4,8 @@
 //! the tests share, including the tolerance rule of the conformance vectors.
 
 use std::fmt::{Debug, Display};
+
+use crate::{PackedWeights, Plan, Result};
 use std::iter::Sum;
 use std::ops::{Add, AddAssign, Div, Mul, MulAssign, Neg, Sub, SubAssign};
 
@@ -62,6 +64,125 @@ pub trait Element:
     /// The direct-correlation kernel of `isa` for this type (see `crate::isa`).
     #[doc(hidden)]
     fn direct_kernel(isa: crate::isa::Isa) -> Option<crate::isa::DirectKernel<Self>>;
+
+    // `Plan`'s entry points, one per public method that reaches the paths. A generic
+    // function is compiled again in every crate that calls it; these are not
+    // generic, so the paths are compiled once, here, for f32 and f64, not again
+    // in each caller (each test binary, example, fuzz target and user crate).
+    #[doc(hidden)]
+    fn plan_forward(
+        plan: &Plan,
+        input: &[Self],
+        weight: &[Self],
+        bias: Option<&[Self]>,
+        output: &mut [Self],
+        workspace: &mut [Self],
+    ) -> Result<()>;
+    #[doc(hidden)]
+    fn plan_forward_packed(
+        plan: &Plan,
+        input: &[Self],
+        weights: &PackedWeights<Self>,
+        bias: Option<&[Self]>,
+        output: &mut [Self],
+        workspace: &mut [Self],
+    ) -> Result<()>;
+    #[doc(hidden)]
+    fn plan_pack_weights(plan: &Plan, weight: &[Self]) -> Result<PackedWeights<Self>>;
+    #[doc(hidden)]
+    #[allow(clippy::too_many_arguments)]
+    fn plan_forward_separable(
+        plan: &Plan,
+        input: &[Self],
+        col: &[Self],
+        row: &[Self],
+        bias: Option<&[Self]>,
+        output: &mut [Self],
+        workspace: &mut [Self],
+    ) -> Result<()>;
+    #[doc(hidden)]
+    fn plan_backward_input(
+        plan: &Plan,
+        weight: &[Self],
+        grad_output: &[Self],
+        grad_input: &mut [Self],
+        workspace: &mut [Self],
+    ) -> Result<()>;
+    #[doc(hidden)]
+    fn plan_backward_weight(
+        plan: &Plan,
+        input: &[Self],
+        grad_output: &[Self],
+        grad_weight: &mut [Self],
+        workspace: &mut [Self],
+    ) -> Result<()>;
+    #[doc(hidden)]
+    fn plan_backward_bias(plan: &Plan, grad_output: &[Self], grad_bias: &mut [Self]) -> Result<()>;
+}
+
+/// The bodies of `Element`'s `plan_*` entry points (the same for both types).
+macro_rules! plan_entries {
+    () => {
+        fn plan_forward(
+            plan: &Plan,
+            input: &[Self],
+            weight: &[Self],
+            bias: Option<&[Self]>,
+            output: &mut [Self],
+            workspace: &mut [Self],
+        ) -> Result<()> {
+            plan.forward_mono(input, weight, bias, output, workspace)
+        }
+        fn plan_forward_packed(
+            plan: &Plan,
+            input: &[Self],
+            weights: &PackedWeights<Self>,
+            bias: Option<&[Self]>,
+            output: &mut [Self],
+            workspace: &mut [Self],
+        ) -> Result<()> {
+            plan.forward_packed_mono(input, weights, bias, output, workspace)
+        }
+        fn plan_pack_weights(plan: &Plan, weight: &[Self]) -> Result<PackedWeights<Self>> {
+            plan.pack_weights_mono(weight)
+        }
+        fn plan_forward_separable(
+            plan: &Plan,
+            input: &[Self],
+            col: &[Self],
+            row: &[Self],
+            bias: Option<&[Self]>,
+            output: &mut [Self],
+            workspace: &mut [Self],
+        ) -> Result<()> {
+            plan.forward_separable_mono(input, col, row, bias, output, workspace)
+        }
+        fn plan_backward_input(
+            plan: &Plan,
+            weight: &[Self],
+            grad_output: &[Self],
+            grad_input: &mut [Self],
+            workspace: &mut [Self],
+        ) -> Result<()> {
+            plan.backward_input_mono(weight, grad_output, grad_input, workspace)
+        }
+        fn plan_backward_weight(
+            plan: &Plan,
+            input: &[Self],
+            grad_output: &[Self],
+            grad_weight: &mut [Self],
+            workspace: &mut [Self],
+        ) -> Result<()> {
+            plan.backward_weight_mono(input, grad_output, grad_weight, workspace)
+        }
+        fn plan_backward_bias(
+            plan: &Plan,
+            grad_output: &[Self],
+            grad_bias: &mut [Self],
+        ) -> Result<()> {
+            plan.backward_bias_mono(grad_output, grad_bias)
+        }
+    };
 }
 
 impl Element for f32 {
@@ -98,6 +219,7 @@ impl Element for f32 {
     fn direct_kernel(isa: crate::isa::Isa) -> Option<crate::isa::DirectKernel<Self>> {
         crate::isa::direct_kernel_f32(isa)
     }
+    plan_entries!();
 }
 
 impl Element for f64 {
@@ -134,6 +256,7 @@ impl Element for f64 {
     fn direct_kernel(isa: crate::isa::Isa) -> Option<crate::isa::DirectKernel<Self>> {
         crate::isa::direct_kernel_f64(isa)
     }
+    plan_entries!();
 }
 
 /// The conformance tolerance rule for element type `T`:

@@ -389,6 +389,17 @@ impl Plan {
         output: &mut [T],
         workspace: &mut [T],
     ) -> Result<()> {
+        T::plan_forward(self, input, weight, bias, output, workspace)
+    }
+
+    pub(crate) fn forward_mono<T: Element>(
+        &self,
+        input: &[T],
+        weight: &[T],
+        bias: Option<&[T]>,
+        output: &mut [T],
+        workspace: &mut [T],
+    ) -> Result<()> {
         self.forward_given(input, Given::Raw(weight), bias, output, workspace)
     }
 
@@ -402,6 +413,10 @@ impl Plan {
     /// `BufferLength` if `weight` has the wrong length; `PathUnsupported` if this
     /// plan's level has no kernels for `T`.
     pub fn pack_weights<T: Element>(&self, weight: &[T]) -> Result<PackedWeights<T>> {
+        T::plan_pack_weights(self, weight)
+    }
+
+    pub(crate) fn pack_weights_mono<T: Element>(&self, weight: &[T]) -> Result<PackedWeights<T>> {
         check_len(Buffer::Weight, self.problem.weight_len(), weight.len())?;
         let mut pw = PackedWeights {
             problem: self.problem,
@@ -460,6 +475,17 @@ impl Plan {
     /// # Errors
     /// As [`forward_packed`](Self::forward_packed).
     pub fn forward_packed_with_workspace<T: Element>(
+        &self,
+        input: &[T],
+        weights: &PackedWeights<T>,
+        bias: Option<&[T]>,
+        output: &mut [T],
+        workspace: &mut [T],
+    ) -> Result<()> {
+        T::plan_forward_packed(self, input, weights, bias, output, workspace)
+    }
+
+    pub(crate) fn forward_packed_mono<T: Element>(
         &self,
         input: &[T],
         weights: &PackedWeights<T>,
@@ -604,6 +630,18 @@ impl Plan {
         output: &mut [T],
         workspace: &mut [T],
     ) -> Result<()> {
+        T::plan_forward_separable(self, input, col, row, bias, output, workspace)
+    }
+
+    pub(crate) fn forward_separable_mono<T: Element>(
+        &self,
+        input: &[T],
+        col: &[T],
+        row: &[T],
+        bias: Option<&[T]>,
+        output: &mut [T],
+        workspace: &mut [T],
+    ) -> Result<()> {
         let p = &self.problem;
         let sep = match &self.algo {
             Algo::Direct(d) => d.1.as_ref(),
@@ -673,6 +711,16 @@ impl Plan {
         grad_input: &mut [T],
         workspace: &mut [T],
     ) -> Result<()> {
+        T::plan_backward_input(self, weight, grad_output, grad_input, workspace)
+    }
+
+    pub(crate) fn backward_input_mono<T: Element>(
+        &self,
+        weight: &[T],
+        grad_output: &[T],
+        grad_input: &mut [T],
+        workspace: &mut [T],
+    ) -> Result<()> {
         let p = &self.problem;
         check_len(Buffer::Weight, p.weight_len(), weight.len())?;
         check_len(Buffer::GradOutput, p.output_len(), grad_output.len())?;
@@ -718,6 +766,16 @@ impl Plan {
     /// # Errors
     /// `BufferLength` naming the wrong buffer; nothing is written.
     pub fn backward_weight_with_workspace<T: Element>(
+        &self,
+        input: &[T],
+        grad_output: &[T],
+        grad_weight: &mut [T],
+        workspace: &mut [T],
+    ) -> Result<()> {
+        T::plan_backward_weight(self, input, grad_output, grad_weight, workspace)
+    }
+
+    pub(crate) fn backward_weight_mono<T: Element>(
         &self,
         input: &[T],
         grad_output: &[T],
@@ -771,6 +829,14 @@ impl Plan {
     /// # Errors
     /// `BufferLength` naming the wrong buffer; nothing is written.
     pub fn backward_bias<T: Element>(&self, grad_output: &[T], grad_bias: &mut [T]) -> Result<()> {
+        T::plan_backward_bias(self, grad_output, grad_bias)
+    }
+
+    pub(crate) fn backward_bias_mono<T: Element>(
+        &self,
+        grad_output: &[T],
+        grad_bias: &mut [T],
+    ) -> Result<()> {
         let p = &self.problem;
         match &self.algo {
             Algo::Reference => reference::backward_bias(p, grad_output, grad_bias),
