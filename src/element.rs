@@ -4,10 +4,10 @@
 //! the tests share, including the tolerance rule of the conformance vectors.
 
 use std::fmt::{Debug, Display};
-
-use crate::{PackedWeights, Plan, Result};
 use std::iter::Sum;
 use std::ops::{Add, AddAssign, Div, Mul, MulAssign, Neg, Sub, SubAssign};
+
+use crate::{PackedWeights, Plan, Result};
 
 mod sealed {
     pub trait Sealed {}

@@ -196,8 +196,10 @@ impl StridedDirect {
                     let x = &input[(n * p.in_channels() + ci) * p.input_spatial()..]
                         [..self.plane_p.input_len()];
                     let w = &weight[co * self.plane_p.weight_len()..][..self.plane_p.weight_len()];
-                    // Lengths are the plane problem's own: it cannot fail.
-                    let _ = crate::reference::forward(&self.plane_p, x, w, b, out);
+                    // Lengths are the plane problem's own: it cannot fail
+                    // (checked where debug assertions are on, as in the tests).
+                    let done = crate::reference::forward(&self.plane_p, x, w, b, out);
+                    debug_assert!(done.is_ok(), "{done:?}");
                 }
             },
         );
