@@ -6,11 +6,10 @@
 mod common;
 
 use common::{
-    check_plan_against_reference_all, check_winograd_against_reference_all, problem_strategy,
+    check_levels_against_reference_all, check_plan_against_reference_all, problem_strategy,
     winograd_problem_strategy, Rng,
 };
 use proptest::prelude::*;
-use xcorr::isa::Isa;
 use xcorr::{reference, Op, Path, Plan, Problem};
 
 fn fwd(p: &Problem, x: &[f64], w: &[f64], b: Option<&[f64]>) -> Vec<f64> {
@@ -193,32 +192,26 @@ proptest! {
 
     #[test]
     fn im2col_matches_reference_at_every_isa(p in problem_strategy(), seed: u64) {
-        for isa in Isa::supported().filter(|&i| i != Isa::Scalar) {
-            check_plan_against_reference_all(&p, seed, &|p| {
-                Ok(Plan::with_path(p, Path::Im2col)?.with_isa(isa)?.with_threads(2))
-            });
-        }
+        check_levels_against_reference_all(&p, seed, false, &|p, isa| {
+            Ok(Plan::with_path(p, Path::Im2col)?.with_isa(isa)?.with_threads(2))
+        });
     }
 
     #[test]
     fn direct_matches_reference_at_every_isa(p in problem_strategy(), seed: u64) {
-        for isa in Isa::supported().filter(|&i| i != Isa::Scalar) {
-            match Plan::with_path(&p, Path::Direct) {
-                Ok(_) => check_plan_against_reference_all(&p, seed, &|p| {
-                    Ok(Plan::with_path(p, Path::Direct)?.with_isa(isa)?.with_threads(2))
-                }),
-                Err(e) => prop_assert!(p.stride().last() != Some(&1), "{}: {}", p, e),
-            }
+        match Plan::with_path(&p, Path::Direct) {
+            Ok(_) => check_levels_against_reference_all(&p, seed, false, &|p, isa| {
+                Ok(Plan::with_path(p, Path::Direct)?.with_isa(isa)?.with_threads(2))
+            }),
+            Err(e) => prop_assert!(p.stride().last() != Some(&1), "{}: {}", p, e),
         }
     }
 
     #[test]
     fn winograd_matches_reference_at_every_isa(p in winograd_problem_strategy(), seed: u64) {
-        for isa in Isa::supported().filter(|&i| i != Isa::Scalar) {
-            check_winograd_against_reference_all(&p, seed, &|p| {
-                Ok(Plan::with_path(p, Path::Winograd)?.with_isa(isa)?.with_threads(2))
-            });
-        }
+        check_levels_against_reference_all(&p, seed, true, &|p, isa| {
+            Ok(Plan::with_path(p, Path::Winograd)?.with_isa(isa)?.with_threads(2))
+        });
         common::check_thread_invariance(&p, seed);
     }
 
@@ -244,13 +237,11 @@ fn winograd_tail_chunk_split_across_threads_matches_reference() {
             .padding(xcorr::Padding::Same)
             .build()
             .unwrap();
-        for isa in Isa::supported().filter(|&i| i != Isa::Scalar) {
-            check_winograd_against_reference_all(&p, 7, &|p| {
-                Ok(Plan::with_path(p, Path::Winograd)?
-                    .with_isa(isa)?
-                    .with_threads(2))
-            });
-        }
+        check_levels_against_reference_all(&p, 7, true, &|p, isa| {
+            Ok(Plan::with_path(p, Path::Winograd)?
+                .with_isa(isa)?
+                .with_threads(2))
+        });
         common::check_thread_invariance(&p, 11);
     }
 }

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::check_plan_against_reference_all;
+use common::{check_levels_against_reference_all, check_plan_against_reference_all};
 use xcorr::{Padding, PaddingMode, Path, Plan, Problem, XcorrError};
 
 #[test]
@@ -190,11 +190,9 @@ fn long_kernels_on_the_direct_path_match_the_reference_at_every_level() {
     ];
     for d in cases {
         let p: Problem = d.parse().unwrap();
-        for isa in xcorr::isa::Isa::supported().filter(|&i| i != xcorr::isa::Isa::Scalar) {
-            check_plan_against_reference_all(&p, 21, &|p| {
-                Plan::with_path(p, Path::Direct).and_then(|pl| pl.with_isa(isa))
-            });
-        }
+        check_levels_against_reference_all(&p, 21, false, &|p, isa| {
+            Plan::with_path(p, Path::Direct)?.with_isa(isa)
+        });
     }
 }
 
@@ -218,11 +216,9 @@ fn narrow_rows_through_the_padded_strip_match_the_reference() {
     ];
     for d in cases {
         let p: Problem = d.parse().unwrap();
-        for isa in xcorr::isa::Isa::supported().filter(|&i| i != xcorr::isa::Isa::Scalar) {
-            check_plan_against_reference_all(&p, 23, &|p| {
-                Plan::with_path(p, Path::Direct).and_then(|pl| pl.with_isa(isa))
-            });
-        }
+        check_levels_against_reference_all(&p, 23, false, &|p, isa| {
+            Plan::with_path(p, Path::Direct)?.with_isa(isa)
+        });
         common::check_thread_invariance(&p, 24);
     }
 }
@@ -265,11 +261,13 @@ fn narrow_slab_tasks_match_the_reference_at_every_level() {
     ];
     for d in cases {
         let p: Problem = d.parse().unwrap();
-        for isa in xcorr::isa::Isa::supported().filter(|&i| i != xcorr::isa::Isa::Scalar) {
-            let make =
-                |p: &Problem| Plan::with_path(p, Path::Direct).and_then(|pl| pl.with_isa(isa));
-            check_plan_against_reference_all(&p, 31, &make);
-            let plan = make(&p).unwrap();
+        check_levels_against_reference_all(&p, 31, false, &|p, isa| {
+            Plan::with_path(p, Path::Direct)?.with_isa(isa)
+        });
+        for isa in common::vector_levels() {
+            let plan = Plan::with_path(&p, Path::Direct)
+                .and_then(|pl| pl.with_isa(isa))
+                .unwrap();
             let mut r = common::Rng(32);
             let (x, w, b) = (
                 r.vec::<f32>(p.input_len()),
@@ -318,11 +316,9 @@ fn im2col_grid_columns_match_the_reference_at_every_level() {
     ];
     for d in cases {
         let p: Problem = d.parse().unwrap();
-        for isa in xcorr::isa::Isa::supported().filter(|&i| i != xcorr::isa::Isa::Scalar) {
-            check_plan_against_reference_all(&p, 25, &|p| {
-                Plan::with_path(p, Path::Im2col).and_then(|pl| pl.with_isa(isa))
-            });
-        }
+        check_levels_against_reference_all(&p, 25, false, &|p, isa| {
+            Plan::with_path(p, Path::Im2col)?.with_isa(isa)
+        });
         common::check_thread_invariance(&p, 26);
     }
 }
@@ -378,11 +374,9 @@ fn vector_border_columns_match_the_reference_at_every_level() {
     ];
     for d in cases {
         let p: Problem = d.parse().unwrap();
-        for isa in xcorr::isa::Isa::supported().filter(|&i| i != xcorr::isa::Isa::Scalar) {
-            check_plan_against_reference_all(&p, 5, &|p| {
-                Plan::with_path(p, Path::Direct).and_then(|pl| pl.with_isa(isa))
-            });
-        }
+        check_levels_against_reference_all(&p, 5, false, &|p, isa| {
+            Plan::with_path(p, Path::Direct)?.with_isa(isa)
+        });
         common::check_thread_invariance(&p, 9);
     }
 }
@@ -503,12 +497,14 @@ fn im2col_forward_at_every_level(cases: &[&str], seed: u64) {
         let x: Vec<f64> = (0..p.input_len()).map(|_| r.unit()).collect();
         let w: Vec<f64> = (0..p.weight_len()).map(|_| r.unit()).collect();
         let b: Vec<f64> = (0..p.bias_len()).map(|_| r.unit()).collect();
-        for isa in xcorr::isa::Isa::supported().filter(|&i| i != xcorr::isa::Isa::Scalar) {
-            let plan = Plan::with_path(&p, Path::Im2col)
-                .and_then(|pl| pl.with_isa(isa))
-                .unwrap();
-            common::check_forward_threads(&plan, &x, &w, &b);
-        }
+        let plans: Vec<Plan> = common::vector_levels()
+            .map(|isa| {
+                Plan::with_path(&p, Path::Im2col)
+                    .and_then(|pl| pl.with_isa(isa))
+                    .unwrap()
+            })
+            .collect();
+        common::check_forward_threads(&plans, &x, &w, &b);
     }
 }
 
@@ -533,11 +529,9 @@ fn direct_weight_gradient_matches_the_reference() {
     ];
     for d in cases {
         let p: Problem = d.parse().unwrap();
-        for isa in xcorr::isa::Isa::supported().filter(|&i| i != xcorr::isa::Isa::Scalar) {
-            check_plan_against_reference_all(&p, 29, &|p| {
-                Plan::with_path(p, Path::Direct).and_then(|pl| pl.with_isa(isa))
-            });
-        }
+        check_levels_against_reference_all(&p, 29, false, &|p, isa| {
+            Plan::with_path(p, Path::Direct)?.with_isa(isa)
+        });
         common::check_thread_invariance(&p, 30);
     }
     // Planned (not forced) plans of the GEMM path take this route where their
@@ -583,11 +577,9 @@ fn strided_rows_on_the_direct_path_match_the_reference() {
     ];
     for d in cases {
         let p: Problem = d.parse().unwrap();
-        for isa in xcorr::isa::Isa::supported().filter(|&i| i != xcorr::isa::Isa::Scalar) {
-            check_plan_against_reference_all(&p, 33, &|p| {
-                Plan::with_path(p, Path::Direct).and_then(|pl| pl.with_isa(isa))
-            });
-        }
+        check_levels_against_reference_all(&p, 33, false, &|p, isa| {
+            Plan::with_path(p, Path::Direct)?.with_isa(isa)
+        });
         common::check_thread_invariance(&p, 34);
     }
 }

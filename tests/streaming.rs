@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{check_forward_threads, Rng};
+use common::{check_forward_threads, vector_levels, Rng};
 use xcorr::isa::Isa;
 use xcorr::{Element, Path, Plan, Problem};
 
@@ -134,11 +134,13 @@ fn large_images_match_the_reference() {
         let x: Vec<f64> = (0..p.input_len()).map(|_| r.unit()).collect();
         let w: Vec<f64> = (0..p.weight_len()).map(|_| r.unit()).collect();
         let b: Vec<f64> = (0..p.bias_len()).map(|_| r.unit()).collect();
-        for isa in Isa::supported().filter(|&i| i != Isa::Scalar) {
-            let plan = Plan::with_path(&p, Path::Direct)
-                .and_then(|pl| pl.with_isa(isa))
-                .unwrap();
-            check_forward_threads(&plan, &x, &w, &b);
-        }
+        let plans: Vec<Plan> = vector_levels()
+            .map(|isa| {
+                Plan::with_path(&p, Path::Direct)
+                    .and_then(|pl| pl.with_isa(isa))
+                    .unwrap()
+            })
+            .collect();
+        check_forward_threads(&plans, &x, &w, &b);
     }
 }

@@ -4,10 +4,15 @@
 #![allow(dead_code)]
 
 use proptest::prelude::*;
+use xcorr::isa::Isa;
 use xcorr::{reference, Element, Op, Padding, PaddingMode, Plan, Problem};
 
 /// Makes the plan under test for a problem (e.g. `|p| Plan::with_path(p, Path::Im2col)`).
 pub type PlanFactory<'a> = &'a dyn Fn(&Problem) -> xcorr::Result<Plan>;
+
+/// Makes the plan under test for a problem at a level (e.g.
+/// `|p, isa| Plan::with_path(p, Path::Direct)?.with_isa(isa)`).
+pub type LevelPlanFactory<'a> = &'a dyn Fn(&Problem, Isa) -> xcorr::Result<Plan>;
 
 // ---------------------------------------------------------------- deterministic data
 
@@ -180,78 +185,126 @@ pub fn assert_close<T: Element>(what: &str, got: &[T], want: &[T], scale: &[f64]
 /// Runs forward and all three gradients of the plan that `make` builds for `p`
 /// against the reference, in element type `T`, with data from `seed`.
 pub fn check_plan_against_reference<T: Element>(p: &Problem, seed: u64, make: PlanFactory) {
-    check_against_reference::<T>(p, seed, make, false)
+    let plan = make(p).unwrap_or_else(|e| panic!("{p}: plan: {e}"));
+    Expected::<T>::new(p, seed, false).check(&plan);
 }
 
 /// [`check_plan_against_reference`] for a Winograd plan: its forward pass with
 /// the scale of `reference::scale::forward_mixed` (the documented bound of that path),
 /// its gradients (on im2col) with the usual one.
 pub fn check_winograd_against_reference_all(p: &Problem, seed: u64, make: PlanFactory) {
-    check_against_reference::<f32>(p, seed, make, true);
-    check_against_reference::<f64>(p, seed, make, true);
+    let plan = make(p).unwrap_or_else(|e| panic!("{p}: plan: {e}"));
+    Expected::<f32>::new(p, seed, true).check(&plan);
+    Expected::<f64>::new(p, seed, true).check(&plan);
 }
 
-fn check_against_reference<T: Element>(p: &Problem, seed: u64, make: PlanFactory, tile: bool) {
-    let plan = make(p).unwrap_or_else(|e| panic!("{p}: plan: {e}"));
-    let mut rng = Rng(seed);
-    let x: Vec<T> = rng.vec(p.input_len());
-    let w: Vec<T> = rng.vec(p.weight_len());
-    let b: Vec<T> = rng.vec(p.bias_len());
-    let gy: Vec<T> = rng.vec(p.output_len());
-    let k = p.reduction_len();
+/// The levels a path is tested at: every one this CPU has but the scalar one.
+pub fn vector_levels() -> impl Iterator<Item = Isa> {
+    Isa::supported().filter(|&i| i != Isa::Scalar)
+}
 
-    let nan = T::from_f64(f64::NAN);
-    let mut got = vec![nan; p.output_len()];
-    let mut want = vec![T::ZERO; p.output_len()];
-    plan.forward(&x, &w, Some(&b), &mut got).unwrap();
-    reference::forward(p, &x, &w, Some(&b), &mut want).unwrap();
-    let s = if tile {
-        reference::scale::forward_mixed(p, &x, &w, Some(&b))
-    } else {
-        reference::scale::forward(p, &x, &w, Some(&b))
-    };
-    assert_close(&format!("{p} {} forward", T::NAME), &got, &want, &s, k + 1);
+/// [`check_plan_against_reference_all`] for the plans `make` builds at every
+/// [`vector_levels`] level, the reference computed once for all of them (it takes
+/// most of these tests' time). `tile`: Winograd's forward bound, as
+/// [`check_winograd_against_reference_all`].
+pub fn check_levels_against_reference_all(
+    p: &Problem,
+    seed: u64,
+    tile: bool,
+    make: LevelPlanFactory,
+) {
+    let plans: Vec<Plan> = vector_levels()
+        .map(|isa| make(p, isa).unwrap_or_else(|e| panic!("{p} {isa}: plan: {e}")))
+        .collect();
+    let f32s = Expected::<f32>::new(p, seed, tile);
+    let f64s = Expected::<f64>::new(p, seed, tile);
+    for plan in &plans {
+        f32s.check(plan);
+        f64s.check(plan);
+    }
+}
 
-    let mut got = vec![nan; p.input_len()];
-    let mut want = vec![T::ZERO; p.input_len()];
-    plan.backward_input(&w, &gy, &mut got).unwrap();
-    reference::backward_input(p, &w, &gy, &mut want).unwrap();
-    let s = reference::scale::backward_input(p, &w, &gy);
-    let terms = p.out_channels_per_group() * p.kernel_spatial() * max_overlap(p);
-    assert_close(
-        &format!("{p} {} grad_input", T::NAME),
-        &got,
-        &want,
-        &s,
-        terms,
-    );
+/// The reference's forward pass and three gradients for one problem and one data
+/// set, with their scales: made once, checked against any number of plans.
+pub struct Expected<T> {
+    p: Problem,
+    x: Vec<T>,
+    w: Vec<T>,
+    b: Vec<T>,
+    gy: Vec<T>,
+    /// Forward, input, weight and bias gradient: the reference's result, the
+    /// scale of each element and the terms of the tolerance rule.
+    parts: [(Vec<T>, Vec<f64>, usize); 4],
+}
 
-    let mut got = vec![nan; p.weight_len()];
-    let mut want = vec![T::ZERO; p.weight_len()];
-    plan.backward_weight(&x, &gy, &mut got).unwrap();
-    reference::backward_weight(p, &x, &gy, &mut want).unwrap();
-    let s = reference::scale::backward_weight(p, &x, &gy);
-    let terms = p.batch() * p.output_spatial();
-    assert_close(
-        &format!("{p} {} grad_weight", T::NAME),
-        &got,
-        &want,
-        &s,
-        terms,
-    );
+impl<T: Element> Expected<T> {
+    /// Data from `seed`; `tile`: the forward pass under the scale of
+    /// `reference::scale::forward_mixed` (Winograd's documented bound).
+    pub fn new(p: &Problem, seed: u64, tile: bool) -> Self {
+        let mut rng = Rng(seed);
+        let x: Vec<T> = rng.vec(p.input_len());
+        let w: Vec<T> = rng.vec(p.weight_len());
+        let b: Vec<T> = rng.vec(p.bias_len());
+        let gy: Vec<T> = rng.vec(p.output_len());
 
-    let mut got = vec![nan; p.bias_len()];
-    let mut want = vec![T::ZERO; p.bias_len()];
-    plan.backward_bias(&gy, &mut got).unwrap();
-    reference::backward_bias(p, &gy, &mut want).unwrap();
-    let s = reference::scale::backward_bias(p, &gy);
-    assert_close(
-        &format!("{p} {} grad_bias", T::NAME),
-        &got,
-        &want,
-        &s,
-        terms,
-    );
+        let mut y = vec![T::ZERO; p.output_len()];
+        reference::forward(p, &x, &w, Some(&b), &mut y).unwrap();
+        let sy = if tile {
+            reference::scale::forward_mixed(p, &x, &w, Some(&b))
+        } else {
+            reference::scale::forward(p, &x, &w, Some(&b))
+        };
+        let mut gx = vec![T::ZERO; p.input_len()];
+        reference::backward_input(p, &w, &gy, &mut gx).unwrap();
+        let sx = reference::scale::backward_input(p, &w, &gy);
+        let mut gw = vec![T::ZERO; p.weight_len()];
+        reference::backward_weight(p, &x, &gy, &mut gw).unwrap();
+        let sw = reference::scale::backward_weight(p, &x, &gy);
+        let mut gb = vec![T::ZERO; p.bias_len()];
+        reference::backward_bias(p, &gy, &mut gb).unwrap();
+        let sb = reference::scale::backward_bias(p, &gy);
+
+        let pixels = p.batch() * p.output_spatial();
+        let overlap = p.out_channels_per_group() * p.kernel_spatial() * max_overlap(p);
+        Expected {
+            p: *p,
+            x,
+            w,
+            b,
+            gy,
+            parts: [
+                (y, sy, p.reduction_len() + 1),
+                (gx, sx, overlap),
+                (gw, sw, pixels),
+                (gb, sb, pixels),
+            ],
+        }
+    }
+
+    /// Runs `plan` (made for this problem) forward and backward on the data and
+    /// compares every result under the tolerance rule.
+    pub fn check(&self, plan: &Plan) {
+        let (p, x, w, gy) = (&self.p, &self.x, &self.w, &self.gy);
+        let nan = T::from_f64(f64::NAN);
+        let name = |what: &str| format!("{plan} {} {what}", T::NAME);
+        let [(y, sy, ky), (gx, sx, kx), (gw, sw, kw), (gb, sb, kb)] = &self.parts;
+
+        let mut got = vec![nan; p.output_len()];
+        plan.forward(x, w, Some(&self.b), &mut got).unwrap();
+        assert_close(&name("forward"), &got, y, sy, *ky);
+
+        let mut got = vec![nan; p.input_len()];
+        plan.backward_input(w, gy, &mut got).unwrap();
+        assert_close(&name("grad_input"), &got, gx, sx, *kx);
+
+        let mut got = vec![nan; p.weight_len()];
+        plan.backward_weight(x, gy, &mut got).unwrap();
+        assert_close(&name("grad_weight"), &got, gw, sw, *kw);
+
+        let mut got = vec![nan; p.bias_len()];
+        plan.backward_bias(gy, &mut got).unwrap();
+        assert_close(&name("grad_bias"), &got, gb, sb, *kb);
+    }
 }
 
 /// How many times one input element can be read per kernel tap at most (padding
@@ -304,37 +357,44 @@ pub fn check_thread_invariance(p: &Problem, seed: u64) {
     }
 }
 
-/// Forward of `plan` on f64 data `x, w, b` (and the same rounded to f32) against
-/// the reference under the tolerance rule, f64 once and f32 on 1 and 2 threads,
-/// the two f32 results bitwise equal.
-pub fn check_forward_threads(plan: &Plan, x: &[f64], w: &[f64], b: &[f64]) {
-    let p = plan.problem();
+/// Forward of each of `plans` (made for one problem) on f64 data `x, w, b` (and
+/// the same rounded to f32) against the reference under the tolerance rule, f64
+/// once and f32 on 1 and 2 threads, the two f32 results bitwise equal. The
+/// reference runs once for all the plans.
+pub fn check_forward_threads(plans: &[Plan], x: &[f64], w: &[f64], b: &[f64]) {
+    let Some(first) = plans.first() else {
+        return;
+    };
+    let p = first.problem();
     let terms = p.reduction_len() + 1;
     let f32s = |v: &[f64]| v.iter().map(|&f| f as f32).collect::<Vec<_>>();
     let (x32, w32, b32) = (f32s(x), f32s(w), f32s(b));
-    let mut want = vec![0.0f32; p.output_len()];
-    reference::forward(p, &x32, &w32, Some(&b32), &mut want).unwrap();
-    let s = reference::scale::forward(p, &x32, &w32, Some(&b32));
-    let run = |t: usize| {
-        let mut y = vec![f32::NAN; p.output_len()];
-        plan.clone()
-            .with_threads(t)
-            .forward(&x32, &w32, Some(&b32), &mut y)
-            .unwrap();
-        y
-    };
-    let (y1, y2) = (run(1), run(2));
-    assert_close(&format!("{plan} f32"), &y1, &want, &s, terms);
+    let mut want32 = vec![0.0f32; p.output_len()];
+    reference::forward(p, &x32, &w32, Some(&b32), &mut want32).unwrap();
+    let s32 = reference::scale::forward(p, &x32, &w32, Some(&b32));
+    let mut want64 = vec![0.0f64; p.output_len()];
+    reference::forward(p, x, w, Some(b), &mut want64).unwrap();
+    let s64 = reference::scale::forward(p, x, w, Some(b));
     let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
-    assert_eq!(
-        bits(&y1),
-        bits(&y2),
-        "{plan}: results depend on the thread count"
-    );
-    let mut want = vec![0.0f64; p.output_len()];
-    reference::forward(p, x, w, Some(b), &mut want).unwrap();
-    let s = reference::scale::forward(p, x, w, Some(b));
-    let mut y = vec![f64::NAN; p.output_len()];
-    plan.forward(x, w, Some(b), &mut y).unwrap();
-    assert_close(&format!("{plan} f64"), &y, &want, &s, terms);
+    for plan in plans {
+        assert_eq!(plan.problem(), p, "{plan}: another problem");
+        let run = |t: usize| {
+            let mut y = vec![f32::NAN; p.output_len()];
+            plan.clone()
+                .with_threads(t)
+                .forward(&x32, &w32, Some(&b32), &mut y)
+                .unwrap();
+            y
+        };
+        let (y1, y2) = (run(1), run(2));
+        assert_close(&format!("{plan} f32"), &y1, &want32, &s32, terms);
+        assert_eq!(
+            bits(&y1),
+            bits(&y2),
+            "{plan}: results depend on the thread count"
+        );
+        let mut y = vec![f64::NAN; p.output_len()];
+        plan.forward(x, w, Some(b), &mut y).unwrap();
+        assert_close(&format!("{plan} f64"), &y, &want64, &s64, terms);
+    }
 }
