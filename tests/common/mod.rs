@@ -189,15 +189,6 @@ pub fn check_plan_against_reference<T: Element>(p: &Problem, seed: u64, make: Pl
     Expected::<T>::new(p, seed, false).check(&plan);
 }
 
-/// [`check_plan_against_reference`] for a Winograd plan: its forward pass with
-/// the scale of `reference::scale::forward_mixed` (the documented bound of that path),
-/// its gradients (on im2col) with the usual one.
-pub fn check_winograd_against_reference_all(p: &Problem, seed: u64, make: PlanFactory) {
-    let plan = make(p).unwrap_or_else(|e| panic!("{p}: plan: {e}"));
-    Expected::<f32>::new(p, seed, true).check(&plan);
-    Expected::<f64>::new(p, seed, true).check(&plan);
-}
-
 /// The levels a path is tested at: every one this CPU has but the scalar one.
 pub fn vector_levels() -> impl Iterator<Item = Isa> {
     Isa::supported().filter(|&i| i != Isa::Scalar)
@@ -205,8 +196,9 @@ pub fn vector_levels() -> impl Iterator<Item = Isa> {
 
 /// [`check_plan_against_reference_all`] for the plans `make` builds at every
 /// [`vector_levels`] level, the reference computed once for all of them (it takes
-/// most of these tests' time). `tile`: Winograd's forward bound, as
-/// [`check_winograd_against_reference_all`].
+/// most of these tests' time). `tile`: a Winograd plan, whose forward pass is
+/// held to the scale of `reference::scale::forward_mixed` (that path's
+/// documented bound) and its gradients (on im2col) to the usual one.
 pub fn check_levels_against_reference_all(
     p: &Problem,
     seed: u64,
