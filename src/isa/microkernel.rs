@@ -1173,7 +1173,11 @@ unsafe fn rows_body<V: Vector, const R: usize, const NV: usize, const FETCH: boo
         let size = std::mem::size_of::<V::Elem>();
         let align = V::LANES * size;
         let skew = out[0] as usize % align;
-        let stream = stream
+        // Slab rows (`!FETCH`) are never streamed: their streaming branch below
+        // names the blocks with `STREAM = FETCH`, so it instantiates no
+        // streaming blocks for them (each is a large unrolled body: compile time).
+        let stream = FETCH
+            && stream
             && V::STREAMS
             && !accumulate
             && out.iter().all(|&o| o as usize % align == skew)
@@ -1182,7 +1186,7 @@ unsafe fn rows_body<V: Vector, const R: usize, const NV: usize, const FETCH: boo
         let j = if stream {
             let j0 = ((align - skew) % align / size).min(n);
             singles::<V, R>(args, kh, taps, dil, 0, j0);
-            all_blocks::<V, R, NV, FETCH, true>(args, kh, taps, dil, j0)
+            all_blocks::<V, R, NV, FETCH, FETCH>(args, kh, taps, dil, j0)
         } else {
             all_blocks::<V, R, NV, FETCH, false>(args, kh, taps, dil, 0)
         };
