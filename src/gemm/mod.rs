@@ -83,7 +83,9 @@ pub struct Blocking {
 
 impl Blocking {
     /// KC so that the packed B panel (KC × NR) fills about half of L1, leaving room
-    /// for the A panels that stream past it; MC as large as `cbuf` allows.
+    /// for the A panels that stream past it; MC as large as `cbuf` allows. (A
+    /// panel of the whole L1, KC 256 on the Intel host: GEMM 1024³ 2.5% faster,
+    /// pw 0.80 -> 0.97 ms, other layers equal.)
     pub fn for_kernel<T: Element>(kern: &GemmKernel<T>) -> Blocking {
         let crate::cache::Caches { l1, l2, l3 } = crate::cache::caches();
         let row_bytes = kern.nr * std::mem::size_of::<T>();
