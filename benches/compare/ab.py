@@ -11,7 +11,8 @@ of them (the best is the better estimate of the uncontended speed).
     cargo build --release --example bench             # after it
     benches/compare/ab.py 10 "pw c1d --threads 1,2 --min-time 0.3" \\
         /tmp/bench_old target/release/examples/bench
-    # a configuration may set variables first: "XCORR_ISA=avx2@target/release/examples/bench"
+    # a configuration may set variables first and add options after the driver:
+    #   "XCORR_ISA=avx2@target/release/examples/bench" "@target/release/examples/bench --packed"
 """
 import collections
 import json
@@ -29,12 +30,13 @@ def main():
     for r in range(rounds):
         for config in configs if r % 2 == 0 else configs[::-1]:
             env = dict(os.environ)
-            assigns, _, binary = config.rpartition("@")
+            assigns, _, command = config.rpartition("@")
+            binary, *extra = command.split()
             for kv in assigns.split():
                 key, value = kv.split("=", 1)
                 env[key] = value
             out = subprocess.run(
-                [binary, *args, "--json"], capture_output=True, text=True, env=env, check=True
+                [binary, *args, *extra, "--json"], capture_output=True, text=True, env=env, check=True
             ).stdout
             for line in out.splitlines():
                 if line.startswith("{"):
