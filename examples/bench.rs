@@ -39,6 +39,9 @@
 //!   --check          compare with the reference (conformance tolerance rule)
 //!   --json           one JSON object per line instead of a table
 //!   --peak G1,G2     peak GFLOP/s for 1 and 2 threads (default: measured at start)
+//!   --peak adjacent  %peak against a ~1 ms probe of the peak run just before each
+//!                    timed call (the median of the calls' ratios): on a noisy
+//!                    host, a neighbour that slows both cancels out
 //!   --min-time S     seconds of timed calls per case (default 0.5)
 //! ```
 //!
@@ -111,31 +114,76 @@ fn load_workloads(path: &str) -> Result<Vec<Case>, String> {
 /// Peak GFLOP/s of this machine for `threads` threads: the best level's GEMM
 /// microkernel on L1-resident data, which issues FMAs back to back.
 fn measure_peak(threads: usize) -> f64 {
+    probe_peak(threads, Probe::Seconds(0.3))
+}
+
+/// How long a peak probe runs: for seconds, or a number of tiles per thread.
+#[derive(Clone, Copy)]
+enum Probe {
+    Seconds(f64),
+    Tiles(usize),
+}
+
+/// [`measure_peak`]'s loop on `threads` threads at once, each timing its own
+/// loop; the sum of their rates.
+fn probe_peak(threads: usize, how: Probe) -> f64 {
     let Some(kern) = f32::gemm_kernel(Isa::detected()) else {
         return f64::NAN;
     };
     let kc = 128;
-    let work = |_: usize| {
+    let work = || {
         let a = vec![0.5f32; kc * kern.a_step()];
         let b = vec![0.25f32; kc * kern.nr];
         let mut c = vec![0.0f32; kern.mr * kern.nr];
         let t = Instant::now();
         let mut reps = 0usize;
-        while t.elapsed().as_secs_f64() < 0.3 {
-            for _ in 0..1000 {
-                kern.tile(kc, &a, &b, &mut c, true);
+        match how {
+            Probe::Seconds(s) => {
+                while t.elapsed().as_secs_f64() < s {
+                    for _ in 0..1000 {
+                        kern.tile(kc, &a, &b, &mut c, true);
+                    }
+                    reps += 1000;
+                }
             }
-            reps += 1000;
+            Probe::Tiles(n) => {
+                for _ in 0..n {
+                    kern.tile(kc, &a, &b, &mut c, true);
+                }
+                reps = n;
+            }
         }
         2.0 * (kc * kern.mr * kern.nr * reps) as f64 / t.elapsed().as_secs_f64() / 1e9
     };
+    if threads == 1 {
+        return work();
+    }
     std::thread::scope(|s| {
-        let hs: Vec<_> = (0..threads).map(|i| s.spawn(move || work(i))).collect();
+        let hs: Vec<_> = (0..threads).map(|_| s.spawn(work)).collect();
         hs.into_iter().map(|h| h.join().unwrap_or(0.0)).sum()
     })
 }
 
-fn time_calls(min_time: f64, mut f: impl FnMut()) -> (f64, f64) {
+/// The peak a row's `%peak` is a fraction of: a fixed figure (`--peak G1,G2`,
+/// or measured once at the start), or probed on this many threads just before
+/// every timed call (`--peak adjacent`).
+#[derive(Clone, Copy)]
+enum Peak {
+    Fixed(f64),
+    Adjacent(usize),
+}
+
+/// Tiles of an adjacent probe: about a millisecond of FMAs.
+const ADJACENT_TILES: usize = 1500;
+
+/// Times calls of `f`: the median and fastest call, in seconds, and the percent
+/// of `peak` that a call of `gflop` GFLOP reaches. With an adjacent peak, each
+/// timed call follows a short probe and the percent is the median over the calls
+/// of their own ratio to the probe before them: a noisy neighbour that slows
+/// both (a busy sibling hyperthread, a lower clock) cancels out. (The probe
+/// leaves its ~28 KiB of operands in L1: calls of well under a millisecond
+/// start with a colder L1 than back-to-back calls do.)
+fn time_calls(min_time: f64, gflop: f64, peak: Peak, mut f: impl FnMut()) -> (f64, f64, f64) {
     let t = Instant::now();
     let mut warm = 0;
     while warm < 2 || t.elapsed().as_secs_f64() < 0.1 {
@@ -143,17 +191,29 @@ fn time_calls(min_time: f64, mut f: impl FnMut()) -> (f64, f64) {
         warm += 1;
     }
     let mut times = vec![];
+    let mut pcts = vec![];
     let t = Instant::now();
     while times.len() < 5 || t.elapsed().as_secs_f64() < min_time {
+        let probed = match peak {
+            Peak::Adjacent(threads) => probe_peak(threads, Probe::Tiles(ADJACENT_TILES)),
+            Peak::Fixed(g) => g,
+        };
         let s = Instant::now();
         f();
-        times.push(s.elapsed().as_secs_f64());
+        let secs = s.elapsed().as_secs_f64();
+        times.push(secs);
+        pcts.push(100.0 * gflop / secs / probed);
         if times.len() >= 3 && times[0] > 0.5 && t.elapsed().as_secs_f64() > min_time {
             break;
         }
     }
-    times.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    (times[times.len() / 2], times[0])
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(|a, b| a.total_cmp(b));
+        v[v.len() / 2]
+    };
+    let pct = median(&mut pcts);
+    let med = median(&mut times);
+    (med, times[0], pct)
 }
 
 struct Row {
@@ -184,7 +244,7 @@ fn run_case<T: Element>(
     plan: &Plan,
     check: bool,
     min_time: f64,
-    peak: f64,
+    peak: Peak,
     bwd: Grads,
     weights: Weights,
     packed: bool,
@@ -236,7 +296,10 @@ fn run_case<T: Element>(
         let mut gw = vec![T::ZERO; p.weight_len()];
         let mut wsi = vec![T::ZERO; plan.backward_input_workspace_len::<T>()];
         let mut wsw = vec![T::ZERO; plan.backward_weight_workspace_len::<T>()];
-        let (med, min) = time_calls(min_time, || {
+        // One pass of the forward's size per gradient.
+        let passes = usize::from(bwd.input) + usize::from(bwd.weight);
+        let gflop = passes as f64 * p.flops() as f64 / 1e9;
+        let (med, min, pct_peak) = time_calls(min_time, gflop, peak, || {
             if bwd.input {
                 plan.backward_input_with_workspace(&w, &gy, &mut gx, &mut wsi)
                     .expect("backward_input");
@@ -265,9 +328,7 @@ fn run_case<T: Element>(
             };
             ok_x && ok_w
         });
-        // One pass of the forward's size per gradient.
-        let passes = usize::from(bwd.input) + usize::from(bwd.weight);
-        let gflops = passes as f64 * p.flops() as f64 / med / 1e9;
+        let gflops = gflop / med;
         return Row {
             workload: case.name.clone()
                 + match (bwd.input, bwd.weight) {
@@ -283,19 +344,20 @@ fn run_case<T: Element>(
             median_ms: med * 1e3,
             min_ms: min * 1e3,
             gflops,
-            pct_peak: 100.0 * gflops / peak,
+            pct_peak,
             gbs: None,
             check,
         };
     }
-    let (med, min) = if packed {
+    let gflop = p.flops() as f64 / 1e9;
+    let (med, min, pct_peak) = if packed {
         let pw = plan.pack_weights(&w).expect("pack_weights");
-        time_calls(min_time, || {
+        time_calls(min_time, gflop, peak, || {
             plan.forward_packed_with_workspace(&x, &pw, Some(&b), &mut y, &mut ws)
                 .expect("forward_packed");
         })
     } else {
-        time_calls(min_time, || {
+        time_calls(min_time, gflop, peak, || {
             plan.forward_with_workspace(&x, &w, Some(&b), &mut y, &mut ws)
                 .expect("forward");
         })
@@ -309,7 +371,7 @@ fn run_case<T: Element>(
             .zip(&scale)
             .all(|((g, w), s)| within_tolerance::<T>(g.to_f64(), w.to_f64(), *s))
     });
-    let gflops = p.flops() as f64 / med / 1e9;
+    let gflops = gflop / med;
     let single = p.in_channels() == 1 && p.out_channels() == 1;
     let bytes = ((p.input_len() + p.output_len()) * std::mem::size_of::<T>()) as f64;
     Row {
@@ -322,7 +384,7 @@ fn run_case<T: Element>(
         median_ms: med * 1e3,
         min_ms: min * 1e3,
         gflops,
-        pct_peak: 100.0 * gflops / peak,
+        pct_peak,
         gbs: single.then(|| bytes / med / 1e9),
         check,
     }
@@ -340,6 +402,7 @@ fn main() {
         ("f32".to_string(), false, false, None, 0.5);
     let (mut bwd, mut packed, mut copy) = (Grads::default(), false, false);
     let mut weights = Weights::Dense;
+    let mut adjacent = false;
     let mut names = vec![];
     let mut it = args.into_iter();
     while let Some(a) = it.next() {
@@ -376,14 +439,16 @@ fn main() {
             "--rank1" => weights = Weights::Rank1,
             "--zeros" => weights = Weights::Zeros(val().parse().expect("fraction")),
             "--json" => json = true,
-            "--peak" => {
-                peaks = Some(
-                    val()
-                        .split(',')
-                        .map(|s| s.parse::<f64>().expect("peak"))
-                        .collect::<Vec<_>>(),
-                )
-            }
+            "--peak" => match val().as_str() {
+                "adjacent" => adjacent = true,
+                v => {
+                    peaks = Some(
+                        v.split(',')
+                            .map(|s| s.parse::<f64>().expect("peak"))
+                            .collect::<Vec<_>>(),
+                    )
+                }
+            },
             "--min-time" => min_time = val().parse().expect("seconds"),
             "-h" | "--help" => {
                 println!("see the doc comment of examples/bench.rs");
@@ -426,6 +491,7 @@ fn main() {
     };
     let peaks: Vec<f64> = match peaks {
         Some(v) => v,
+        None if adjacent => vec![],
         None => {
             let top = threads.iter().copied().max().unwrap_or(1);
             let measured: Vec<f64> = (1..=top).map(measure_peak).collect();
@@ -442,12 +508,17 @@ fn main() {
             measured
         }
     };
-    let peak_for = |t: usize| -> f64 {
-        peaks
-            .get(t - 1)
-            .or(peaks.last())
-            .copied()
-            .unwrap_or(f64::NAN)
+    let peak_for = |t: usize| -> Peak {
+        if adjacent {
+            return Peak::Adjacent(t);
+        }
+        Peak::Fixed(
+            peaks
+                .get(t - 1)
+                .or(peaks.last())
+                .copied()
+                .unwrap_or(f64::NAN),
+        )
     };
     if !json {
         println!(
@@ -559,7 +630,7 @@ fn run_copy<T: Element>(case: &Case, threads: usize, min_time: f64) -> Row {
         .build()
         .expect("thread pool");
     let part = dst.len().div_ceil(threads).max(1);
-    let (med, min) = time_calls(min_time, || {
+    let (med, min, _) = time_calls(min_time, 0.0, Peak::Fixed(f64::NAN), || {
         pool.install(|| {
             dst.par_chunks_mut(part).enumerate().for_each(|(i, d)| {
                 let mut at = (i * part) % src.len();
@@ -612,7 +683,7 @@ fn run_gemm<T: Element>(
     threads: usize,
     check: bool,
     min_time: f64,
-    peak: f64,
+    peak: Peak,
 ) -> Row {
     let a: Vec<T> = (0..m * k)
         .map(|i| T::from_f64(((i * 7919) % 2001) as f64 / 1000.0 - 1.0))
@@ -624,7 +695,8 @@ fn run_gemm<T: Element>(
     // The packing workspace made once, as a hot loop would (`gemm` allocates it
     // per call).
     let mut ws = vec![T::ZERO; xcorr::gemm::gemm_workspace_len::<T>(isa, m, k)];
-    let (med, min) = time_calls(min_time, || {
+    let gflop = 2.0 * (m * n * k) as f64 / 1e9;
+    let (med, min, pct_peak) = time_calls(min_time, gflop, peak, || {
         xcorr::gemm::gemm_with_workspace(isa, threads, m, n, k, &a, k, &b, n, &mut c, n, &mut ws)
             .expect("gemm")
     });
@@ -641,7 +713,7 @@ fn run_gemm<T: Element>(
             })
         })
     });
-    let gflops = 2.0 * (m * n * k) as f64 / med / 1e9;
+    let gflops = gflop / med;
     Row {
         workload: "gemm".into(),
         descriptor: name.into(),
@@ -652,7 +724,7 @@ fn run_gemm<T: Element>(
         median_ms: med * 1e3,
         min_ms: min * 1e3,
         gflops,
-        pct_peak: 100.0 * gflops / peak,
+        pct_peak,
         gbs: None,
         check,
     }

@@ -27,6 +27,7 @@ def main():
         sys.exit(__doc__)
     rounds, args, configs = int(sys.argv[1]), sys.argv[2].split(), sys.argv[3:]
     times = collections.defaultdict(list)
+    pcts = collections.defaultdict(list)
     for r in range(rounds):
         for config in configs if r % 2 == 0 else configs[::-1]:
             env = dict(os.environ)
@@ -43,9 +44,14 @@ def main():
                     d = json.loads(line)
                     name = d["workload"] if d["workload"] not in ("-", "gemm") else d["descriptor"]
                     times[(name, d["threads"], config)].append(d["median_ms"])
-    print(f"{'workload':40} {'T':>2} {'median ms':>10} {'best ms':>10}  configuration")
-    for (name, threads, config), v in sorted(times.items()):
-        print(f"{name[:40]:40} {threads:>2} {statistics.median(v):10.3f} {min(v):10.3f}  {config}")
+                    pcts[(name, d["threads"], config)].append(d.get("pct_peak") or float("nan"))
+    # %peak: the median of the rounds' (with `--peak adjacent`, each round's
+    # own median ratio to the peak probed next to its calls).
+    print(f"{'workload':40} {'T':>2} {'median ms':>10} {'best ms':>10} {'%peak':>6}  configuration")
+    for key, v in sorted(times.items()):
+        name, threads, config = key
+        pct = statistics.median(pcts[key])
+        print(f"{name[:40]:40} {threads:>2} {statistics.median(v):10.3f} {min(v):10.3f} {pct:6.1f}  {config}")
 
 
 if __name__ == "__main__":
