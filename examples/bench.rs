@@ -114,7 +114,7 @@ fn load_workloads(path: &str) -> Result<Vec<Case>, String> {
 /// Peak GFLOP/s of this machine for `threads` threads: the best level's GEMM
 /// microkernel on L1-resident data, which issues FMAs back to back.
 fn measure_peak(threads: usize) -> f64 {
-    probe_peak(threads, Probe::Seconds(0.3))
+    probe_peak::<f32>(threads, Probe::Seconds(0.3))
 }
 
 /// How long a peak probe runs: for seconds, or a number of tiles per thread.
@@ -124,17 +124,17 @@ enum Probe {
     Tiles(usize),
 }
 
-/// [`measure_peak`]'s loop on `threads` threads at once, each timing its own
-/// loop; the sum of their rates.
-fn probe_peak(threads: usize, how: Probe) -> f64 {
-    let Some(kern) = f32::gemm_kernel(Isa::detected()) else {
+/// [`measure_peak`]'s loop for `T` on `threads` threads at once, each timing its
+/// own loop; the sum of their rates.
+fn probe_peak<T: Element>(threads: usize, how: Probe) -> f64 {
+    let Some(kern) = T::gemm_kernel(Isa::detected()) else {
         return f64::NAN;
     };
     let kc = 128;
     let work = || {
-        let a = vec![0.5f32; kc * kern.a_step()];
-        let b = vec![0.25f32; kc * kern.nr];
-        let mut c = vec![0.0f32; kern.mr * kern.nr];
+        let a = vec![T::from_f64(0.5); kc * kern.a_step()];
+        let b = vec![T::from_f64(0.25); kc * kern.nr];
+        let mut c = vec![T::ZERO; kern.mr * kern.nr];
         let t = Instant::now();
         let mut reps = 0usize;
         match how {
@@ -177,13 +177,19 @@ enum Peak {
 const ADJACENT_TILES: usize = 1500;
 
 /// Times calls of `f`: the median and fastest call, in seconds, and the percent
-/// of `peak` that a call of `gflop` GFLOP reaches. With an adjacent peak, each
+/// of `peak` that a call of `gflop` GFLOP reaches (an adjacent peak is probed
+/// with `T`'s microkernel). With an adjacent peak, each
 /// timed call follows a short probe and the percent is the median over the calls
 /// of their own ratio to the probe before them: a noisy neighbour that slows
 /// both (a busy sibling hyperthread, a lower clock) cancels out. (The probe
 /// leaves its ~28 KiB of operands in L1: calls of well under a millisecond
 /// start with a colder L1 than back-to-back calls do.)
-fn time_calls(min_time: f64, gflop: f64, peak: Peak, mut f: impl FnMut()) -> (f64, f64, f64) {
+fn time_calls<T: Element>(
+    min_time: f64,
+    gflop: f64,
+    peak: Peak,
+    mut f: impl FnMut(),
+) -> (f64, f64, f64) {
     let t = Instant::now();
     let mut warm = 0;
     while warm < 2 || t.elapsed().as_secs_f64() < 0.1 {
@@ -195,7 +201,7 @@ fn time_calls(min_time: f64, gflop: f64, peak: Peak, mut f: impl FnMut()) -> (f6
     let t = Instant::now();
     while times.len() < 5 || t.elapsed().as_secs_f64() < min_time {
         let probed = match peak {
-            Peak::Adjacent(threads) => probe_peak(threads, Probe::Tiles(ADJACENT_TILES)),
+            Peak::Adjacent(threads) => probe_peak::<T>(threads, Probe::Tiles(ADJACENT_TILES)),
             Peak::Fixed(g) => g,
         };
         let s = Instant::now();
@@ -299,7 +305,7 @@ fn run_case<T: Element>(
         // One pass of the forward's size per gradient.
         let passes = usize::from(bwd.input) + usize::from(bwd.weight);
         let gflop = passes as f64 * p.flops() as f64 / 1e9;
-        let (med, min, pct_peak) = time_calls(min_time, gflop, peak, || {
+        let (med, min, pct_peak) = time_calls::<T>(min_time, gflop, peak, || {
             if bwd.input {
                 plan.backward_input_with_workspace(&w, &gy, &mut gx, &mut wsi)
                     .expect("backward_input");
@@ -352,12 +358,12 @@ fn run_case<T: Element>(
     let gflop = p.flops() as f64 / 1e9;
     let (med, min, pct_peak) = if packed {
         let pw = plan.pack_weights(&w).expect("pack_weights");
-        time_calls(min_time, gflop, peak, || {
+        time_calls::<T>(min_time, gflop, peak, || {
             plan.forward_packed_with_workspace(&x, &pw, Some(&b), &mut y, &mut ws)
                 .expect("forward_packed");
         })
     } else {
-        time_calls(min_time, gflop, peak, || {
+        time_calls::<T>(min_time, gflop, peak, || {
             plan.forward_with_workspace(&x, &w, Some(&b), &mut y, &mut ws)
                 .expect("forward");
         })
@@ -630,7 +636,7 @@ fn run_copy<T: Element>(case: &Case, threads: usize, min_time: f64) -> Row {
         .build()
         .expect("thread pool");
     let part = dst.len().div_ceil(threads).max(1);
-    let (med, min, _) = time_calls(min_time, 0.0, Peak::Fixed(f64::NAN), || {
+    let (med, min, _) = time_calls::<T>(min_time, 0.0, Peak::Fixed(f64::NAN), || {
         pool.install(|| {
             dst.par_chunks_mut(part).enumerate().for_each(|(i, d)| {
                 let mut at = (i * part) % src.len();
@@ -696,7 +702,7 @@ fn run_gemm<T: Element>(
     // per call).
     let mut ws = vec![T::ZERO; xcorr::gemm::gemm_workspace_len::<T>(isa, m, k)];
     let gflop = 2.0 * (m * n * k) as f64 / 1e9;
-    let (med, min, pct_peak) = time_calls(min_time, gflop, peak, || {
+    let (med, min, pct_peak) = time_calls::<T>(min_time, gflop, peak, || {
         xcorr::gemm::gemm_with_workspace(isa, threads, m, n, k, &a, k, &b, n, &mut c, n, &mut ws)
             .expect("gemm")
     });
