@@ -137,12 +137,15 @@ pub(crate) fn column_panel<T: Element>(
     // accumulating in the output per KC block reloaded it through masked
     // loads and stores (res3x3 88% -> 78% of peak), while one pass stores it
     // once (88% -> 91%; c128 86% -> 90%, stem 80% -> 85%, down 79% -> 82%).
-    // Other in-place panels (1×1 kernels) take half the packed KC: their rows
-    // are whole input planes apart, and planes of 56×56 f32 (12544 bytes, 4
-    // lines mod 64 sets) put a KC block's rows in a quarter of L1's sets, 8
-    // lines per set at KC 128 besides the C block's and A's. pw 1T 0.829 ->
-    // 0.779 ms (best medians of 10 alternating rounds, Intel host); 1×1 layers
-    // whose planes spread over the sets (28×28, 14×14) and 2T within 1-2%.
+    // Other in-place panels (1×1 kernels; every kernel at the levels without
+    // output tiles, AVX2 and portable) take half the packed KC: 1×1 rows are
+    // whole input planes apart, and planes of 56×56 f32 (12544 bytes, 4 lines
+    // mod 64 sets) put a KC block's rows in a quarter of L1's sets, 8 lines per
+    // set at KC 128 besides the C block's and A's. Intel host, alternating
+    // rounds, 1T: pw 0.829 -> 0.779 ms (AVX-512, best medians of 10 rounds),
+    // AVX2 2.20 -> 1.80, portable 5.37 -> 4.49 (medians of 8); 1×1 layers whose
+    // planes spread over the sets (28×28, 14×14), 2T, and AVX2 res3x3 and dil
+    // within 1-2%; portable res3x3 10.6 -> 9.1.
     let kc = match b {
         PanelB::InPlace { out: Some(_), .. } => k.div_ceil(k.div_ceil(IN_PLACE_KC)),
         PanelB::InPlace { out: None, .. } => (kc / 2).max(1),
