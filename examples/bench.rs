@@ -706,7 +706,7 @@ fn run_gemm<T: Element>(
     let mut c = vec![T::ZERO; m * n];
     // The packing workspace made once, as a hot loop would (`gemm` allocates it
     // per call).
-    let mut ws = vec![T::ZERO; xcorr::gemm::gemm_workspace_len::<T>(isa, m, k)];
+    let mut ws = vec![T::ZERO; xcorr::gemm::gemm_workspace_len::<T>(isa, threads, m, n, k)];
     let gflop = 2.0 * (m * n * k) as f64 / 1e9;
     let (med, min, pct_peak) = time_calls::<T>(min_time, gflop, peak, || {
         xcorr::gemm::gemm_with_workspace(isa, threads, m, n, k, &a, k, &b, n, &mut c, n, &mut ws)

@@ -500,7 +500,7 @@ fn gemm_workspace_too_short() {
     let (m, n, k) = (13, 7, 5);
     let (a, b) = (vec![1.0f32; m * k], vec![1.0f32; k * n]);
     for isa in Isa::supported().filter(|&i| i != Isa::Scalar) {
-        let need = gemm_workspace_len::<f32>(isa, m, k);
+        let need = gemm_workspace_len::<f32>(isa, 2, m, n, k);
         assert!(need >= m * k, "{isa}: {need}");
         let mut c = vec![7.0f32; m * n];
         let mut ws = vec![0.0f32; need - 1];

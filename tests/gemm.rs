@@ -56,17 +56,19 @@ fn check<T: Element>(isa: Isa, threads: usize, m: usize, n: usize, k: usize, pad
     }
 }
 
-/// Tile and KC of the level's kernel for `T` (the scalar level has none: a
-/// nominal 4 × 8 tile still walks small edge cases there).
-fn shape<T: Element>(isa: Isa) -> (usize, usize, usize) {
-    T::gemm_kernel(isa).map_or((4, 8, 16), |kern| {
-        (kern.mr, kern.nr, Blocking::for_kernel(&kern).kc)
+/// Tile, KC and the L2-sized KC of full panels of the level's kernel for `T`
+/// (the scalar level has none: a nominal 4 × 8 tile still walks small edge
+/// cases there).
+fn shape<T: Element>(isa: Isa) -> (usize, usize, usize, usize) {
+    T::gemm_kernel(isa).map_or((4, 8, 16, 32), |kern| {
+        let blocking = Blocking::for_kernel(&kern);
+        (kern.mr, kern.nr, blocking.kc, blocking.kc_l2)
     })
 }
 
 fn every_edge<T: Element>() {
     for isa in Isa::supported() {
-        let (mr, nr, kc) = shape::<T>(isa);
+        let (mr, nr, kc, kc_l2) = shape::<T>(isa);
         for m in 1..=3 * mr + 1 {
             check::<T>(isa, 1, m, 5, 7, 1);
         }
@@ -76,6 +78,10 @@ fn every_edge<T: Element>() {
         // Reductions of one, and around one and two KC blocks.
         for k in [1, 2, kc - 1, kc, kc + 1, 2 * kc + 1] {
             check::<T>(isa, 1, mr + 1, nr + 3, k, 0);
+        }
+        // Full panels take blocks of up to `kc_l2` rows (the edge panel KC).
+        for k in [kc_l2 - 1, kc_l2 + 1, 2 * kc_l2 + 1] {
+            check::<T>(isa, 1, mr + 1, 2 * nr + 3, k, 1);
         }
         for threads in [1, 2] {
             check::<T>(isa, threads, 3 * mr + 1, 3 * nr + 1, kc + 3, 2);
@@ -114,7 +120,7 @@ fn workspace_of_exact_length() {
         gemm(Isa::Scalar, 1, m, n, k, &a, k, &b, n, &mut want, n).unwrap();
         for threads in [1, 2] {
             let mut c = vec![0.0f32; m * n];
-            let mut ws = vec![0.0f32; gemm_workspace_len::<f32>(isa, m, k)];
+            let mut ws = vec![0.0f32; gemm_workspace_len::<f32>(isa, threads, m, n, k)];
             gemm_with_workspace(isa, threads, m, n, k, &a, k, &b, n, &mut c, n, &mut ws).unwrap();
             assert_eq!(c, want, "{isa} {threads}T");
         }

@@ -121,7 +121,7 @@ fn gemm_with_workspace_allocates_nothing() {
     let (a, b) = (r.vec::<f32>(m * k), r.vec::<f32>(k * n));
     let mut c = vec![0.0f32; m * n];
     let isa = xcorr::isa::Isa::active();
-    let mut ws = vec![0.0f32; gemm_workspace_len::<f32>(isa, m, k)];
+    let mut ws = vec![0.0f32; gemm_workspace_len::<f32>(isa, 2, m, n, k)];
     for threads in [1, 2] {
         gemm_with_workspace(isa, threads, m, n, k, &a, k, &b, n, &mut c, n, &mut ws).unwrap();
         let count = allocations_during(threads, || {

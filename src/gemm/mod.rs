@@ -41,6 +41,8 @@ use pack::{RowTable, SharedOut};
 pub(crate) const NR_MAX: usize = 48;
 /// Elements of the C block buffer: MC ≤ 128 rows of NR ≤ 48 columns.
 pub(crate) const CBUF_LEN: usize = 128 * NR_MAX;
+/// Bytes of a cache line, the alignment of packed B panels.
+const LINE_BYTES: usize = 64;
 /// Largest KC.
 pub(crate) const KC_MAX: usize = 256;
 /// Largest KC of tiles that read B in place and store into the output: 2048
@@ -79,6 +81,16 @@ pub struct Blocking {
     /// line per 8-24 FMAs (f64 1024³: blocks of one L2 packed B eight times,
     /// 79-83% of peak; one block of 8 MiB, 86-87%).
     pub a_block_bytes: usize,
+    /// Most rows of B per block for the plain GEMM's full panels
+    /// ([`direct_panel`] with the panel in the workspace): the B panel fills a
+    /// quarter of L2, so a tile's C rows are loaded and stored once per
+    /// `kc_l2` rows of the reduction rather than once per L1-sized KC block.
+    /// f32 1024³, Intel host, alternating: 78% of the adjacent peak at KC 128,
+    /// 80% at 256, 86% at 512, 91% at 1024 (1T); 2T 60% -> 75%, f64 1T 61% -> 75%.
+    /// The B rows stream from L2 as the A values did from L3: the C round trips
+    /// were the cost (14% of the tile's cycles in its load-add-store epilogue
+    /// with a 4 KiB `ldc`, whose rows share L1 and L2 sets; 6% at `ldc` 1008).
+    pub kc_l2: usize,
 }
 
 impl Blocking {
@@ -95,7 +107,15 @@ impl Blocking {
             kc,
             mc,
             a_block_bytes: l2.max(l3 / 2),
+            kc_l2: (l2 / 4 / row_bytes).max(kc),
         }
+    }
+
+    /// Rows of B per block of the plain GEMM's full panels for a reduction of
+    /// length `k`: at most `kc_l2`, the blocks as even as possible.
+    pub fn l2_panel_rows(&self, k: usize) -> usize {
+        let most = self.kc_l2.max(1);
+        k.div_ceil(k.div_ceil(most).max(1)).max(1)
     }
 
     /// MR-row tiles of A per LOOP 5 block for a reduction of length `k`.
@@ -151,48 +171,12 @@ pub(crate) fn column_panel<T: Element>(
         PanelB::InPlace { out: None, .. } => (kc / 2).max(1),
         _ => kc,
     };
-    // The bias starts a tile's C rows (`set(r, value)`) on its first KC block, so
-    // the tile accumulates from there and the scatter only copies C out. Returns
-    // whether the tile accumulates.
-    let init = |acc: bool, row0: usize, set: &mut dyn FnMut(usize, T)| {
-        if let (Some(bias), false) = (bias, acc) {
-            for r in 0..mr {
-                set(r, bias.get(row0 + r).copied().unwrap_or(T::ZERO));
-            }
-            return true;
-        }
-        acc
-    };
-    if let (Some(d), PanelB::Packed { pack: pack_b, .. }) = (direct, b) {
-        // LOOP 2 outermost: each KC block of B is packed once and swept by every
-        // tile, which accumulates in place in the output. Only a last tile of
-        // fewer than MR rows goes through `cbuf` and `emit`.
-        let full = tiles.start..tiles.end.min(m / mr).max(tiles.start);
-        let partial = (full.end < tiles.end).then_some(full.end);
-        for k0 in (0..k).step_by(kc) {
-            let kl = kc.min(k - k0);
-            pack_b(&mut bpack[..kl * nr], k0, kl);
-            let panel = &bpack[..kl * nr];
-            for t in full.clone() {
-                let a = &apack[(t * k + k0) * pa..][..kl * pa];
-                let at = d.offset + t * mr * d.ldc;
-                let acc = init(k0 > 0, t * mr, &mut |r, v| {
-                    // SAFETY: this task alone owns these output columns.
-                    unsafe { d.out.update(at + r * d.ldc, nr, |_, x| *x = v) }
-                });
-                // SAFETY: as above, rows at + r·ldc .. + NR for r < MR.
-                unsafe { d.out.tile(kern, kl, a, panel, at, d.ldc, acc) };
-            }
-            if let Some(t) = partial {
-                let a = &apack[(t * k + k0) * pa..][..kl * pa];
-                let c = &mut cbuf[..mr * nr];
-                let acc = init(k0 > 0, t * mr, &mut |r, v| c[r * nr..][..nr].fill(v));
-                kern.tile(kl, a, panel, c, acc);
-            }
-        }
-        if let Some(t) = partial {
-            emit(t * mr, m - t * mr, &cbuf[..]);
-        }
+    let init =
+        |acc: bool, row0: usize, set: &mut dyn FnMut(usize, T)| init_bias(bias, mr, acc, row0, set);
+    if let (Some(d), PanelB::Packed { pack, .. }) = (direct, b) {
+        let c = &mut cbuf[..mr * nr];
+        let panel = &mut bpack[..kc * nr];
+        direct_panel(kern, panel, kc, apack, m, tiles, k, pack, bias, d, c, emit);
         return;
     }
     let tiles_per_block = (blocking.mc / mr).clamp(1, CBUF_LEN / (mr * nr));
@@ -264,6 +248,78 @@ pub(crate) fn column_panel<T: Element>(
             );
         }
     }
+}
+
+/// [`column_panel`] for a full panel of packed B whose columns are contiguous in
+/// the output (`d`): LOOP 2 outermost, each block of `kc` rows of B is packed
+/// once into `bpack` (`kc × NR`) and swept by every tile, which accumulates in
+/// place in the output. Only a last tile of fewer than MR rows goes through
+/// `cbuf` (`MR × NR`) and `emit`. `kc` may exceed the L1-sized KC where `bpack`
+/// is not on the stack (the plain GEMM's: [`Blocking::kc_l2`]).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn direct_panel<T: Element>(
+    kern: &GemmKernel<T>,
+    bpack: &mut [T],
+    kc: usize,
+    apack: &[T],
+    m: usize,
+    tiles: std::ops::Range<usize>,
+    k: usize,
+    pack_b: &dyn Fn(&mut [T], usize, usize),
+    bias: Option<&[T]>,
+    d: DirectC<'_, T>,
+    cbuf: &mut [T],
+    mut emit: impl FnMut(usize, usize, &[T]),
+) {
+    let (mr, nr, pa) = (kern.mr, kern.nr, kern.a_step());
+    let kc = kc.clamp(1, bpack.len() / nr);
+    let init =
+        |acc: bool, row0: usize, set: &mut dyn FnMut(usize, T)| init_bias(bias, mr, acc, row0, set);
+    let full = tiles.start..tiles.end.min(m / mr).max(tiles.start);
+    let partial = (full.end < tiles.end).then_some(full.end);
+    for k0 in (0..k).step_by(kc) {
+        let kl = kc.min(k - k0);
+        pack_b(&mut bpack[..kl * nr], k0, kl);
+        let panel = &bpack[..kl * nr];
+        for t in full.clone() {
+            let a = &apack[(t * k + k0) * pa..][..kl * pa];
+            let at = d.offset + t * mr * d.ldc;
+            let acc = init(k0 > 0, t * mr, &mut |r, v| {
+                // SAFETY: this task alone owns these output columns.
+                unsafe { d.out.update(at + r * d.ldc, nr, |_, x| *x = v) }
+            });
+            // SAFETY: as above, rows at + r·ldc .. + NR for r < MR.
+            unsafe { d.out.tile(kern, kl, a, panel, at, d.ldc, acc) };
+        }
+        if let Some(t) = partial {
+            let a = &apack[(t * k + k0) * pa..][..kl * pa];
+            let c = &mut cbuf[..mr * nr];
+            let acc = init(k0 > 0, t * mr, &mut |r, v| c[r * nr..][..nr].fill(v));
+            kern.tile(kl, a, panel, c, acc);
+        }
+    }
+    if let Some(t) = partial {
+        emit(t * mr, m - t * mr, &cbuf[..mr * nr]);
+    }
+}
+
+/// The bias starts a tile's C rows (`set(r, value)`) on its first KC block, so
+/// the tile accumulates from there and the scatter only copies C out. Returns
+/// whether the tile accumulates.
+fn init_bias<T: Element>(
+    bias: Option<&[T]>,
+    mr: usize,
+    acc: bool,
+    row0: usize,
+    set: &mut dyn FnMut(usize, T),
+) -> bool {
+    if let (Some(bias), false) = (bias, acc) {
+        for r in 0..mr {
+            set(r, bias.get(row0 + r).copied().unwrap_or(T::ZERO));
+        }
+        return true;
+    }
+    acc
 }
 
 /// Where the B panel of [`column_panel`] comes from.
@@ -340,15 +396,49 @@ pub fn gemm<T: Element>(
     c: &mut [T],
     ldc: usize,
 ) -> Result<()> {
-    let mut ws = vec![T::ZERO; gemm_workspace_len::<T>(isa, m, k)];
+    let mut ws = vec![T::ZERO; gemm_workspace_len::<T>(isa, threads, m, n, k)];
     gemm_with_workspace(isa, threads, m, n, k, a, lda, b, ldb, c, ldc, &mut ws)
 }
 
-/// Elements of scratch that [`gemm_with_workspace`] needs for an `m × k` A at
-/// level `isa` (its packed panels; 0 at `Scalar`). Saturating: a size no buffer
-/// has, never a wrapped one.
-pub fn gemm_workspace_len<T: Element>(isa: Isa, m: usize, k: usize) -> usize {
-    T::gemm_kernel(isa).map_or(0, |kern| pack::packed_a_len(m, k, kern.a_shape()))
+/// Elements of scratch that [`gemm_with_workspace`] needs for an `m × n × k`
+/// product on `threads` threads at level `isa`: A's packed panels and a packed B
+/// panel per thread (at most one per `NR` columns; 0 at `Scalar`). Saturating: a
+/// size no buffer has, never a wrapped one.
+pub fn gemm_workspace_len<T: Element>(
+    isa: Isa,
+    threads: usize,
+    m: usize,
+    n: usize,
+    k: usize,
+) -> usize {
+    T::gemm_kernel(isa).map_or(0, |kern| {
+        let blocking = Blocking::for_kernel(&kern);
+        workspace_parts(&kern, &blocking, threads, m, n, k).2
+    })
+}
+
+/// The plain GEMM's workspace: `(packed A, one B panel, total)` in elements,
+/// the total being packed A and a B panel per worker (`threads`, at most one per
+/// column panel). Saturating.
+fn workspace_parts<T: Element>(
+    kern: &GemmKernel<T>,
+    blocking: &Blocking,
+    threads: usize,
+    m: usize,
+    n: usize,
+    k: usize,
+) -> (usize, usize, usize) {
+    let a = pack::packed_a_len(m, k, kern.a_shape());
+    // Panels start on cache lines (one line of slack to align the first), or
+    // every vector load of B straddles two lines.
+    let line = LINE_BYTES / std::mem::size_of::<T>();
+    let panel = blocking
+        .l2_panel_rows(k)
+        .saturating_mul(kern.nr)
+        .next_multiple_of(line);
+    let workers = threads.max(1).min(n.div_ceil(kern.nr));
+    let total = a.saturating_add(panel.saturating_mul(workers).saturating_add(line));
+    (a, panel, total)
 }
 
 /// [`gemm`] with caller-provided scratch of at least
@@ -426,9 +516,10 @@ pub(crate) fn gemm_blocked<T: Element>(
             });
         }
     }
-    let need = kern
-        .as_ref()
-        .map_or(0, |kern| pack::packed_a_len(m, k, kern.a_shape()));
+    let (need_a, panel_len, need) = match (&kern, &blocking) {
+        (Some(kern), Some(blocking)) => workspace_parts(kern, blocking, threads, m, n, k),
+        _ => (0, 0, 0),
+    };
     if workspace.len() < need {
         return Err(XcorrError::BufferLength {
             buffer: Buffer::Workspace,
@@ -461,7 +552,10 @@ pub(crate) fn gemm_blocked<T: Element>(
 
     // A packed tile by tile, in parallel (serial, it was 3% of a two-thread
     // 1024³ product).
-    let apack = &mut workspace[..need];
+    let (apack, bpanels) = workspace[..need].split_at_mut(need_a);
+    let skip = bpanels.as_ptr().align_offset(LINE_BYTES).min(bpanels.len());
+    let bpanels = &mut bpanels[skip..];
+    let bpanels = SharedOut::new(bpanels);
     let panel = k * kern.a_step();
     parallel::for_each_chunk_mut(threads, apack, panel, |t, dst| {
         pack::pack_a_tile_rows(dst, a, lda, m, k, kern.a_shape(), t, None)
@@ -475,8 +569,11 @@ pub(crate) fn gemm_blocked<T: Element>(
     for t0 in (0..tiles).step_by(per_block) {
         let block = t0..(t0 + per_block).min(tiles);
         // LOOP 4: column panels, in parallel (claimed one at a time).
-        parallel::for_each_claimed(threads, panels, |_, claimed| {
+        parallel::for_each_claimed(threads, panels, |worker, claimed| {
             let mut scratch = Scratch::new();
+            // SAFETY: workers are numbered below threads.min(panels), and each
+            // takes its own slot of the B panels; none is held past this call.
+            let bpack = unsafe { bpanels.slice_mut(worker * panel_len, panel_len) };
             for p in claimed {
                 let col = p * kern.nr;
                 let nr_valid = kern.nr.min(n - col);
@@ -493,17 +590,24 @@ pub(crate) fn gemm_blocked<T: Element>(
                 let pack =
                     |dst: &mut [T], k0, kc| kern.pack_b_strided(dst, b, ldb, k0, kc, col, nr_valid);
                 let out = &out;
-                // Full panels accumulate in place in C.
-                let direct = (nr_valid == kern.nr).then_some(DirectC {
-                    out,
-                    offset: col,
-                    ldc,
-                });
+                if nr_valid == kern.nr {
+                    // Full panels accumulate in place in C, in blocks of B
+                    // rows as long as L2 allows.
+                    let d = DirectC {
+                        out,
+                        offset: col,
+                        ldc,
+                    };
+                    let kc = blocking.l2_panel_rows(k);
+                    let c = &mut s.cbuf[..kern.mr * kern.nr];
+                    direct_panel(kern, bpack, kc, a, m, tiles, k, &pack, None, d, c, emit);
+                    continue;
+                }
                 let b = PanelB::Packed {
                     pack: &pack,
                     cols: nr_valid,
                 };
-                column_panel(s, kern, blocking, a, m, tiles, k, b, None, direct, emit);
+                column_panel(s, kern, blocking, a, m, tiles, k, b, None, None, emit);
             }
         });
     }
@@ -534,9 +638,10 @@ mod tests {
         let kern = f64::gemm_kernel(isa);
         let blk = kern.as_ref().map(|k| Blocking {
             kc,
+            kc_l2: kc,
             ..Blocking::for_kernel(k)
         });
-        let mut ws = vec![0.0f64; gemm_workspace_len::<f64>(isa, m, k)];
+        let mut ws = vec![0.0f64; gemm_workspace_len::<f64>(isa, threads, m, n, k)];
         gemm_blocked(
             kern, blk, threads, m, n, k, &a, lda, &b, ldb, &mut c, ldc, &mut ws,
         )
@@ -559,9 +664,10 @@ mod tests {
         let kern = f32::gemm_kernel(isa);
         let blk = kern.as_ref().map(|k| Blocking {
             kc,
+            kc_l2: kc,
             ..Blocking::for_kernel(k)
         });
-        let mut ws = vec![0.0f32; gemm_workspace_len::<f32>(isa, m, k)];
+        let mut ws = vec![0.0f32; gemm_workspace_len::<f32>(isa, threads, m, n, k)];
         gemm_blocked(
             kern, blk, threads, m, n, k, &a32, lda, &b32, ldb, &mut c32, ldc, &mut ws,
         )
