@@ -16,7 +16,10 @@
 //! Where a full panel's columns are contiguous in the output (`DirectC`), LOOP 2
 //! runs outside LOOP 3: each KC block of B is packed once per LOOP 5 block and
 //! every tile accumulates in place in the output, so there is no C buffer and no
-//! copy out. Where B's rows can be read in place (`PanelB::InPlace`: the im2col
+//! copy out ([`direct_panel`]). The plain GEMM packs those blocks into its
+//! workspace, up to a quarter of L2 long ([`Blocking::kc_l2`]), rather than an
+//! L1-sized KC on the stack: its B rows stream from L2 well enough, and each
+//! tile's C makes one round trip per block instead of one per 128 rows. Where B's rows can be read in place (`PanelB::InPlace`: the im2col
 //! path's grid columns), no B panel is packed at all, and full tiles may store
 //! into the output too (`GridOut`), summing the whole reduction per call.
 //!
