@@ -16,7 +16,7 @@
 //! Where a full panel's columns are contiguous in the output (`DirectC`), LOOP 2
 //! runs outside LOOP 3: each KC block of B is packed once per LOOP 5 block and
 //! every tile accumulates in place in the output, so there is no C buffer and no
-//! copy out ([`direct_panel`]). The plain GEMM packs those blocks into its
+//! copy out (`direct_panel`). The plain GEMM packs those blocks into its
 //! workspace, up to a quarter of L2 long ([`Blocking::kc_l2`]), rather than an
 //! L1-sized KC on the stack: its B rows stream from L2 well enough, and each
 //! tile's C makes one round trip per block instead of one per 128 rows. Where B's rows can be read in place (`PanelB::InPlace`: the im2col
@@ -85,7 +85,7 @@ pub struct Blocking {
     /// 79-83% of peak; one block of 8 MiB, 86-87%).
     pub a_block_bytes: usize,
     /// Most rows of B per block for the plain GEMM's full panels
-    /// ([`direct_panel`] with the panel in the workspace): the B panel fills a
+    /// (`direct_panel` with the panel in the workspace): the B panel fills a
     /// quarter of L2, so a tile's C rows are loaded and stored once per
     /// `kc_l2` rows of the reduction rather than once per L1-sized KC block.
     /// f32 1024³, Intel host, alternating: 78% of the adjacent peak at KC 128,
