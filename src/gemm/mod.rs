@@ -19,7 +19,8 @@
 //! copy out (`direct_panel`). The plain GEMM packs those blocks into its
 //! workspace, up to a quarter of L2 long ([`Blocking::kc_l2`]), rather than an
 //! L1-sized KC on the stack: its B rows stream from L2 well enough, and each
-//! tile's C makes one round trip per block instead of one per 128 rows. Where B's rows can be read in place (`PanelB::InPlace`: the im2col
+//! tile's C makes one round trip per block instead of one per 128 rows.
+//! Where B's rows can be read in place (`PanelB::InPlace`: the im2col
 //! path's grid columns), no B panel is packed at all, and full tiles may store
 //! into the output too (`GridOut`), summing the whole reduction per call.
 //!
@@ -438,7 +439,8 @@ fn workspace_parts<T: Element>(
     let panel = blocking
         .l2_panel_rows(k)
         .saturating_mul(kern.nr)
-        .next_multiple_of(line);
+        .checked_next_multiple_of(line)
+        .unwrap_or(usize::MAX);
     let workers = threads.max(1).min(n.div_ceil(kern.nr));
     let total = a.saturating_add(panel.saturating_mul(workers).saturating_add(line));
     (a, panel, total)
