@@ -3,6 +3,10 @@
 
 use std::sync::OnceLock;
 
+/// Bytes of a cache line (x86-64 and the common aarch64 cores): what packed
+/// panels align to and what one prefetch brings in.
+pub(crate) const LINE_BYTES: usize = 64;
+
 /// Data cache sizes in bytes of one core's view (the L3 is the shared slice
 /// sysfs reports).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

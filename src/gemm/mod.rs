@@ -35,6 +35,7 @@
 
 pub mod pack;
 
+use crate::cache::LINE_BYTES;
 use crate::element::Element;
 use crate::error::{Buffer, Result, XcorrError};
 use crate::isa::{GemmKernel, Isa};
@@ -45,8 +46,6 @@ use pack::{RowTable, SharedOut};
 pub(crate) const NR_MAX: usize = 48;
 /// Elements of the C block buffer: MC ≤ 128 rows of NR ≤ 48 columns.
 pub(crate) const CBUF_LEN: usize = 128 * NR_MAX;
-/// Bytes of a cache line, the alignment of packed B panels.
-const LINE_BYTES: usize = 64;
 /// Largest KC.
 pub(crate) const KC_MAX: usize = 256;
 /// Largest KC of tiles that read B in place and store into the output: 2048

@@ -195,7 +195,7 @@ const A_AHEAD: usize = 32;
 
 /// Reduction steps ahead that a tile of packed B prefetches its B row into L1:
 /// the plain GEMM's B panels fill a quarter of L2 ([`gemm::Blocking::kc_l2`]),
-/// three lines per step. Intel host, GEMM 1024³, 5 alternating rounds, % of the
+/// one prefetch per line of the row (three per step at AVX-512, two at AVX2). Intel host, GEMM 1024³, 5 alternating rounds, % of the
 /// adjacent peak: f32 1T 84.6 -> 91.2, 2T 84.5 -> 88.6; f64 1T 75.9 -> 81.0, 2T
 /// 80.2 -> 80.9 (4 steps: about half the gain).
 ///
@@ -203,7 +203,9 @@ const A_AHEAD: usize = 32;
 const B_AHEAD: usize = 12;
 
 /// The accumulators of one tile: `Σ_{k<kc} a[k] ⊗ row(k)`, prefetching each
-/// row's values `ahead` elements on where `ahead > 0`.
+/// row's values `ahead` elements on where `ahead > 0` (into L2: rows read in
+/// place), or, for a tile of `packed` A and B panels, A [`A_AHEAD`] and B
+/// [`B_AHEAD`] steps on (into L1).
 ///
 /// # Safety
 /// As [`tile_body`].
@@ -213,7 +215,7 @@ unsafe fn tile_sums<V: Vector, const MR: usize, const NV: usize>(
     a: *const V::Elem,
     row: impl Fn(usize) -> *const V::Elem,
     ahead: usize,
-    fetch_a: bool,
+    packed: bool,
 ) -> [[V; NV]; MR] {
     // SAFETY (whole body): the callers' contracts.
     unsafe {
@@ -230,10 +232,10 @@ unsafe fn tile_sums<V: Vector, const MR: usize, const NV: usize>(
                 *bv = V::load(bp.add(v * V::LANES));
             }
             let ap = a.add(k * MR * V::A_COPIES);
-            if fetch_a {
+            if packed {
                 V::prefetch(ap.wrapping_add(A_AHEAD * MR * V::A_COPIES));
                 // One per cache line of the row (NR values).
-                let line = (64 / std::mem::size_of::<V::Elem>()).max(1);
+                let line = (crate::cache::LINE_BYTES / std::mem::size_of::<V::Elem>()).max(1);
                 for o in (0..NV * V::LANES).step_by(line) {
                     V::prefetch(bp.wrapping_add(B_AHEAD * NV * V::LANES + o));
                 }
@@ -267,10 +269,12 @@ unsafe fn tile_body<V: Vector, const MR: usize, const NV: usize>(
 ) {
     // SAFETY (whole body): the callers' contracts.
     unsafe {
-        // Packed B (`ahead == 0`): the tile's A panel streams from L3 (the
-        // plain GEMM's A blocks fill half of it), a new 4 KiB page every 64
-        // (f64) or 128 (f32) steps, where the hardware prefetcher starts over.
-        let acc = tile_sums::<V, MR, NV>(kc, a, row, ahead, ahead == 0);
+        // `gemm_tile` (`ahead == 0`) reads packed panels: its A streams from
+        // L3 (the plain GEMM's A blocks fill half of it), a new 4 KiB page
+        // every 64 (f64) or 128 (f32) steps, where the hardware prefetcher
+        // starts over; its B from L2. Both are prefetched.
+        let packed = ahead == 0;
+        let acc = tile_sums::<V, MR, NV>(kc, a, row, ahead, packed);
         for (r, acc) in acc.iter().enumerate() {
             for (v, &x) in acc.iter().enumerate() {
                 let p = c.add(r * ldc + v * V::LANES);
