@@ -438,11 +438,11 @@ pub unsafe fn direct_row<V: Vector>(
         let j = if stream && V::STREAMS && !accumulate && skew.is_multiple_of(size) {
             let j0 = ((align - skew) % align / size).min(n);
             row_singles::<V>(args, 0, j0);
-            let j = row_blocks_of::<V, true>(args, j0, n);
+            let j = row_blocks_wide::<V, true>(args, j0, n);
             V::fence();
             j
         } else {
-            row_blocks_of::<V, false>(args, 0, n)
+            row_blocks_wide::<V, false>(args, 0, n)
         };
         row_singles::<V>(args, j, n);
     }
@@ -468,27 +468,55 @@ fn paired_taps<V: Vector>(taps: usize, dil: usize) -> bool {
     dil == 1 && taps > V::LANES
 }
 
-/// Blocks of [`DIRECT_NV`] vectors of [`direct_row`] from column `j0` while they
+/// The blocks of [`direct_row`] from column `j0`: of `2·DIRECT_NV` vectors where
+/// the level has 32 registers and the taps are paired, then of [`DIRECT_NV`];
+/// returns the first column not done. With paired taps each accumulator takes two dependent FMAs per
+/// pair, so 8 chains of 2 only just cover the FMA latency on two pipes: 16
+/// leave slack (sig1d 1T on the Intel host, with the flat pair loop, 53.5 ->
+/// 57.2% of the adjacent peak, 6 alternating rounds). Each column is summed in
+/// the same order whichever block takes it.
+///
+/// # Safety
+/// As [`row_blocks_of`].
+#[inline(always)]
+unsafe fn row_blocks_wide<V: Vector, const STREAM: bool>(
+    args: RowArgs<'_, V>,
+    j0: usize,
+    n: usize,
+) -> usize {
+    // SAFETY: the caller's contract.
+    unsafe {
+        let (_, taps, dil, ..) = args;
+        let j = if V::REGISTERS >= 32 && paired_taps::<V>(taps, dil) {
+            row_blocks_of::<V, { 2 * DIRECT_NV }, STREAM>(args, j0, n)
+        } else {
+            j0
+        };
+        row_blocks_of::<V, DIRECT_NV, STREAM>(args, j, n)
+    }
+}
+
+/// Blocks of `NV` vectors of [`direct_row`] from column `j0` while they
 /// fit before `n`: returns the first column not done. With `STREAM`, stored past
 /// the caches.
 ///
 /// # Safety
 /// As [`direct_row`]; with `STREAM`, `out + j0` is aligned to a vector.
 #[inline(always)]
-unsafe fn row_blocks_of<V: Vector, const STREAM: bool>(
+unsafe fn row_blocks_of<V: Vector, const NV: usize, const STREAM: bool>(
     (rows, taps, dil, w, out, bias, accumulate): RowArgs<'_, V>,
     j0: usize,
     n: usize,
 ) -> usize {
     // SAFETY (whole body): the caller's contract.
     unsafe {
-        const NV: usize = DIRECT_NV;
         let l = V::LANES;
+        // Prefetch distances in blocks of DIRECT_NV vectors, whatever NV.
         let ahead = if rows.len() == 1 {
             ROW_PREFETCH_BLOCKS
         } else {
             PREFETCH_BLOCKS
-        };
+        } * DIRECT_NV;
         let mut j = j0;
         while j + NV * l <= n {
             let mut acc = [V::zero(); NV];
@@ -505,20 +533,43 @@ unsafe fn row_blocks_of<V: Vector, const STREAM: bool>(
                 // Long rows stream from L3 or memory; ask for the next blocks'
                 // input early (a hint: the address may lie past the row).
                 for v in 0..NV {
-                    V::prefetch(rp.wrapping_add((ahead * NV + v) * l));
+                    V::prefetch(rp.wrapping_add((ahead + v) * l));
                 }
                 // And for the output's lines (1-D signals: sig1d_k3 0.73 -> 0.66 ms;
                 // measured slower on the multi-row kernel), unless they are
                 // streamed.
                 if r == 0 && !STREAM {
                     for v in 0..NV {
-                        V::prefetch_write(out.wrapping_add(j + (ahead * NV + v) * l));
+                        V::prefetch_write(out.wrapping_add(j + (ahead + v) * l));
                     }
                 }
                 if paired_taps::<V>(taps, dil) {
                     // Taps t and t + L read the same vectors one vector apart: load
                     // NV + 1 vectors for both instead of 2·NV
                     // (sig1d: 31 taps).
+                    if taps <= 2 * l {
+                        // At most one pair per s (sig1d): pairs s < taps - L, then
+                        // the single taps: the order of the loop below, without
+                        // its one-trip inner loop and branch per s.
+                        for s in 0..taps - l {
+                            let p = rp.add(s);
+                            let (w0, w1) = (V::splat(*wr.add(s)), V::splat(*wr.add(s + l)));
+                            let mut x = V::load(p);
+                            for (v, a) in acc.iter_mut().enumerate() {
+                                let next = V::load(p.add((v + 1) * l));
+                                *a = V::fmadd(w1, next, V::fmadd(w0, x, *a));
+                                x = next;
+                            }
+                        }
+                        for s in taps - l..l {
+                            let wv = V::splat(*wr.add(s));
+                            let p = rp.add(s);
+                            for (v, a) in acc.iter_mut().enumerate() {
+                                *a = V::fmadd(wv, V::load(p.add(v * l)), *a);
+                            }
+                        }
+                        continue;
+                    }
                     for s in 0..l {
                         let mut t = s;
                         while t + l < taps {

@@ -118,6 +118,9 @@ pub trait Vector: Copy {
             (Self::load(x.as_ptr()), Self::load(y.as_ptr()))
         }
     }
+    /// Vector registers of the level (16, or 32 with AVX-512): how many
+    /// accumulators a kernel may keep.
+    const REGISTERS: usize = 16;
     /// Whether [`shift`](Self::shift) is one instruction, so that kernels may
     /// build a tap's shifted input from two loaded vectors instead of loading it.
     const SHIFTS: bool = false;

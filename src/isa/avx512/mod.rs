@@ -108,6 +108,7 @@ impl Vector for F32x16 {
         }
     }
     const SHIFTS: bool = true;
+    const REGISTERS: usize = 32;
     #[inline(always)]
     unsafe fn shift<const K: usize>(a: Self, b: Self) -> Self {
         // SAFETY: register-only; the caller runs on a CPU with this level.
@@ -259,6 +260,7 @@ impl Vector for F64x8 {
         }
     }
     const SHIFTS: bool = true;
+    const REGISTERS: usize = 32;
     #[inline(always)]
     unsafe fn shift<const K: usize>(a: Self, b: Self) -> Self {
         // SAFETY: register-only; the caller runs on a CPU with this level.
