@@ -552,53 +552,27 @@ unsafe fn row_blocks_of<V: Vector, const NV: usize, const STREAM: bool>(
                         // the single taps: the order of the loop below, without
                         // its one-trip inner loop and branch per s.
                         for s in 0..taps - l {
-                            let p = rp.add(s);
-                            let (w0, w1) = (V::splat(*wr.add(s)), V::splat(*wr.add(s + l)));
-                            let mut x = V::load(p);
-                            for (v, a) in acc.iter_mut().enumerate() {
-                                let next = V::load(p.add((v + 1) * l));
-                                *a = V::fmadd(w1, next, V::fmadd(w0, x, *a));
-                                x = next;
-                            }
+                            fma_tap_pair::<V, NV>(&mut acc, rp, wr, s);
                         }
                         for s in taps - l..l {
-                            let wv = V::splat(*wr.add(s));
-                            let p = rp.add(s);
-                            for (v, a) in acc.iter_mut().enumerate() {
-                                *a = V::fmadd(wv, V::load(p.add(v * l)), *a);
-                            }
+                            fma_tap::<V, NV>(&mut acc, rp.add(s), *wr.add(s));
                         }
                         continue;
                     }
                     for s in 0..l {
                         let mut t = s;
                         while t + l < taps {
-                            let p = rp.add(t);
-                            let (w0, w1) = (V::splat(*wr.add(t)), V::splat(*wr.add(t + l)));
-                            let mut x = V::load(p);
-                            for (v, a) in acc.iter_mut().enumerate() {
-                                let next = V::load(p.add((v + 1) * l));
-                                *a = V::fmadd(w1, next, V::fmadd(w0, x, *a));
-                                x = next;
-                            }
+                            fma_tap_pair::<V, NV>(&mut acc, rp, wr, t);
                             t += 2 * l;
                         }
                         if t < taps {
-                            let wv = V::splat(*wr.add(t));
-                            let p = rp.add(t);
-                            for (v, a) in acc.iter_mut().enumerate() {
-                                *a = V::fmadd(wv, V::load(p.add(v * l)), *a);
-                            }
+                            fma_tap::<V, NV>(&mut acc, rp.add(t), *wr.add(t));
                         }
                     }
                     continue;
                 }
                 for t in 0..taps {
-                    let wv = V::splat(*wr.add(t));
-                    let p = rp.add(t * dil);
-                    for (v, a) in acc.iter_mut().enumerate() {
-                        *a = V::fmadd(wv, V::load(p.add(v * l)), *a);
-                    }
+                    fma_tap::<V, NV>(&mut acc, rp.add(t * dil), *wr.add(t));
                 }
             }
             for (v, a) in acc.iter().enumerate() {
@@ -611,6 +585,48 @@ unsafe fn row_blocks_of<V: Vector, const NV: usize, const STREAM: bool>(
             j += NV * l;
         }
         j
+    }
+}
+
+/// Taps `t` and `t + LANES` of [`direct_row`]'s block at `rp` (they read the
+/// same vectors one vector apart): `NV + 1` loads for `2·NV` FMAs, each
+/// accumulator adding tap `t` then tap `t + LANES`.
+///
+/// # Safety
+/// As [`direct_row`]: `rp + t .. rp + t + (NV + 1)·LANES` readable, `wr` holds
+/// `t + LANES + 1` weights.
+#[inline(always)]
+unsafe fn fma_tap_pair<V: Vector, const NV: usize>(
+    acc: &mut [V; NV],
+    rp: *const V::Elem,
+    wr: *const V::Elem,
+    t: usize,
+) {
+    // SAFETY (whole body): the caller's contract.
+    unsafe {
+        let (p, l) = (rp.add(t), V::LANES);
+        let (w0, w1) = (V::splat(*wr.add(t)), V::splat(*wr.add(t + l)));
+        let mut x = V::load(p);
+        for (v, a) in acc.iter_mut().enumerate() {
+            let next = V::load(p.add((v + 1) * l));
+            *a = V::fmadd(w1, next, V::fmadd(w0, x, *a));
+            x = next;
+        }
+    }
+}
+
+/// One tap of [`direct_row`]'s block: `acc[v] += w · p[v·LANES..]`.
+///
+/// # Safety
+/// As [`direct_row`]: `p .. p + NV·LANES` readable.
+#[inline(always)]
+unsafe fn fma_tap<V: Vector, const NV: usize>(acc: &mut [V; NV], p: *const V::Elem, w: V::Elem) {
+    // SAFETY (whole body): the caller's contract.
+    unsafe {
+        let wv = V::splat(w);
+        for (v, a) in acc.iter_mut().enumerate() {
+            *a = V::fmadd(wv, V::load(p.add(v * V::LANES)), *a);
+        }
     }
 }
 
