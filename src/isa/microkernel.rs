@@ -470,11 +470,13 @@ fn paired_taps<V: Vector>(taps: usize, dil: usize) -> bool {
 
 /// The blocks of [`direct_row`] from column `j0`: of `2·DIRECT_NV` vectors where
 /// the level has 32 registers and the taps are paired, then of [`DIRECT_NV`];
-/// returns the first column not done. With paired taps each accumulator takes two dependent FMAs per
-/// pair, so 8 chains of 2 only just cover the FMA latency on two pipes: 16
-/// leave slack (sig1d 1T on the Intel host, with the flat pair loop, 53.9 ->
-/// 57.2% of the adjacent peak, 6 alternating rounds). Each column is summed in
-/// the same order whichever block takes it.
+/// returns the first column not done. With paired taps each accumulator takes
+/// two dependent FMAs per pair, so 8 chains of 2 only just cover the FMA
+/// latency on two pipes: 16 leave slack (sig1d 1T on the Intel host, with the
+/// flat pair loop, 53.9 -> 57.2% of the adjacent peak, 6 alternating rounds).
+/// Unpaired taps gain nothing from more chains: each FMA waits on a load that
+/// crosses a cache line, one per cycle there. Each column is summed in the same
+/// order whichever block takes it.
 ///
 /// # Safety
 /// As [`row_blocks_of`].
