@@ -13,7 +13,8 @@
 //!   vector kernel (`isa::DirectKernel`) with no bounds checks: blocks of 8 vectors of
 //!   outputs (8 independent FMA chains), every tap a broadcast weight times an
 //!   unaligned load (taps one vector apart share their loads, which halves the
-//!   loads of kernels longer than a vector), or blocks of several output rows
+//!   loads of kernels longer than a vector; those take blocks of 16 vectors at
+//!   AVX-512, each chain having two FMAs per pair), or blocks of several output rows
 //!   that share each loaded input vector; both prefetch the input a few blocks
 //!   ahead, since large images and signals stream from L3 or memory;
 //! * the few **border** columns at either end go through `PaddingMode::source`;
