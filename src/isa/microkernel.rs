@@ -419,7 +419,11 @@ const NEXT_GROUP_BLOCKS: usize = PREFETCH_BLOCKS + 1;
 /// without it in one process (100-150 each), medians: 3×3 2.600 -> 2.514,
 /// 2.546 -> 2.466, 2.497 -> 2.406 ms (1.907 / 1.898 in a quiet hour), 2T
 /// 1.248 -> 1.224; 11×11 10.43 -> 9.92, 10.50 -> 10.01; 7×7 7.93 -> 7.06; 5×5
-/// within 2% either way.
+/// within 2% either way. Groups of fewer than 4 rows (AVX2, portable) go
+/// without: at AVX2 (2 rows a group) img3 1T measured 2.49 -> 2.87 ms with it
+/// (medians of 6 alternating rounds; one prefetch per line, 2.63), in an hour
+/// when two builds with the same AVX2 code differed by 4%: a loss not proven,
+/// and no gain seen.
 ///
 /// # Safety
 /// As [`Vector::prefetch_l2`]: any addresses (they are only hints).
@@ -430,7 +434,7 @@ unsafe fn prefetch_next_group<V: Vector, const R: usize, const NV: usize>(
     out: &[*mut V::Elem; R],
     j: usize,
 ) {
-    if j >= (NEXT_GROUP_BLOCKS * NV + 1) * V::LANES {
+    if R < 4 || j >= (NEXT_GROUP_BLOCKS * NV + 1) * V::LANES {
         return;
     }
     // SAFETY (whole body): prefetches never fault; the pointers only wrap.
@@ -454,7 +458,7 @@ unsafe fn prefetch_next_group<V: Vector, const R: usize, const NV: usize>(
 }
 
 /// Prefetches into L2 the columns `j - LANES .. j + (NV + 1)·LANES` of the row
-/// `bytes` bytes from `row`.
+/// `bytes` bytes from `row`, one prefetch per 64-byte line.
 ///
 /// # Safety
 /// As [`Vector::prefetch_l2`]: any addresses.
@@ -466,9 +470,15 @@ unsafe fn prefetch_row_below<V: Vector, const NV: usize>(
 ) {
     // SAFETY (whole body): prefetches never fault; the pointers only wrap.
     unsafe {
-        let (p, l) = (row.wrapping_byte_offset(bytes), V::LANES);
-        for v in 0..NV + 2 {
-            V::prefetch_l2(p.wrapping_add((j + v * l).wrapping_sub(l)));
+        let l = V::LANES;
+        let p = row
+            .wrapping_byte_offset(bytes)
+            .wrapping_add(j.wrapping_sub(l));
+        let line = (64 / core::mem::size_of::<V::Elem>()).max(1);
+        let mut c = 0;
+        while c < (NV + 2) * l {
+            V::prefetch_l2(p.wrapping_add(c));
+            c += line;
         }
     }
 }
