@@ -438,20 +438,18 @@ unsafe fn prefetch_next_group<V: Vector, const R: usize, const NV: usize>(
         return;
     }
     // SAFETY (whole body): prefetches never fault; the pointers only wrap.
+    // (R >= 4 here, so there are two output rows and per_plane = R + kh - 1 >= 4
+    // input rows a plane to take the spacing from.)
     unsafe {
-        if R > 1 {
-            let apart = (out[1] as isize).wrapping_sub(out[0] as isize);
-            for &o in out {
-                prefetch_row_below::<V, NV>(o, apart.wrapping_mul(R as isize), j);
-            }
+        let apart = (out[1] as isize).wrapping_sub(out[0] as isize);
+        for &o in out {
+            prefetch_row_below::<V, NV>(o, apart.wrapping_mul(R as isize), j);
         }
-        if per_plane > 1 {
-            for plane in inp.chunks_exact(per_plane) {
-                let apart = (plane[1] as isize).wrapping_sub(plane[0] as isize);
-                // The rows the next group reads and this one does not.
-                for &row in &plane[per_plane.saturating_sub(R)..] {
-                    prefetch_row_below::<V, NV>(row, apart.wrapping_mul(R as isize), j);
-                }
+        for plane in inp.chunks_exact(per_plane) {
+            let apart = (plane[1] as isize).wrapping_sub(plane[0] as isize);
+            // The rows the next group reads and this one does not.
+            for &row in &plane[per_plane - R..] {
+                prefetch_row_below::<V, NV>(row, apart.wrapping_mul(R as isize), j);
             }
         }
     }
@@ -936,7 +934,9 @@ unsafe fn row_blocks<
 /// A block's accumulators at column `j` of [`direct_rows`]: the output there
 /// (`accumulate`) or the bias; with `FETCH` and not `STREAM`, the output lines a
 /// few blocks on are prefetched for ownership (their stores then need not wait
-/// for them, on images larger than L2; streamed stores need no line).
+/// for them, on images larger than L2; streamed stores need no line); with
+/// `FETCH`, the next group's first columns too ([`prefetch_next_group`], the
+/// block's `per_plane` input rows a kernel plane in `inp`).
 ///
 /// # Safety
 /// As [`direct_rows`], with `j + NV·LANES <= n`.
@@ -948,6 +948,7 @@ unsafe fn block_start<
     const FETCH: bool,
     const STREAM: bool,
 >(
+    (inp, per_plane): (&[*const V::Elem], usize),
     out: &[*mut V::Elem; R],
     j: usize,
     bias: V::Elem,
@@ -956,6 +957,9 @@ unsafe fn block_start<
     // SAFETY (whole body): the caller's contract; prefetches never fault.
     unsafe {
         let l = V::LANES;
+        if FETCH {
+            prefetch_next_group::<V, R, NV>(inp, per_plane, out, j);
+        }
         let mut acc = [[V::zero(); NV]; R];
         for (r, acc) in acc.iter_mut().enumerate() {
             if FETCH && !STREAM {
@@ -1031,10 +1035,8 @@ unsafe fn direct_rows_blocks<
         let mut j = j0;
         // Blocks of R rows × NV vectors.
         while j + NV * l <= n {
-            if FETCH {
-                prefetch_next_group::<V, R, NV>(inp, per_plane, out, j);
-            }
-            let mut acc = block_start::<V, R, NV, FETCH, STREAM>(out, j, bias, accumulate);
+            let mut acc =
+                block_start::<V, R, NV, FETCH, STREAM>((inp, per_plane), out, j, bias, accumulate);
             for d in 0..planes {
                 let wd = w.add(d * kh * taps);
                 for (ir, &row) in inp[d * per_plane..(d + 1) * per_plane].iter().enumerate() {
@@ -1164,10 +1166,8 @@ unsafe fn direct_rows_blocks_k<
         let planes = inp.len() / per_plane;
         let mut j = j0;
         while j + NV * l <= n {
-            if FETCH {
-                prefetch_next_group::<V, R, NV>(inp, per_plane, out, j);
-            }
-            let mut acc = block_start::<V, R, NV, FETCH, STREAM>(out, j, bias, accumulate);
+            let mut acc =
+                block_start::<V, R, NV, FETCH, STREAM>((inp, per_plane), out, j, bias, accumulate);
             for d in 0..planes {
                 let wd = w.add(d * K * K);
                 let mut wk = [[V::zero(); K]; K];
@@ -1264,10 +1264,8 @@ unsafe fn direct_rows_blocks_cols<
         let taps = core::hint::black_box(K);
         let mut j = j0;
         while j + NV * l <= n {
-            if FETCH {
-                prefetch_next_group::<V, R, NV>(inp, per_plane, out, j);
-            }
-            let mut acc = block_start::<V, R, NV, FETCH, STREAM>(out, j, bias, accumulate);
+            let mut acc =
+                block_start::<V, R, NV, FETCH, STREAM>((inp, per_plane), out, j, bias, accumulate);
             for d in 0..planes {
                 let wd = w.add(d * K * K);
                 let rows = &inp[d * per_plane..(d + 1) * per_plane];
