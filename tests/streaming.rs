@@ -1,15 +1,15 @@
-//! Streaming stores: the direct path writes outputs too large to stay cached (images
-//! and signals) with
-//! non-temporal stores (aligned vectors only; the columns before the first aligned
-//! one, and rows aligned differently, stored as usual). The values must be
-//! bitwise those of ordinary stores, at every alignment, row length and kernel
-//! shape, on every level; and a problem large enough to take the streaming route
-//! must still match the reference.
+//! Streaming stores and prefetching: the direct path writes outputs too large to
+//! stay cached (images and signals) with non-temporal stores (aligned vectors
+//! only; the columns before the first aligned one, and rows aligned differently,
+//! stored as usual). The values must be bitwise those of ordinary stores, at every
+//! alignment, row length and kernel shape, on every level; and a problem large
+//! enough to take the streaming route must still match the reference. Likewise the
+//! in-place rows' prefetch of the next block (on or off per CPU) changes no bit.
 
 mod common;
 
 use common::{check_forward_threads, vector_levels, Rng};
-use xcorr::isa::Isa;
+use xcorr::isa::{InPlaceRows, Isa};
 use xcorr::{Element, Path, Plan, Problem};
 
 /// One `DirectKernel::rows` call with and without streaming, on output rows at
@@ -88,6 +88,76 @@ fn row_agrees<T: Element>(isa: Isa, rows: usize, taps: usize, dil: usize, n: usi
         "{isa} {}: {rows} rows x {taps} taps d{dil}, n {n}, skew {skew}",
         std::any::type_name::<T>()
     );
+}
+
+/// One `DirectKernel::in_place` call with and without `fetch_next` (each block
+/// of rows prefetching the next block's rows, a per-CPU choice): the same bits.
+/// `planes` kernel planes of `kh` rows × `taps` over zero-padded `rows` × `width`
+/// inputs ("same" padding); `gap` leaves the middle plane out (a padding plane).
+fn in_place_agrees<T: Element>(
+    isa: Isa,
+    (planes, kh, taps): (usize, usize, usize),
+    width: usize,
+    rows: usize,
+    gap: bool,
+) {
+    let kern = T::direct_kernel(isa).unwrap();
+    let mut rng = Rng((planes * 1000 + kh * 100 + taps * 10 + width + rows) as u64);
+    let inputs: Vec<Vec<T>> = (0..planes).map(|_| rng.vec(rows * width)).collect();
+    let slices: Vec<Option<&[T]>> = inputs
+        .iter()
+        .enumerate()
+        .map(|(d, v)| (!(gap && d == planes / 2)).then_some(v.as_slice()))
+        .collect();
+    let w: Vec<T> = rng.vec(planes * kh * taps);
+    let zero = vec![T::ZERO; width];
+    let run = |fetch_next: bool| {
+        let g = InPlaceRows {
+            stride: width,
+            in_rows: rows,
+            top: kh / 2,
+            len: width,
+            left: taps / 2,
+            fetch_next,
+        };
+        let mut out = vec![T::from_f64(f64::NAN); rows * width];
+        kern.in_place(
+            &slices,
+            &zero,
+            g,
+            (kh, taps, 1),
+            &w,
+            &mut out,
+            width,
+            T::from_f64(0.5),
+            false,
+        );
+        out.iter().map(|v| v.to_f64().to_bits()).collect::<Vec<_>>()
+    };
+    assert_eq!(
+        run(false),
+        run(true),
+        "{isa} {}: {planes} planes of {kh}x{taps}, {rows} x {width}, gap {gap}",
+        std::any::type_name::<T>()
+    );
+}
+
+#[test]
+fn rows_read_in_place_do_not_depend_on_prefetching() {
+    for isa in vector_levels() {
+        for (shape, gap) in [
+            ((1, 3, 3), false),
+            ((1, 5, 5), false),
+            ((3, 3, 3), false),
+            ((3, 3, 3), true),
+            ((1, 1, 7), false),
+        ] {
+            for (width, rows) in [(1, 1), (9, 5), (16, 8), (37, 13), (112, 11)] {
+                in_place_agrees::<f32>(isa, shape, width, rows, gap);
+                in_place_agrees::<f64>(isa, shape, width, rows, gap);
+            }
+        }
+    }
 }
 
 #[test]

@@ -1704,8 +1704,9 @@ pub unsafe fn direct_in_place<V: Vector, const R: usize, const NV: usize>(
                     }
                 }
                 // The rows the next block reads first, on their way from L3
-                // while this block computes.
-                for &p in planes {
+                // while this block computes (where that pays: `fetch_next`).
+                let next: &[*const V::Elem] = if g.fetch_next { planes } else { &[] };
+                for &p in next {
                     for i in per..per + R {
                         let r = row(p, y + i);
                         let mut c = 0;

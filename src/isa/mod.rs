@@ -134,6 +134,51 @@ impl FromStr for Isa {
     }
 }
 
+/// Whether the direct path's in-place route ([`DirectKernel::in_place`]) starts
+/// each block of rows by prefetching the rows the next block reads first
+/// ([`InPlaceRows::fetch_next`]): `XCORR_ROW_PREFETCH=1` or `0` if set, else the
+/// CPU's default (read once). Results are the same bits either way.
+///
+/// On by default: on AMD Zen 5 (family 1Ah) it paid (4008fc6: dw 1T 0.082 ->
+/// 0.075-0.079 ms, vol3d 1.02 -> 0.96, three alternating rounds). Off on AMD Zen 4
+/// (family 19h, models 10h-1Fh, 60h-7Fh, A0h-AFh; measured on model 11h). Calls
+/// alternating with and without it in one process, medians of 200-300: dw 1T
+/// 0.166 -> 0.153, 0.182 -> 0.155 ms, 2T 0.126 -> 0.112; 96 channels of 28×28
+/// 0.058 -> 0.049; 64 of 56×56 5×5 0.234 -> 0.216; a 64³ volume 5×5×5 1.23 ->
+/// 1.11; vol3d within 3% either way. `benches/compare/ab.py 8 "dw
+/// n1_ic96_oc96_g96_i28x28_k3x3_p1 n1_ic64_oc64_g64_i56x56_k5x5_p2 --threads 1"`
+/// with this variable at 1 and 0: 0.169 -> 0.149, 0.054 -> 0.039, 0.214 -> 0.194.
+/// Prefetching those rows into L2 instead cost as much as into L1: the burst of
+/// prefetches itself, not what it evicts. Zen 3 (the same family) and Intel were
+/// not measured and keep the default.
+pub fn prefetch_next_rows() -> bool {
+    static FETCH: OnceLock<bool> = OnceLock::new();
+    *FETCH.get_or_init(|| match std::env::var("XCORR_ROW_PREFETCH").as_deref() {
+        Ok("1") => true,
+        Ok("0") => false,
+        _ => !is_amd_zen4(),
+    })
+}
+
+/// Whether this CPU is an AMD Zen 4 (family 19h, the models [`prefetch_next_rows`]
+/// lists).
+fn is_amd_zen4() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::__cpuid;
+        let vendor = __cpuid(0);
+        let amd = (vendor.ebx, vendor.edx, vendor.ecx) == (0x6874_7541, 0x6974_6e65, 0x444d_4163);
+        let sig = __cpuid(1).eax;
+        let family = ((sig >> 8) & 0xf) + ((sig >> 20) & 0xff);
+        let model = ((sig >> 4) & 0xf) | (((sig >> 16) & 0xf) << 4);
+        amd && family == 0x19 && matches!(model, 0x10..=0x1f | 0x60..=0x7f | 0xa0..=0xaf)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
 /// A B-packing routine signature: see [`GemmKernel::pack_b`].
 pub type PackBFn<T> =
     unsafe fn(kc: usize, b: *const T, offsets: *const usize, n: usize, dst: *mut T);
@@ -919,7 +964,8 @@ pub use microkernel::IN_PLACE_MAX_TAPS;
 /// `in_rows` input rows of `len` values, `stride` apart. Slab row `y` (read by
 /// output row `y - k` with kernel row `k`) is input row `y - top`; output column
 /// `j` with tap `t` reads input column `j + t·dil - left`. Rows and columns outside
-/// the input are zeros.
+/// the input are zeros. With `fetch_next`, each block of rows first prefetches
+/// the rows the next block reads first (see [`prefetch_next_rows`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct InPlaceRows {
     pub stride: usize,
@@ -927,6 +973,7 @@ pub struct InPlaceRows {
     pub top: usize,
     pub len: usize,
     pub left: usize,
+    pub fetch_next: bool,
 }
 
 /// The geometry of one [`DirectKernel::grad_weight`] call: `rows` output rows of

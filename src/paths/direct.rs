@@ -520,6 +520,7 @@ impl Direct {
             top: pad[1].0.saturating_sub(oh0),
             len: inp[2],
             left: pad[2].0,
+            fetch_next: crate::isa::prefetch_next_rows(),
         };
         for (k, o) in out.chunks_mut(rows * width).enumerate() {
             let plane = plane0 + k;
