@@ -9,7 +9,7 @@
 mod common;
 
 use common::{check_forward_threads, vector_levels, Rng};
-use xcorr::isa::{InPlaceRows, Isa};
+use xcorr::isa::{InPlaceRows, Isa, NextRows};
 use xcorr::{Element, Path, Plan, Problem};
 
 /// One `DirectKernel::rows` call with and without streaming, on output rows at
@@ -90,8 +90,8 @@ fn row_agrees<T: Element>(isa: Isa, rows: usize, taps: usize, dil: usize, n: usi
     );
 }
 
-/// One `DirectKernel::in_place` call with and without `fetch_next` (each block
-/// of rows prefetching the next block's rows, a per-CPU choice): the same bits.
+/// One `DirectKernel::in_place` call with each choice of the next block's rows
+/// that each block prefetches (a per-CPU choice): the same bits.
 /// `planes` kernel planes of `kh` rows × `taps` over zero-padded `rows` × `width`
 /// inputs ("same" padding); `gap` leaves the middle plane out (a padding plane).
 fn in_place_agrees<T: Element>(
@@ -111,14 +111,14 @@ fn in_place_agrees<T: Element>(
         .collect();
     let w: Vec<T> = rng.vec(planes * kh * taps);
     let zero = vec![T::ZERO; width];
-    let run = |fetch_next: bool| {
+    let run = |next: NextRows| {
         let g = InPlaceRows {
             stride: width,
             in_rows: rows,
             top: kh / 2,
             len: width,
             left: taps / 2,
-            fetch_next,
+            next,
         };
         let mut out = vec![T::from_f64(f64::NAN); rows * width];
         kern.in_place(
@@ -134,12 +134,15 @@ fn in_place_agrees<T: Element>(
         );
         out.iter().map(|v| v.to_f64().to_bits()).collect::<Vec<_>>()
     };
-    assert_eq!(
-        run(false),
-        run(true),
-        "{isa} {}: {planes} planes of {kh}x{taps}, {rows} x {width}, gap {gap}",
-        std::any::type_name::<T>()
-    );
+    let none = run(NextRows::None);
+    for next in [NextRows::LastPlane, NextRows::All] {
+        assert_eq!(
+            none,
+            run(next),
+            "{isa} {}: {planes} planes of {kh}x{taps}, {rows} x {width}, gap {gap}, {next:?}",
+            std::any::type_name::<T>()
+        );
+    }
 }
 
 #[test]

@@ -1704,8 +1704,12 @@ pub unsafe fn direct_in_place<V: Vector, const R: usize, const NV: usize>(
                     }
                 }
                 // The rows the next block reads first, on their way from L3
-                // while this block computes (where that pays: `fetch_next`).
-                let next: &[*const V::Elem] = if g.fetch_next { planes } else { &[] };
+                // while this block computes (of the planes where that pays: `g.next`).
+                let next: &[*const V::Elem] = match g.next {
+                    super::NextRows::All => planes,
+                    super::NextRows::LastPlane => &planes[planes.len() - 1..],
+                    super::NextRows::None => &[],
+                };
                 for &p in next {
                     for i in per..per + R {
                         let r = row(p, y + i);

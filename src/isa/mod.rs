@@ -135,9 +135,11 @@ impl FromStr for Isa {
 }
 
 /// Whether the direct path's in-place route ([`DirectKernel::in_place`]) starts
-/// each block of rows by prefetching the rows the next block reads first
-/// ([`InPlaceRows::fetch_next`]): `XCORR_ROW_PREFETCH=1` or `0` if set, else the
-/// CPU's default (read once). Results are the same bits either way.
+/// each block of rows by prefetching the rows the next block reads first, of
+/// every kernel plane ([`NextRows::All`]); where not, 3-D kernels prefetch their
+/// last plane's ([`NextRows::LastPlane`]) and others none.
+/// `XCORR_ROW_PREFETCH=1` or `0` if set, else the CPU's default (read once).
+/// Results are the same bits either way.
 ///
 /// On by default: on AMD Zen 5 (family 1Ah) it paid (4008fc6: dw 1T 0.082 ->
 /// 0.075-0.079 ms, vol3d 1.02 -> 0.96, three alternating rounds). Off on AMD Zen 4
@@ -149,8 +151,11 @@ impl FromStr for Isa {
 /// n1_ic96_oc96_g96_i28x28_k3x3_p1 n1_ic64_oc64_g64_i56x56_k5x5_p2 --threads 1"`
 /// with this variable at 1 and 0: 0.169 -> 0.149, 0.054 -> 0.039, 0.214 -> 0.194.
 /// Prefetching those rows into L2 instead cost as much as into L1: the burst of
-/// prefetches itself, not what it evicts. Zen 3 (the same family) and Intel were
-/// not measured and keep the default.
+/// prefetches itself, not what it evicts. On vol3d, the last plane's rows alone
+/// (the one new input plane; 3×3×3 does three times dw's work per block) paid:
+/// 1T 3.353 -> 3.137, 3.622 -> 3.179 ms, 2T 1.572 -> 1.431, 1.894 -> 1.791 (calls
+/// alternating in one process, medians of 60), a 64³ volume 5×5×5 within 2%.
+/// Zen 3 (the same family) and Intel were not measured and keep the default.
 pub fn prefetch_next_rows() -> bool {
     static FETCH: OnceLock<bool> = OnceLock::new();
     *FETCH.get_or_init(|| match std::env::var("XCORR_ROW_PREFETCH").as_deref() {
@@ -964,8 +969,8 @@ pub use microkernel::IN_PLACE_MAX_TAPS;
 /// `in_rows` input rows of `len` values, `stride` apart. Slab row `y` (read by
 /// output row `y - k` with kernel row `k`) is input row `y - top`; output column
 /// `j` with tap `t` reads input column `j + t·dil - left`. Rows and columns outside
-/// the input are zeros. With `fetch_next`, each block of rows first prefetches
-/// the rows the next block reads first (see [`prefetch_next_rows`]).
+/// the input are zeros. Each block of rows first prefetches the rows the next
+/// block reads first, of the planes `next` says (see [`prefetch_next_rows`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct InPlaceRows {
     pub stride: usize,
@@ -973,7 +978,20 @@ pub struct InPlaceRows {
     pub top: usize,
     pub len: usize,
     pub left: usize,
-    pub fetch_next: bool,
+    pub next: NextRows,
+}
+
+/// Whose rows each block of [`DirectKernel::in_place`] prefetches for the next
+/// block ([`InPlaceRows::next`]). Results are the same bits for each.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NextRows {
+    /// None: the hardware prefetchers alone.
+    None,
+    /// The last kernel plane's: in a 3-D task, whose output planes go in order,
+    /// the one input plane the previous output plane did not read.
+    LastPlane,
+    /// Every kernel plane's.
+    All,
 }
 
 /// The geometry of one [`DirectKernel::grad_weight`] call: `rows` output rows of
