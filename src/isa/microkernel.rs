@@ -1707,7 +1707,7 @@ pub unsafe fn direct_in_place<V: Vector, const R: usize, const NV: usize>(
                 // while this block computes (of the planes where that pays: `g.next`).
                 let next: &[*const V::Elem] = match g.next {
                     super::NextRows::All => planes,
-                    super::NextRows::LastPlane => &planes[planes.len() - 1..],
+                    super::NextRows::LastPlane => &planes[planes.len().saturating_sub(1)..],
                     super::NextRows::None => &[],
                 };
                 for &p in next {
