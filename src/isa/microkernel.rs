@@ -466,16 +466,33 @@ unsafe fn prefetch_row_below<V: Vector, const NV: usize>(
     bytes: isize,
     j: usize,
 ) {
-    // SAFETY (whole body): prefetches never fault; the pointers only wrap.
+    // SAFETY: prefetches never fault; the pointers only wrap.
     unsafe {
         let l = V::LANES;
         let p = row
             .wrapping_byte_offset(bytes)
             .wrapping_add(j.wrapping_sub(l));
-        let line = (64 / core::mem::size_of::<V::Elem>()).max(1);
+        prefetch_lines::<V, true>(p, (NV + 2) * l);
+    }
+}
+
+/// One prefetch per 64-byte line of the `n` elements from `p`: into L1, or
+/// into L2 with `L2`.
+///
+/// # Safety
+/// As [`Vector::prefetch`]: any addresses (they are only hints).
+#[inline(always)]
+unsafe fn prefetch_lines<V: Vector, const L2: bool>(p: *const V::Elem, n: usize) {
+    // SAFETY (whole body): prefetches never fault; the pointers only wrap.
+    unsafe {
+        let line = (crate::cache::LINE_BYTES / core::mem::size_of::<V::Elem>()).max(1);
         let mut c = 0;
-        while c < (NV + 2) * l {
-            V::prefetch_l2(p.wrapping_add(c));
+        while c < n {
+            if L2 {
+                V::prefetch_l2(p.wrapping_add(c));
+            } else {
+                V::prefetch(p.wrapping_add(c));
+            }
             c += line;
         }
     }
@@ -1694,6 +1711,12 @@ pub unsafe fn direct_in_place<V: Vector, const R: usize, const NV: usize>(
             }
         };
         let mut table = [zero; super::DIRECT_MAX_ROWS];
+        // The planes whose rows each block prefetches for the next (`g.next`).
+        let next: &[*const V::Elem] = match g.next {
+            super::NextRows::All => planes,
+            super::NextRows::LastPlane => &planes[planes.len().saturating_sub(1)..],
+            super::NextRows::None => &[],
+        };
         let mut y = 0;
         while y < rows {
             if y + R <= rows {
@@ -1704,20 +1727,10 @@ pub unsafe fn direct_in_place<V: Vector, const R: usize, const NV: usize>(
                     }
                 }
                 // The rows the next block reads first, on their way from L3
-                // while this block computes (of the planes where that pays: `g.next`).
-                let next: &[*const V::Elem] = match g.next {
-                    super::NextRows::All => planes,
-                    super::NextRows::LastPlane => &planes[planes.len().saturating_sub(1)..],
-                    super::NextRows::None => &[],
-                };
+                // while this block computes.
                 for &p in next {
                     for i in per..per + R {
-                        let r = row(p, y + i);
-                        let mut c = 0;
-                        while c < g.len {
-                            V::prefetch(r.wrapping_add(c));
-                            c += 64 / core::mem::size_of::<V::Elem>();
-                        }
+                        prefetch_lines::<V, false>(row(p, y + i), g.len);
                     }
                 }
                 let o: [*mut V::Elem; R] = std::array::from_fn(|r| out.add((y + r) * width));

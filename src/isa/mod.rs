@@ -134,12 +134,13 @@ impl FromStr for Isa {
     }
 }
 
-/// Whether the direct path's in-place route ([`DirectKernel::in_place`]) starts
-/// each block of rows by prefetching the rows the next block reads first, of
-/// every kernel plane ([`NextRows::All`]); where not, 3-D kernels prefetch their
-/// last plane's ([`NextRows::LastPlane`]) and others none.
-/// `XCORR_ROW_PREFETCH=1` or `0` if set, else the CPU's default (read once).
-/// Results are the same bits either way.
+/// Whose rows each block of the direct path's in-place route
+/// ([`DirectKernel::in_place`]) prefetches for the next block, for a kernel of
+/// `kernel_planes` planes: every plane's ([`NextRows::All`]) by default; where
+/// that burst does not pay, 3-D kernels their last plane's
+/// ([`NextRows::LastPlane`]) and others none. `XCORR_ROW_PREFETCH=1` (all) or
+/// `0` (the other choice) if set, else the CPU's default (read once). Results
+/// are the same bits either way.
 ///
 /// On by default: on AMD Zen 5 (family 1Ah) it paid (4008fc6: dw 1T 0.082 ->
 /// 0.075-0.079 ms, vol3d 1.02 -> 0.96, three alternating rounds). Off on AMD Zen 4
@@ -156,16 +157,23 @@ impl FromStr for Isa {
 /// 1T 3.353 -> 3.137, 3.622 -> 3.179 ms, 2T 1.572 -> 1.431, 1.894 -> 1.791 (calls
 /// alternating in one process, medians of 60), a 64³ volume 5×5×5 within 2%.
 /// Zen 3 (the same family) and Intel were not measured and keep the default.
-pub fn prefetch_next_rows() -> bool {
-    static FETCH: OnceLock<bool> = OnceLock::new();
-    *FETCH.get_or_init(|| match std::env::var("XCORR_ROW_PREFETCH").as_deref() {
+pub fn in_place_next_rows(kernel_planes: usize) -> NextRows {
+    static ALL: OnceLock<bool> = OnceLock::new();
+    let all = *ALL.get_or_init(|| match std::env::var("XCORR_ROW_PREFETCH").as_deref() {
         Ok("1") => true,
         Ok("0") => false,
         _ => !is_amd_zen4(),
-    })
+    });
+    if all {
+        NextRows::All
+    } else if kernel_planes > 1 {
+        NextRows::LastPlane
+    } else {
+        NextRows::None
+    }
 }
 
-/// Whether this CPU is an AMD Zen 4 (family 19h, the models [`prefetch_next_rows`]
+/// Whether this CPU is an AMD Zen 4 (family 19h, the models [`in_place_next_rows`]
 /// lists).
 fn is_amd_zen4() -> bool {
     #[cfg(target_arch = "x86_64")]
@@ -970,7 +978,7 @@ pub use microkernel::IN_PLACE_MAX_TAPS;
 /// output row `y - k` with kernel row `k`) is input row `y - top`; output column
 /// `j` with tap `t` reads input column `j + t·dil - left`. Rows and columns outside
 /// the input are zeros. Each block of rows first prefetches the rows the next
-/// block reads first, of the planes `next` says (see [`prefetch_next_rows`]).
+/// block reads first, of the planes `next` says (see [`in_place_next_rows`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct InPlaceRows {
     pub stride: usize,

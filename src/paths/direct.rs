@@ -55,7 +55,7 @@ use crate::element::Element;
 use crate::error::{Result, XcorrError};
 use crate::geometry::{Op, PaddingMode, Problem};
 use crate::isa::{
-    DirectKernel, InPlaceRows, Isa, NextRows, DIRECT_MAX_ROWS, DIRECT_MAX_TAPS, IN_PLACE_MAX_TAPS,
+    DirectKernel, InPlaceRows, Isa, DIRECT_MAX_ROWS, DIRECT_MAX_TAPS, IN_PLACE_MAX_TAPS,
 };
 use crate::parallel;
 
@@ -520,13 +520,7 @@ impl Direct {
             top: pad[1].0.saturating_sub(oh0),
             len: inp[2],
             left: pad[2].0,
-            next: if crate::isa::prefetch_next_rows() {
-                NextRows::All
-            } else if kd_n > 1 {
-                NextRows::LastPlane
-            } else {
-                NextRows::None
-            },
+            next: crate::isa::in_place_next_rows(kd_n),
         };
         for (k, o) in out.chunks_mut(rows * width).enumerate() {
             let plane = plane0 + k;
